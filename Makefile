@@ -1,0 +1,45 @@
+# The two commands: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WEB_CONCURRENCY ?= 2
+CELERY_CONCURRENCY ?= 2
+PYTEST_WORKERS ?= 2
+
+.PHONY: install run test lint format superuser bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	WEB_HOST=$(HOST) WEB_PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) CELERY_CONCURRENCY=$(CELERY_CONCURRENCY) \
+		$(VENV)/bin/honcho --procfile Procfile --app-root . start
+
+test: install
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+superuser: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createsuperuser
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,38 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core import api as core_api
+from core import views as core_views
+
+handler404 = "core.views.page_not_found"
+handler500 = "core.views.server_error"
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("metrics", core_views.metrics_view, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("accounts/signup/", core_views.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/v1/auth/register", core_api.RegisterView.as_view(), name="api-register"),
+    path("api/v1/auth/token", core_api.TokenView.as_view(), name="api-token"),
+    path("api/v1/auth/me", core_api.MeView.as_view(), name="api-me"),
+    path("api/v1/chat/", include("chat.api_urls")),
+    path("api/v1/", include("shortener.api_urls")),
+    path("links/", include("shortener.page_urls")),
+    path("chat/", include("chat.page_urls")),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Last: a single path segment is a short code (shortener/redirect_urls.py).
+urlpatterns += [path("", include("shortener.redirect_urls"))]

@@ -1,0 +1,157 @@
+"""Request metrics in Prometheus text format, aggregated across processes.
+
+Each process counts requests and latency buckets in memory and a background
+thread adds them to Redis hashes every couple of seconds (one pipelined
+HINCRBY batch), so ``/metrics`` reports every web worker whichever one answers.
+"""
+
+import os
+import threading
+import time
+from collections import Counter
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+from core.store import METRICS_LATENCY_KEY, METRICS_REQUESTS_KEY
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+FLUSH_SECONDS = 2.0
+
+
+class Recorder:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._requests: Counter[str] = Counter()
+        self._latency: Counter[str] = Counter()
+        self._sums: Counter[str] = Counter()
+        self._pid: int | None = None
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        with self._lock:
+            self._requests[f"{route}|{method}|{status}"] += 1
+            for bound in BUCKETS:
+                if seconds <= bound:
+                    self._latency[f"{route}|{bound}"] += 1
+            self._latency[f"{route}|+Inf"] += 1
+            self._sums[route] += seconds
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._flush_forever, daemon=True, name="metrics-flush").start()
+
+    def flush(self) -> None:
+        with self._lock:
+            requests, latency, sums = self._requests, self._latency, self._sums
+            self._requests, self._latency, self._sums = Counter(), Counter(), Counter()
+        if not (requests or latency):
+            return
+        from core.redis import get_redis
+
+        try:
+            pipe = get_redis().pipeline(transaction=False)
+            for field, count in requests.items():
+                pipe.hincrby(METRICS_REQUESTS_KEY, field, count)
+            for field, count in latency.items():
+                pipe.hincrby(METRICS_LATENCY_KEY, field, count)
+            for route, total in sums.items():
+                pipe.hincrbyfloat(METRICS_LATENCY_KEY, f"{route}|sum", total)
+            pipe.execute()
+        except Exception:  # Redis down: keep the counts for the next flush
+            with self._lock:
+                self._requests.update(requests)
+                self._latency.update(latency)
+                self._sums.update(sums)
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+
+recorder = Recorder()
+
+
+def route_of(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "unmatched"
+    return "/" + (match.route or match.view_name or "unknown").lstrip("^")
+
+
+class MetricsMiddleware:
+    """Times every Django request; works natively under both WSGI and ASGI."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        recorder.observe(route_of(request), request.method, response.status_code, time.perf_counter() - started)
+        return response
+
+    async def _acall(self, request):
+        started = time.perf_counter()
+        response = await self.get_response(request)
+        recorder.observe(route_of(request), request.method, response.status_code, time.perf_counter() - started)
+        return response
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render() -> str:
+    """Prometheus exposition text for all processes' flushed counts."""
+    from django.conf import settings
+
+    from core.redis import get_redis
+
+    recorder.flush()
+    client = get_redis()
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(METRICS_REQUESTS_KEY)
+    pipe.hgetall(METRICS_LATENCY_KEY)
+    for queue in settings.CELERY_QUEUES_REPORTED:
+        pipe.llen(queue)
+    requests, latency, *depths = pipe.execute()
+
+    lines = [
+        "# HELP http_requests_total HTTP requests by route, method and status.",
+        "# TYPE http_requests_total counter",
+    ]
+    for field, count in sorted(requests.items()):
+        route, method, status = field.decode().rsplit("|", 2)
+        lines.append(
+            f'http_requests_total{{route="{_escape(route)}",method="{method}",status="{status}"}} {int(count)}'
+        )
+    lines += [
+        "# HELP http_request_duration_seconds HTTP request latency by route.",
+        "# TYPE http_request_duration_seconds histogram",
+    ]
+    by_route: dict[str, dict[str, float]] = {}
+    for field, value in latency.items():
+        route, le = field.decode().rsplit("|", 1)
+        by_route.setdefault(route, {})[le] = float(value)
+    for route, values in sorted(by_route.items()):
+        label = _escape(route)
+        for bound in [*map(str, BUCKETS), "+Inf"]:
+            lines.append(
+                f'http_request_duration_seconds_bucket{{route="{label}",le="{bound}"}} {int(values.get(bound, 0))}'
+            )
+        lines.append(f'http_request_duration_seconds_sum{{route="{label}"}} {values.get("sum", 0.0):.6f}')
+        lines.append(f'http_request_duration_seconds_count{{route="{label}"}} {int(values.get("+Inf", 0))}')
+    lines += [
+        "# HELP celery_queue_depth Messages waiting in a Celery queue.",
+        "# TYPE celery_queue_depth gauge",
+    ]
+    for queue, depth in zip(settings.CELERY_QUEUES_REPORTED, depths, strict=True):
+        lines.append(f'celery_queue_depth{{queue="{queue}"}} {int(depth)}')
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,54 @@
+"""Shared Redis clients (sync and asyncio) built from settings.REDIS_URL.
+
+Apps own their keys in their own ``store.py``; this module only hands out
+connections. Pools block instead of failing when they run dry under load.
+"""
+
+import asyncio
+import threading
+import weakref
+
+import redis
+import redis.asyncio as aioredis
+from django.conf import settings
+
+_lock = threading.Lock()
+_sync_client: redis.Redis | None = None
+_async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_redis() -> redis.Redis:
+    global _sync_client
+    if _sync_client is None:
+        with _lock:
+            if _sync_client is None:
+                pool = redis.BlockingConnectionPool.from_url(
+                    settings.REDIS_URL, max_connections=64, timeout=5,
+                    socket_connect_timeout=2, socket_timeout=5,
+                )
+                _sync_client = redis.Redis(connection_pool=pool)
+    return _sync_client
+
+
+def get_async_redis() -> aioredis.Redis:
+    """An asyncio client bound to the running event loop (one pool per loop)."""
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=128, timeout=5,
+            socket_connect_timeout=2, socket_timeout=5,
+        )
+        client = aioredis.Redis(connection_pool=pool)
+        _async_clients[loop] = client
+    return client
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that repoint REDIS_URL call this)."""
+    global _sync_client
+    with _lock:
+        _sync_client = None
+        _async_clients.clear()

@@ -1,0 +1,139 @@
+"""Snowflake IDs: 41-bit milliseconds since EPOCH_MS | 10-bit worker | 12-bit sequence.
+
+The worker id comes from ``settings.WORKER_ID`` or is claimed atomically in Redis
+(``SET NX`` with a lease renewed in the background), so two live processes never
+share one. Within a process ids strictly increase, even when the wall clock steps
+back: the generator waits for the clock to pass the last timestamp it used.
+"""
+
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+WORKER_BITS = 10
+SEQUENCE_BITS = 12
+MAX_WORKER = (1 << WORKER_BITS) - 1
+MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
+LEASE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class SnowflakeParts:
+    timestamp_ms: int
+    worker_id: int
+    sequence: int
+
+
+def parse(snowflake: int) -> SnowflakeParts:
+    return SnowflakeParts(
+        timestamp_ms=(snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS,
+        worker_id=(snowflake >> SEQUENCE_BITS) & MAX_WORKER,
+        sequence=snowflake & MAX_SEQUENCE,
+    )
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SnowflakeGenerator:
+    def __init__(self, worker_id: int, clock=_now_ms, sleep=time.sleep):
+        if not 0 <= worker_id <= MAX_WORKER:
+            raise ValueError(f"worker id must be in 0..{MAX_WORKER}")
+        self.worker_id = worker_id
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._last_ms = -1
+        self._sequence = 0
+
+    def next_id(self) -> int:
+        with self._lock:
+            now = self._clock()
+            if now < self._last_ms:  # the clock stepped back: wait, never reuse
+                while now < self._last_ms:
+                    self._sleep((self._last_ms - now) / 1000)
+                    now = self._clock()
+            if now == self._last_ms:
+                self._sequence = (self._sequence + 1) & MAX_SEQUENCE
+                if self._sequence == 0:  # sequence exhausted in this millisecond
+                    while now <= self._last_ms:
+                        self._sleep(0.0001)
+                        now = self._clock()
+            else:
+                self._sequence = 0
+            self._last_ms = now
+            return ((now - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS)) | (
+                self.worker_id << SEQUENCE_BITS
+            ) | self._sequence
+
+
+class WorkerLease:
+    """Claims a free worker id in Redis and keeps it while the process lives."""
+
+    def __init__(self, redis_client, key_for):
+        self._redis = redis_client
+        self._key_for = key_for
+        self._token = secrets.token_hex(8)
+        self.worker_id: int | None = None
+
+    def claim(self) -> int:
+        start = (os.getpid() * 7) % (MAX_WORKER + 1)
+        for offset in range(MAX_WORKER + 1):
+            candidate = (start + offset) % (MAX_WORKER + 1)
+            if self._redis.set(self._key_for(candidate), self._token, nx=True, ex=LEASE_SECONDS):
+                self.worker_id = candidate
+                thread = threading.Thread(target=self._renew_forever, daemon=True, name="snowflake-lease")
+                thread.start()
+                return candidate
+        raise RuntimeError("no free snowflake worker id")
+
+    def renew(self) -> bool:
+        """Extend the lease if this process still holds it (Lua: compare-and-expire)."""
+        script = (
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+            "return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end"
+        )
+        return bool(self._redis.eval(script, 1, self._key_for(self.worker_id), self._token, LEASE_SECONDS))
+
+    def _renew_forever(self) -> None:
+        while True:
+            time.sleep(LEASE_SECONDS / 3)
+            try:
+                if not self.renew():
+                    # Lost (e.g. Redis restarted empty): take it back if still free.
+                    self._redis.set(self._key_for(self.worker_id), self._token, nx=True, ex=LEASE_SECONDS)
+            except Exception:  # noqa: BLE001, S110 - retried on the next tick
+                pass
+
+
+_generator: SnowflakeGenerator | None = None
+_generator_pid: int | None = None
+_generator_lock = threading.Lock()
+
+
+def _build_generator() -> SnowflakeGenerator:
+    from django.conf import settings
+
+    if settings.WORKER_ID not in (None, ""):
+        return SnowflakeGenerator(int(settings.WORKER_ID))
+    from core.redis import get_redis
+    from core.store import snowflake_worker_key
+
+    lease = WorkerLease(get_redis(), snowflake_worker_key)
+    return SnowflakeGenerator(lease.claim())
+
+
+def next_id() -> int:
+    """A new Snowflake id from this process's generator (claimed lazily, per pid)."""
+    global _generator, _generator_pid
+    pid = os.getpid()
+    if _generator is None or _generator_pid != pid:
+        with _generator_lock:
+            if _generator is None or _generator_pid != pid:
+                _generator = _build_generator()
+                _generator_pid = pid
+    return _generator.next_id()
