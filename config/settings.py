@@ -125,6 +125,11 @@ else:
     }
 if TESTING and os.environ.get("TEST_DATABASE_NAME"):
     _db["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
+elif TESTING and _db["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not the in-memory default: shared-cache memory databases fail
+    # concurrent writers with "table is locked" instead of waiting, which breaks
+    # thread-race tests and the live server used by browser tests.
+    _db["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
 DATABASES = {"default": _db}
 IS_POSTGRES = _db["ENGINE"] == "django.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

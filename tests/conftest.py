@@ -7,6 +7,8 @@ from rest_framework.test import APIClient
 
 from core.redis import get_redis
 
+pytest_plugins = ["tests.fixtures.browser"]
+
 _counter = itertools.count()
 
 

@@ -1,0 +1,40 @@
+"""Sign-up, log-out and log-in through the real pages in Chromium."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.fixtures.browser import login, logout, signup
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "s3cure-Passphrase"
+
+
+def test_sign_up_log_out_and_log_in_through_the_pages(page, live_asgi_server):
+    signup(page, live_asgi_server, "walter", PASSWORD)
+    expect(page.get_by_test_id("whoami")).to_have_text("walter")
+
+    logout(page)
+    expect(page.get_by_test_id("whoami")).to_have_count(0)
+    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+
+    login(page, live_asgi_server, "walter", PASSWORD)
+    expect(page.get_by_test_id("whoami")).to_have_text("walter")
+
+
+def test_log_in_with_a_wrong_password_shows_an_error(page, live_asgi_server, make_user):
+    make_user("xena", password=PASSWORD)
+
+    login(page, live_asgi_server, "xena", "not-the-password")
+
+    expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+    expect(page.get_by_test_id("whoami")).to_have_count(0)
+
+
+def test_sign_up_with_a_taken_username_shows_the_error_on_the_page(page, live_asgi_server, make_user):
+    make_user("yusuf", password=PASSWORD)
+
+    signup(page, live_asgi_server, "yusuf", PASSWORD)
+
+    expect(page.locator(".field.has-error")).to_contain_text("already exists")
+    expect(page.get_by_test_id("whoami")).to_have_count(0)
