@@ -186,7 +186,11 @@ def project_server(
         pid_file = data_dir / "redis.pid"
         if pid_file.exists():  # the embedded Redis of this DATA_DIR outlives the web server by design
             with contextlib.suppress(ValueError, ProcessLookupError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+                redis_pid = int(pid_file.read_text().strip())
+                os.kill(redis_pid, signal.SIGTERM)
+                for _ in range(100):  # let it exit before its directory goes
+                    os.kill(redis_pid, 0)
+                    time.sleep(0.05)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
