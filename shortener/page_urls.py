@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from shortener import views
+
+urlpatterns = [
+    path("", views.links_page, name="shortener-links"),
+    path("<str:code>/", views.link_dashboard, name="shortener-dashboard"),
+]
