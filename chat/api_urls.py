@@ -1,3 +1,21 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from chat import api
+
+urlpatterns = [
+    path("conversations", api.ConversationListView.as_view(), name="chat-conversations"),
+    path("conversations/<str:conversation_id>", api.ConversationDetailView.as_view(), name="chat-conversation"),
+    path("conversations/<str:conversation_id>/members", api.ConversationMembersView.as_view(), name="chat-members"),
+    path("conversations/<str:conversation_id>/messages", api.ConversationMessagesView.as_view(),
+         name="chat-messages"),
+    path("messages/<str:message_id>", api.MessageDetailView.as_view(), name="chat-message"),
+    path("messages/<str:message_id>/reactions", api.MessageReactionsView.as_view(), name="chat-reactions"),
+    path("attachments", api.AttachmentUploadView.as_view(), name="chat-attachments"),
+    path("search", api.SearchView.as_view(), name="chat-search"),
+    path("users", api.UserSearchView.as_view(), name="chat-users"),
+    path("users/<str:username>/presence", api.PresenceView.as_view(), name="chat-presence"),
+    path("blocks", api.BlockListView.as_view(), name="chat-blocks"),
+    path("blocks/<str:username>", api.BlockDetailView.as_view(), name="chat-block"),
+    path("notifications", api.NotificationListView.as_view(), name="chat-notifications"),
+    path("notifications/read", api.NotificationReadView.as_view(), name="chat-notifications-read"),
+]

@@ -1,0 +1,116 @@
+"""The chat socket at /ws/chat/: parse a frame, call a service, answer with a frame.
+
+A bad frame gets ``{"type": "error", "code", "error", "ref"}`` and the socket stays open.
+"""
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from chat import events, selectors
+from chat.errors import ChatError
+from chat.services.messages import message_send
+from chat.services.presence import presence_refresh, presence_socket_closed, presence_socket_opened, typing_notify
+from chat.services.receipts import receipt_record
+from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def _parse_cursors(raw) -> dict[int, int]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ApplicationError("cursors: an object of conversation id -> seq.", ChatError.INVALID)
+    try:
+        cursors = {int(k): int(v) for k, v in raw.items() if not isinstance(v, bool)}
+    except (TypeError, ValueError):
+        raise ApplicationError("cursors: an object of conversation id -> seq.", ChatError.INVALID) from None
+    if len(cursors) != len(raw):
+        raise ApplicationError("cursors: an object of conversation id -> seq.", ChatError.INVALID)
+    return cursors
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        self.group = events.user_group(self.user.id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await presence_socket_opened(user=self.user)
+        self.opened = True
+
+    async def disconnect(self, code) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "opened", False):
+            self.opened = False
+            await presence_socket_closed(user=self.user)
+
+    async def send_json(self, payload: dict) -> None:
+        await self.send(text_data=json.dumps(payload))
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        try:
+            frame = json.loads(text_data if text_data is not None else bytes_data)
+        except (TypeError, ValueError):
+            await self.send_json(events.error(ChatError.INVALID_JSON, "The frame is not valid JSON."))
+            return
+        if not isinstance(frame, dict):
+            await self.send_json(events.error(ChatError.INVALID, "A frame is a JSON object."))
+            return
+        ref = frame.get("ref", frame.get("client_id"))
+        handler = self.HANDLERS.get(frame.get("type"))
+        if handler is None:
+            await self.send_json(events.error(ChatError.UNKNOWN_TYPE, f"Unknown frame type: {frame.get('type')!r}.", ref))
+            return
+        try:
+            await presence_refresh(user=self.user)
+            await handler(self, frame)
+        except ApplicationError as exc:
+            await self.send_json({**events.error(exc.code, exc.message, ref), **exc.extra})
+
+    async def on_message_send(self, frame: dict) -> None:
+        message, _ = await database_sync_to_async(message_send)(
+            sender=self.user, conversation_id=frame.get("conversation"), client_id=frame.get("client_id"),
+            content=frame.get("content", ""), attachment_ids=frame.get("attachment_ids"),
+            origin_channel=self.channel_name,
+        )
+        await self.send_json(events.message_ack(message["client_id"], message))
+
+    async def on_receipt(self, frame: dict) -> None:
+        await database_sync_to_async(receipt_record)(
+            user=self.user, conversation_id=frame.get("conversation"), status=frame.get("status"),
+            up_to_seq=frame.get("up_to_seq"),
+        )
+
+    async def on_typing(self, frame: dict) -> None:
+        await database_sync_to_async(typing_notify)(user=self.user, conversation_id=frame.get("conversation"))
+
+    async def on_sync(self, frame: dict) -> None:
+        cursors = _parse_cursors(frame.get("cursors"))
+        batches = selectors.sync_batches(user=self.user, cursors=cursors)
+        final: dict[str, int] = {}
+        while (step := await database_sync_to_async(next)(batches, None)) is not None:
+            messages, final = step
+            for message in messages:
+                await self.send_json(events.message_new(message))
+        await self.send_json(events.sync_done(final))
+
+    async def on_ping(self, frame: dict) -> None:
+        await self.send_json({"type": "pong"})
+
+    HANDLERS = {
+        "message.send": on_message_send,
+        "receipt": on_receipt,
+        "typing": on_typing,
+        "sync": on_sync,
+        "ping": on_ping,
+    }
+
+    async def chat_event(self, event: dict) -> None:
+        if event.get("skip") and event["skip"] == self.channel_name:
+            return
+        await self.send(text_data=event["text"])

@@ -1,0 +1,208 @@
+"""Message writes shared by the WebSocket consumer and the REST API.
+
+``seq`` is assigned under the conversation row lock (``select_for_update`` on
+PostgreSQL; SQLite runs IMMEDIATE transactions, one writer at a time) in the same
+transaction as the insert, so seqs are gapless and unique and a committed message
+never appears behind one already delivered with a higher seq.
+"""
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat import errors, events, selectors, store
+from chat.models import MAX_CONTENT_LENGTH, Attachment, Conversation, Membership, Message, NotificationOutbox, Reaction
+from core.ratelimit import RateLimit, check, rate_limited_error
+
+MAX_CLIENT_ID_LENGTH = 64
+MAX_ATTACHMENTS = 10
+MAX_EMOJI_LENGTH = 32
+
+
+def send_rate_rule() -> RateLimit:
+    limit, period = getattr(settings, "CHAT_SEND_RATE_LIMIT", (30, 10.0))
+    return RateLimit("chat-send", int(limit), float(period))
+
+
+def _validate_content(content, *, has_attachments: bool) -> str:
+    if not isinstance(content, str):
+        raise errors.invalid("content", "Must be a string.")
+    if len(content) > MAX_CONTENT_LENGTH:
+        raise errors.invalid("content", f"At most {MAX_CONTENT_LENGTH} characters.", code=errors.ChatError.TOO_LONG)
+    if not content.strip() and not has_attachments:
+        raise errors.invalid("content", "A message needs content or attachments.", code=errors.ChatError.EMPTY_MESSAGE)
+    return content
+
+
+def _validate_attachment_ids(attachment_ids) -> list[int]:
+    if attachment_ids in (None, ""):
+        return []
+    if not isinstance(attachment_ids, list) or len(attachment_ids) > MAX_ATTACHMENTS:
+        raise errors.invalid("attachment_ids", f"Give a list of at most {MAX_ATTACHMENTS} attachment ids.")
+    try:
+        return list(dict.fromkeys(int(a) for a in attachment_ids))
+    except (TypeError, ValueError):
+        raise errors.invalid("attachment_ids", "Attachment ids are numbers.") from None
+
+
+def message_send(*, sender, conversation_id: int | str, client_id: str, content: str = "",
+                 attachment_ids: list | None = None, origin_channel: str | None = None) -> tuple[dict, bool]:
+    """Store a message and announce it after commit; returns ``(message payload, created)``.
+
+    The same ``client_id`` from the same sender in the same conversation returns the stored
+    message (``created`` False) and announces nothing, also when the retries race.
+    Every member's sockets get ``message.new`` except ``origin_channel`` (it gets an ack from
+    its caller); members without an open socket get an outbox row for a push.
+    Raises NotFound (not a member), FieldError (content, client_id, attachments),
+    ApplicationError ``blocked`` (403) or ``rate_limited`` (429).
+    """
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= MAX_CLIENT_ID_LENGTH:
+        raise errors.invalid("client_id", f"A string of 1 to {MAX_CLIENT_ID_LENGTH} characters.")
+    ids = _validate_attachment_ids(attachment_ids)
+    content = _validate_content(content, has_attachments=bool(ids))
+    membership = selectors.membership_get(user=sender, conversation_id=conversation_id)
+    conversation_id = membership.conversation_id
+    existing = Message.objects.filter(conversation_id=conversation_id, sender=sender, client_id=client_id).first()
+    if existing:
+        return selectors.message_payload_by_id(existing.id), False
+    decision = check(send_rate_rule(), str(sender.id))
+    if not decision.allowed:
+        raise rate_limited_error(decision)
+    try:
+        message = _store(sender, conversation_id, client_id, content, ids, origin_channel)
+    except IntegrityError:
+        # A concurrent retry with the same client_id committed first.
+        existing = Message.objects.filter(conversation_id=conversation_id, sender=sender, client_id=client_id).first()
+        if existing is None:
+            raise
+        return selectors.message_payload_by_id(existing.id), False
+    if message is None:  # found under the lock: an earlier retry committed meanwhile
+        existing = Message.objects.get(conversation_id=conversation_id, sender=sender, client_id=client_id)
+        return selectors.message_payload_by_id(existing.id), False
+    return selectors.message_payload_by_id(message.id), True
+
+
+def _store(sender, conversation_id: int, client_id: str, content: str, attachment_ids: list[int],
+           origin_channel: str | None) -> Message | None:
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(id=conversation_id)
+        if Message.objects.filter(conversation=conversation, sender=sender, client_id=client_id).exists():
+            return None
+        members = selectors.member_ids(conversation.id)
+        if sender.id not in members:
+            raise errors.conversation_not_found()
+        if conversation.kind == Conversation.Kind.DIRECT:
+            other = next((m for m in members if m != sender.id), None)
+            if other is not None and selectors.is_blocked_between(sender.id, other):
+                raise errors.blocked()
+        now = timezone.now()
+        conversation.last_seq += 1
+        conversation.last_activity_at = now
+        conversation.save(update_fields=["last_seq", "last_activity_at"])
+        message = Message.objects.create(
+            conversation=conversation, seq=conversation.last_seq, sender=sender, client_id=client_id, content=content
+        )
+        if attachment_ids:
+            # Only the sender's own, still unattached uploads; the WHERE makes a race lose cleanly.
+            attached = Attachment.objects.filter(id__in=attachment_ids, owner=sender, message__isnull=True).update(
+                message=message
+            )
+            if attached != len(attachment_ids):
+                raise errors.invalid("attachment_ids", "Unknown or already used attachment.",
+                                     code=errors.ChatError.BAD_ATTACHMENTS)
+        # Your own message is read by you: it never counts as unread.
+        Membership.objects.filter(conversation=conversation, user=sender).update(
+            read_seq=message.seq, delivered_seq=message.seq
+        )
+        others = [m for m in members if m != sender.id]
+        offline = set(others) - store.users_with_open_sockets(others)
+        if offline:
+            NotificationOutbox.objects.bulk_create(
+                [NotificationOutbox(user_id=u, message=message) for u in offline], ignore_conflicts=True
+            )
+        payload_members = members
+        transaction.on_commit(lambda: _announce(message.id, payload_members, origin_channel, bool(offline)))
+    return message
+
+
+def _announce(message_id: int, member_ids: list[int], origin_channel: str | None, has_offline: bool) -> None:
+    events.publish_now(member_ids, events.message_new(selectors.message_payload_by_id(message_id)),
+                       skip_channel=origin_channel)
+    if has_offline:
+        from chat.tasks import deliver_notifications
+
+        deliver_notifications.delay()
+
+
+def _own_message_for_update(user, message_id: int | str) -> Message:
+    message = selectors.message_get_for_member(user=user, message_id=message_id)
+    if message.sender_id != user.id:
+        raise errors.not_sender()
+    return message
+
+
+def _announce_update(message: Message) -> None:
+    members = selectors.member_ids(message.conversation_id)
+    message_id = message.id
+    transaction.on_commit(
+        lambda: events.publish_now(members, events.message_updated(selectors.message_payload_by_id(message_id)))
+    )
+
+
+def message_edit(*, user, message_id: int | str, content: str) -> dict:
+    """The sender changes the text of a live message (``message.updated`` to every member)."""
+    with transaction.atomic():
+        message = _own_message_for_update(user, message_id)
+        if message.deleted:
+            raise errors.invalid("content", "A deleted message cannot be edited.", code=errors.ChatError.MESSAGE_DELETED)
+        content = _validate_content(content, has_attachments=message.attachments.exists())
+        Message.objects.filter(id=message.id).update(content=content, edited_at=timezone.now())
+        _announce_update(message)
+    return selectors.message_payload_by_id(message.id)
+
+
+def message_delete(*, user, message_id: int | str) -> dict:
+    """The sender deletes a message: it stays as a tombstone so seqs stay gapless."""
+    with transaction.atomic():
+        message = _own_message_for_update(user, message_id)
+        if not message.deleted:
+            Message.objects.filter(id=message.id).update(deleted=True, content="", edited_at=timezone.now())
+            Reaction.objects.filter(message=message).delete()
+            for attachment in Attachment.objects.filter(message=message):
+                attachment.file.delete(save=False)
+                if attachment.thumbnail:
+                    attachment.thumbnail.delete(save=False)
+                attachment.delete()
+            _announce_update(message)
+    return selectors.message_payload_by_id(message.id)
+
+
+def _validate_emoji(emoji) -> str:
+    if not isinstance(emoji, str) or not emoji.strip() or len(emoji) > MAX_EMOJI_LENGTH or any(c.isspace() for c in emoji):
+        raise errors.invalid("emoji", f"One emoji (at most {MAX_EMOJI_LENGTH} characters, no spaces).")
+    return emoji
+
+
+def reaction_add(*, user, message_id: int | str, emoji: str) -> dict:
+    """Any member reacts once per emoji (the unique constraint absorbs races)."""
+    emoji = _validate_emoji(emoji)
+    message = selectors.message_get_for_member(user=user, message_id=message_id)
+    if message.deleted:
+        raise errors.invalid("emoji", "A deleted message cannot get reactions.", code=errors.ChatError.MESSAGE_DELETED)
+    with transaction.atomic():
+        created = Reaction.objects.bulk_create([Reaction(message=message, user=user, emoji=emoji)], ignore_conflicts=True)
+        if created and Reaction.objects.filter(message=message, user=user, emoji=emoji).exists():
+            _announce_update(message)
+    return selectors.message_payload_by_id(message.id)
+
+
+def reaction_remove(*, user, message_id: int | str, emoji: str) -> dict:
+    emoji = _validate_emoji(emoji)
+    message = selectors.message_get_for_member(user=user, message_id=message_id)
+    with transaction.atomic():
+        removed, _ = Reaction.objects.filter(message=message, user=user, emoji=emoji).delete()
+        if removed:
+            _announce_update(message)
+    return selectors.message_payload_by_id(message.id)
+
+
