@@ -242,6 +242,8 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The ASGI app serves /static/ itself (one address, no CDN); set 0 behind a proxy that serves STATIC_ROOT.
+SERVE_STATIC = env_bool("SERVE_STATIC", True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
@@ -265,4 +267,5 @@ LOGGING = {
 }
 CELERY_QUEUES_REPORTED = ["celery"]
 # Async handlers answering the hottest HTTP routes before Django (see core/asgi.py).
-HOT_PATH_HANDLERS: list[str] = []
+# HOT_PATH_HANDLERS in the environment adds handlers (e.g. a benchmark's) to those the apps register.
+HOT_PATH_HANDLERS: list[str] = env_list("HOT_PATH_HANDLERS", "")
