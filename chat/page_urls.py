@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from chat import views
+
+urlpatterns = [
+    path("", views.chat_page, name="chat-page"),
+]

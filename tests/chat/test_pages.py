@@ -1,0 +1,115 @@
+"""The chat page: a login-protected shell that mounts the JS app with its configuration."""
+
+import json
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+MOUNT_POINTS = [
+    "chat-app",
+    "conversation-list",
+    "message-pane",
+    "message-list",
+    "composer",
+    "composer-input",
+    "char-counter",
+    "send-button",
+    "attach-input",
+    "search-input",
+    "search-results",
+    "notif-button",
+    "notif-badge",
+    "new-chat",
+    "new-group",
+    "members-button",
+    "typing-line",
+    "conversation-title",
+    "conversation-status",
+    "connection-status",
+    "dialog",
+]
+
+
+@pytest.fixture
+def logged_in(make_user):
+    user = make_user("carol")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _config(html: str) -> dict:
+    match = re.search(r'<script id="chat-config" type="application/json">(.*?)</script>', html, re.S)
+    assert match, "the page embeds its configuration"
+    return json.loads(match.group(1))
+
+
+def test_anonymous_visitor_is_sent_to_login():
+    response = Client().get("/chat/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+    assert "next=/chat/" in response["Location"]
+
+
+def test_page_renders_every_mount_point(logged_in):
+    response = logged_in.get("/chat/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    for test_id in MOUNT_POINTS:
+        assert f'data-testid="{test_id}"' in html, test_id
+
+
+def test_page_config_names_the_user_socket_and_limits(logged_in):
+    config = _config(logged_in.get("/chat/").content.decode())
+
+    assert config["me"] == "carol"
+    assert config["socket_path"] == "/ws/chat/"
+    assert config["api"] == "/api/v1/chat/"
+    assert config["max_length"] == 4000
+    assert config["ping_interval"] == 25
+    assert config["csrf_token"]
+
+
+def test_config_escapes_hostile_usernames(make_user):
+    user = make_user("x</script><b>")
+    client = Client()
+    client.force_login(user)
+
+    html = client.get("/chat/").content.decode()
+
+    assert "</script><b>" not in html
+    assert _config(html)["me"] == "x</script><b>"
+
+
+def test_page_loads_its_stylesheet_and_entry_module(logged_in):
+    html = logged_in.get("/chat/").content.decode()
+
+    assert '<link rel="stylesheet" href="/static/chat/chat.css">' in html
+    assert '<script type="module" src="/static/chat/app.js"></script>' in html
+
+
+def test_every_module_the_entry_imports_is_a_static_file():
+    pending, seen = ["chat/app.js"], set()
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = finders.find(name)
+        assert path, f"{name} is missing from static files"
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
+        for imported in re.findall(r'from "\./([\w/.-]+)"', source):
+            pending.append(f"chat/{imported}")
+
+    assert {"chat/app.js", "chat/api.js", "chat/socket.js", "chat/state.js", "chat/render.js"} <= seen
+
+
+def test_post_is_not_allowed(logged_in):
+    assert logged_in.post("/chat/").status_code == 405
