@@ -79,8 +79,9 @@ function formatBucket(iso, granularity, { long = false } = {}) {
       : { hour: "2-digit", minute: "2-digit" };
     return new Intl.DateTimeFormat(undefined, options).format(date);
   }
+  // Day buckets are UTC days: label them as such, or viewers west of UTC would see the day before.
   const options = long ? { weekday: "short", year: "numeric", month: "short", day: "numeric" } : { month: "short", day: "numeric" };
-  return new Intl.DateTimeFormat(undefined, options).format(date);
+  return new Intl.DateTimeFormat(undefined, { ...options, timeZone: "UTC" }).format(date);
 }
 
 /**
@@ -187,7 +188,9 @@ export function timeSeriesChart(container, { series, granularity, title, lines }
       const scale = svg.getBoundingClientRect().width / width || 1;
       const minY = Math.min(...lines.map((line) => y(point[line.key])));
       tooltip.style.left = `${Math.min(Math.max(x(active) * scale, 70), width * scale - 70)}px`;
-      tooltip.style.top = `${Math.max(minY * scale, 40)}px`;
+      // Near the top edge the tooltip would cover the heading: put it below the point instead.
+      tooltip.classList.toggle("below", minY * scale < 90);
+      tooltip.style.top = `${minY * scale}px`;
       tooltip.hidden = false;
     };
     const hide = () => {

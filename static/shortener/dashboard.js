@@ -24,14 +24,13 @@ const regionNames = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNa
 function countryLabel(value) {
   if (!value || value.length !== 2 || !/^[A-Za-z]{2}$/.test(value)) return value || "Unknown";
   const upper = value.toUpperCase();
-  const flag = String.fromCodePoint(...[...upper].map((c) => 0x1f1a5 + c.charCodeAt(0)));
   let name = upper;
   try {
     name = regionNames ? regionNames.of(upper) : upper;
   } catch (err) {
     name = upper;
   }
-  return `${flag} ${name}`;
+  return name === upper ? upper : `${name} (${upper})`;
 }
 const referrerLabel = (value) => (!value || value === "direct" ? "Direct / none" : value);
 const plainLabel = (value) => value || "Unknown";
@@ -72,7 +71,7 @@ async function loadLink() {
     long.title = link.long_url;
     root.querySelector("[data-link-meta]").replaceChildren(
       stateBadge(link.state),
-      link.has_password ? h("span", { class: "sh-badge lock" }, "🔒 Password") : null,
+      link.has_password ? h("span", { class: "sh-badge lock" }, "Password") : null,
       h("span", {}, `Created ${formatDate(link.created_at)}`),
       h("span", { "aria-hidden": "true" }, "·"),
       h("span", {}, link.expires_at ? `Expires ${formatDate(link.expires_at)}` : "Never expires"),

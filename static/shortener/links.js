@@ -49,7 +49,7 @@ function linkRow(link) {
   );
   const meta = h("div", { class: "sh-link-meta" },
     stateBadge(link.state),
-    link.has_password ? h("span", { class: "sh-badge lock", title: "Password protected" }, "🔒 Password") : null,
+    link.has_password ? h("span", { class: "sh-badge lock", title: "Password protected" }, "Password") : null,
     link.redirect_type === 301 ? h("span", { class: "sh-badge lock", title: "Permanent redirect" }, "301") : null,
     h("span", {}, `Created ${formatDate(link.created_at)}`),
     h("span", { "aria-hidden": "true" }, "·"),
