@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import re_path
 
-urlpatterns: list = []
+from shortener import redirects
+
+urlpatterns = [
+    re_path(r"^(?P<code>[A-Za-z0-9_-]{3,32})$", redirects.follow, name="shortener-follow"),
+]

@@ -1,0 +1,243 @@
+"""The click pipeline: raw stream entries -> enriched Click rows + hourly rollups; counter flushes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+
+from core.snowflake import next_id
+from shortener import store
+from shortener.enrichment import enrich
+from shortener.models import Click, ClickCountFlush, Dimension, Link, LinkHourlyDimension, LinkHourlyStats
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+
+
+def consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _claim_idle_ms() -> int:
+    return int(getattr(settings, "SHORTENER_CLAIM_IDLE_SECONDS", 30) * 1000)
+
+
+@dataclass
+class ConsumeResult:
+    read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    orphans: int = 0  # entries for codes with no link (nothing to attach them to)
+
+    def __iadd__(self, other: ConsumeResult) -> ConsumeResult:
+        self.read += other.read
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        self.orphans += other.orphans
+        return self
+
+
+def _entry_time(entry_id: str) -> datetime:
+    # The stream id's millisecond part is when Redis accepted the click: deterministic on retry.
+    return datetime.fromtimestamp(int(entry_id.split("-", 1)[0]) / 1000, tz=UTC)
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def clicks_store(entries: list[tuple[str, dict[str, str]]]) -> ConsumeResult:
+    """Insert the clicks of ``entries`` and add them to the rollups, all in one transaction.
+
+    Idempotent: entries already stored (a retry after a crash between commit and XACK) are
+    skipped, so each stream entry becomes exactly one Click row.
+    """
+    result = ConsumeResult(read=len(entries))
+    if not entries:
+        return result
+    codes = {fields.get("c", "") for _, fields in entries}
+    link_ids = dict(Link.objects.filter(short_code__in=codes).values_list("short_code", "pk"))
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _store_once(entries, link_ids, result)
+        except IntegrityError:
+            # Another consumer inserted some of these entries concurrently: re-filter and retry.
+            logger.info("click batch raced another consumer; retrying")
+    raise RuntimeError("click batch kept conflicting")
+
+
+def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult) -> ConsumeResult:
+    times = {entry_id: _entry_time(entry_id) for entry_id, _ in entries}
+    existing = set(
+        Click.objects.filter(stream_id__in=list(times), time__gte=min(times.values()), time__lte=max(times.values()))
+        .values_list("stream_id", flat=True)
+    )
+    result.duplicates = result.orphans = 0
+    clicks: list[Click] = []
+    hourly: Counter = Counter()
+    hourly_bots: Counter = Counter()
+    dims: Counter = Counter()
+    for entry_id, fields in entries:
+        if entry_id in existing:
+            result.duplicates += 1
+            continue
+        link_id = link_ids.get(fields.get("c", ""))
+        if link_id is None:
+            result.orphans += 1
+            continue
+        moment = times[entry_id]
+        info = enrich(
+            ip=fields.get("i", ""),
+            user_agent=fields.get("a", ""),
+            referrer=fields.get("r", ""),
+            method=fields.get("m", "GET"),
+            day=moment.date().isoformat(),
+        )
+        clicks.append(
+            Click(
+                id=next_id(), time=moment, link_id=link_id, referrer=fields.get("r", "")[:512],
+                referrer_host=info.referrer_host, ip=info.ip, country=info.country, device=info.device,
+                browser=info.browser, os=info.os, is_bot=info.is_bot, visitor_hash=info.visitor_hash,
+                stream_id=entry_id,
+            )
+        )
+        hour = _hour(moment)
+        if info.is_bot:
+            hourly_bots[(link_id, hour)] += 1
+            continue
+        hourly[(link_id, hour)] += 1
+        for dimension, value in (
+            (Dimension.REFERRER, info.referrer_host),
+            (Dimension.COUNTRY, info.country or "unknown"),
+            (Dimension.DEVICE, info.device),
+            (Dimension.BROWSER, info.browser),
+            (Dimension.OS, info.os),
+        ):
+            dims[(link_id, hour, dimension.value, value)] += 1
+    Click.objects.bulk_create(clicks, batch_size=500)
+    _rollup_hourly(hourly, hourly_bots)
+    _rollup_dimensions(dims)
+    result.inserted = len(clicks)
+    return result
+
+
+def _rollup_hourly(hourly: Counter, hourly_bots: Counter) -> None:
+    keys = set(hourly) | set(hourly_bots)
+    if not keys:
+        return
+    table = LinkHourlyStats._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (link_id, hour, clicks, bots) VALUES (%s, %s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT (link_id, hour) DO UPDATE SET clicks = {table}.clicks + excluded.clicks, "
+        f"bots = {table}.bots + excluded.bots"
+    )
+    rows = [(link_id, hour, hourly[(link_id, hour)], hourly_bots[(link_id, hour)]) for link_id, hour in keys]
+    _executemany(sql, rows, LinkHourlyStats._meta.get_field("hour"))
+
+
+def _rollup_dimensions(dims: Counter) -> None:
+    if not dims:
+        return
+    table = LinkHourlyDimension._meta.db_table
+    sql = (
+        f"INSERT INTO {table} (link_id, hour, dimension, value, clicks) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT (link_id, hour, dimension, value) DO UPDATE SET clicks = {table}.clicks + excluded.clicks"
+    )
+    rows = [(link_id, hour, dimension, value[:253], n) for (link_id, hour, dimension, value), n in dims.items()]
+    _executemany(sql, rows, LinkHourlyDimension._meta.get_field("hour"))
+
+
+def _executemany(sql: str, rows: list[tuple], hour_field) -> None:
+    # Datetimes go through the field's adapter so SQLite and PostgreSQL store the same value as the ORM.
+    prepared = [
+        tuple(hour_field.get_db_prep_value(v, connection) if isinstance(v, datetime) else v for v in row)
+        for row in sorted(rows, key=lambda r: (r[0], r[1]))  # fixed order: no deadlocks between consumers
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)
+
+
+def clicks_consume(
+    *, consumer: str | None = None, batch_size: int = BATCH_SIZE, max_batches: int = 50, claim: bool = True
+) -> ConsumeResult:
+    """Drain the click stream: claim entries idle too long at dead consumers, then read new ones.
+
+    Entries are acknowledged only after their transaction commits; a crash before that leaves them
+    pending for another consumer to claim (and the stream id keeps the retry from duplicating).
+    """
+    consumer = consumer or consumer_name()
+    total = ConsumeResult()
+    store.click_group_ensure()
+    if claim:
+        while stale := store.click_claim_stale(consumer, _claim_idle_ms(), batch_size):
+            total += _process(stale)
+            if len(stale) < batch_size:
+                break
+    for _ in range(max_batches):
+        entries = store.click_read_new(consumer, batch_size)
+        if not entries:
+            break
+        total += _process(entries)
+        if len(entries) < batch_size:
+            break
+    return total
+
+
+def _process(entries) -> ConsumeResult:
+    result = clicks_store(entries)
+    store.click_ack([entry_id for entry_id, _ in entries])
+    return result
+
+
+def click_counts_flush() -> int:
+    """Add the Redis counters to Link.click_count exactly once; returns the clicks applied.
+
+    The pending hash is renamed away atomically (increments arriving meanwhile start a new one);
+    the batch id recorded in the same transaction as the updates makes a retried flush a no-op.
+    """
+    batch_id, counts = store.counts_claim(next_id())
+    if not counts:
+        return 0
+    applied = 0
+    try:
+        with transaction.atomic():
+            ClickCountFlush.objects.create(batch_id=batch_id)
+            for code, increment in sorted(counts.items()):
+                Link.objects.filter(short_code=code).update(click_count=F("click_count") + increment)
+                applied += increment
+    except IntegrityError:
+        applied = 0  # this batch was applied before a crash kept it from being released
+    store.counts_release()
+    return applied
+
+
+def consume_forever(*, stdout=None, idle_sleep: float = 0.2, stop_after: float | None = None) -> None:
+    """The long-running consumer loop behind the management command."""
+    consumer = consumer_name()
+    started = time.monotonic()
+    totals = ConsumeResult()
+    while stop_after is None or time.monotonic() - started < stop_after:
+        result = clicks_consume(consumer=consumer)
+        totals += result
+        if result.read and stdout is not None:
+            stdout.write(
+                f"read {result.read} inserted {result.inserted} duplicates {result.duplicates} "
+                f"orphans {result.orphans} (total inserted {totals.inserted}, "
+                f"stream {store.click_stream_length()}, pending {store.click_pending_count()})"
+            )
+        if not result.read:
+            click_counts_flush()
+            time.sleep(idle_sleep)
+
+

@@ -1,0 +1,312 @@
+"""The shortener's Redis structures: key builders, TTLs, scripts, and the only code touching them.
+
+- ``shortener:link:{code}``     hash cache of one link (or a negative marker), TTL below.
+- ``shortener:lease:{code}``    the miss lease: only its holder loads the link from the database.
+- ``shortener:clicks:stream``   raw clicks (Redis Stream) read by the consumer group below.
+- ``shortener:clicks:pending``  hash code -> redirects not yet added to Link.click_count.
+- ``shortener:clicks:flushing`` the pending hash renamed away while a flush applies it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+
+from core.redis import get_async_redis, get_redis
+
+LINK_CACHE_TTL = 3600
+HOT_LINK_CACHE_TTL = 86400  # a link this busy stays cached for a day (edits still purge it at once)
+HOT_LINK_THRESHOLD = 20  # counted redirects within one flush window that make a link "hot"
+NEGATIVE_CACHE_TTL = 60
+LEASE_TTL_MS = 2000
+LEASE_WAIT_SECONDS = 0.5
+LEASE_POLL_SECONDS = 0.01
+
+CLICK_STREAM_KEY = "shortener:clicks:stream"
+CLICK_GROUP = "shortener-clicks"
+CLICK_COUNTS_KEY = "shortener:clicks:pending"
+CLICK_COUNTS_FLUSHING_KEY = "shortener:clicks:flushing"
+FLUSH_BATCH_FIELD = "#batch"  # '#' cannot appear in a short code
+
+
+def link_cache_key(code: str) -> str:
+    return f"shortener:link:{code}"
+
+
+def link_lease_key(code: str) -> str:
+    return f"shortener:lease:{code}"
+
+
+@dataclass(frozen=True)
+class CachedLink:
+    long_url: str
+    redirect_type: int
+    expires_at: float | None  # epoch seconds
+    state: str
+    has_password: bool
+    max_clicks: int | None
+
+    def is_expired(self, now: float | None = None) -> bool:
+        return self.expires_at is not None and (now if now is not None else time.time()) >= self.expires_at
+
+    def to_fields(self) -> dict[str, str]:
+        return {
+            "u": self.long_url,
+            "t": str(self.redirect_type),
+            "x": "" if self.expires_at is None else repr(self.expires_at),
+            "s": self.state,
+            "p": "1" if self.has_password else "0",
+            "m": "" if self.max_clicks is None else str(self.max_clicks),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes, bytes]) -> CachedLink:
+        get = {k.decode(): v.decode() for k, v in fields.items()}
+        return cls(
+            long_url=get["u"],
+            redirect_type=int(get["t"]),
+            expires_at=float(get["x"]) if get["x"] else None,
+            state=get["s"],
+            has_password=get["p"] == "1",
+            max_clicks=int(get["m"]) if get["m"] else None,
+        )
+
+
+MISSING = object()  # negative-cache hit: the code is known not to exist
+
+# KEYS: cache, stream, counts. ARGV: now, code, ts_ms, referrer, ip, user agent, method, count (1/0),
+# hot threshold, hot ttl. One round trip: read the entry and, for a plain active link, record the click.
+_REDIRECT_LUA = """
+local e = redis.call('HMGET', KEYS[1], 'u', 't', 'x', 's', 'p', 'm', 'n')
+if e[7] then return {'missing'} end
+if not e[1] then return {'miss'} end
+if e[4] ~= 'active' or e[5] == '1' or e[6] ~= '' then return {'django'} end
+if e[3] ~= '' and tonumber(ARGV[1]) >= tonumber(e[3]) then return {'django'} end
+redis.call('XADD', KEYS[2], '*', 'ts', ARGV[3], 'c', ARGV[2], 'r', ARGV[4], 'i', ARGV[5], 'a', ARGV[6], 'm', ARGV[7])
+if ARGV[8] == '1' then
+  local n = redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+  if n == tonumber(ARGV[9]) then redis.call('EXPIRE', KEYS[1], ARGV[10]) end
+end
+return {'ok', e[1], e[2]}
+"""
+
+# KEYS: cache, lease. ARGV: lease token, ttl, field/value pairs. Writes only while the caller still
+# holds the lease: an invalidation deletes the lease, so a load that raced an edit is dropped.
+_FILL_LUA = """
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
+# KEYS: pending, flushing. ARGV: new batch id. Increments arriving during a flush land in a fresh
+# pending hash; a flushing hash left by a crashed flush is returned again (with its original batch id).
+_CLAIM_COUNTS_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+end
+return redis.call('HGETALL', KEYS[2])
+"""
+
+_scripts: dict[tuple[bool, str], object] = {}
+
+
+def _run(client, source: str, keys: list, args: list):
+    """EVALSHA through a Script registered once per client kind (falls back to EVAL on NOSCRIPT)."""
+    kind = (isinstance(client, aioredis.Redis), source)
+    script = _scripts.get(kind)
+    if script is None:
+        script = _scripts[kind] = client.register_script(source)
+    return script(keys=keys, args=args, client=client)
+
+
+# --- link cache -------------------------------------------------------------------------------
+
+def cache_get(code: str) -> CachedLink | object | None:
+    """The cached entry, MISSING for a negative-cache hit, or None on a miss."""
+    fields = get_redis().hgetall(link_cache_key(code))
+    if not fields:
+        return None
+    if b"n" in fields:
+        return MISSING
+    return CachedLink.from_fields(fields)
+
+
+def lease_acquire(code: str) -> str | None:
+    token = secrets.token_hex(8)
+    if get_redis().set(link_lease_key(code), token, nx=True, px=LEASE_TTL_MS):
+        return token
+    return None
+
+
+def cache_fill(code: str, token: str, entry: CachedLink | None) -> bool:
+    """Store the loaded entry (None = unknown code) if the lease is still ours."""
+    if entry is None:
+        ttl, fields = NEGATIVE_CACHE_TTL, {"n": "1"}
+    else:
+        ttl, fields = LINK_CACHE_TTL, entry.to_fields()
+    args = [token, ttl, *[part for item in fields.items() for part in item]]
+    client = get_redis()
+    return bool(_run(client, _FILL_LUA, [link_cache_key(code), link_lease_key(code)], args))
+
+
+def cache_invalidate(*codes: str) -> None:
+    if not codes:
+        return
+    keys = [key for code in codes for key in (link_cache_key(code), link_lease_key(code))]
+    get_redis().delete(*keys)
+
+
+def cache_ttl(code: str) -> int:
+    return get_redis().ttl(link_cache_key(code))
+
+
+# --- clicks -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RedirectOutcome:
+    kind: str  # "ok", "miss", "missing", "django"
+    long_url: str = ""
+    redirect_type: int = 302
+
+
+def _redirect_args(code: str, referrer: str, ip: str, user_agent: str, method: str, count: bool) -> list:
+    now = time.time()
+    return [
+        repr(now), code, int(now * 1000), referrer[:512], ip, user_agent[:512], method,
+        "1" if count else "0", HOT_LINK_THRESHOLD, HOT_LINK_CACHE_TTL,
+    ]
+
+
+def _outcome(result) -> RedirectOutcome:
+    kind = result[0].decode() if isinstance(result[0], bytes) else result[0]
+    if kind != "ok":
+        return RedirectOutcome(kind)
+    return RedirectOutcome(kind, result[1].decode(), int(result[2]))
+
+
+async def aredirect(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool) -> RedirectOutcome:
+    """Read the cached link and, when it is a plain active one, record the click: one round trip."""
+    client = get_async_redis()
+    result = await _run(
+        client, _REDIRECT_LUA, [link_cache_key(code), CLICK_STREAM_KEY, CLICK_COUNTS_KEY],
+        _redirect_args(code, referrer, ip, user_agent, method, count),
+    )
+    return _outcome(result)
+
+
+def click_record(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool) -> None:
+    """Append a raw click to the stream and bump the pending counter (Django-side redirects)."""
+    now = time.time()
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.xadd(CLICK_STREAM_KEY, {
+        "ts": int(now * 1000), "c": code, "r": referrer[:512], "i": ip, "a": user_agent[:512], "m": method,
+    })
+    if count:
+        pipe.hincrby(CLICK_COUNTS_KEY, code, 1)
+    pipe.execute()
+
+
+def click_group_ensure(client=None) -> None:
+    client = client or get_redis()
+    try:
+        client.xgroup_create(CLICK_STREAM_KEY, CLICK_GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _decode_entries(entries) -> list[tuple[str, dict[str, str]]]:
+    return [
+        (entry_id.decode(), {k.decode(): v.decode(errors="replace") for k, v in fields.items()})
+        for entry_id, fields in entries
+        if fields is not None
+    ]
+
+
+def click_read_new(consumer: str, count: int) -> list[tuple[str, dict[str, str]]]:
+    client = get_redis()
+    try:
+        response = client.xreadgroup(CLICK_GROUP, consumer, {CLICK_STREAM_KEY: ">"}, count=count)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        click_group_ensure(client)
+        response = client.xreadgroup(CLICK_GROUP, consumer, {CLICK_STREAM_KEY: ">"}, count=count)
+    return _decode_entries(response[0][1]) if response else []
+
+
+def click_claim_stale(consumer: str, min_idle_ms: int, count: int) -> list[tuple[str, dict[str, str]]]:
+    """Take over entries another consumer read but never acknowledged (it died)."""
+    client = get_redis()
+    try:
+        result = client.xautoclaim(CLICK_STREAM_KEY, CLICK_GROUP, consumer, min_idle_ms, "0-0", count=count)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        click_group_ensure(client)
+        return []
+    entries = _decode_entries(result[1])
+    deleted = result[2] if len(result) > 2 else []
+    if deleted:  # trimmed away while pending: nothing left to insert
+        client.xack(CLICK_STREAM_KEY, CLICK_GROUP, *deleted)
+    return entries
+
+
+def click_ack(entry_ids: list[str]) -> None:
+    """Acknowledge and drop processed entries so the stream only holds work still to do."""
+    if not entry_ids:
+        return
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.xack(CLICK_STREAM_KEY, CLICK_GROUP, *entry_ids)
+    pipe.xdel(CLICK_STREAM_KEY, *entry_ids)
+    pipe.execute()
+
+
+def click_pending_count() -> int:
+    try:
+        return int(get_redis().xpending(CLICK_STREAM_KEY, CLICK_GROUP)["pending"])
+    except redis.ResponseError:
+        return 0
+
+
+def click_stream_length() -> int:
+    return int(get_redis().xlen(CLICK_STREAM_KEY))
+
+
+def counts_claim(batch_id: int) -> tuple[int, dict[str, int]]:
+    """Atomically move the pending counters aside; returns (batch id, {code: increment})."""
+    client = get_redis()
+    raw = _run(client, _CLAIM_COUNTS_LUA, [CLICK_COUNTS_KEY, CLICK_COUNTS_FLUSHING_KEY], [batch_id, FLUSH_BATCH_FIELD])
+    pairs = dict(zip(raw[::2], raw[1::2], strict=True))
+    batch = int(pairs.pop(FLUSH_BATCH_FIELD.encode(), batch_id))
+    return batch, {code.decode(): int(value) for code, value in pairs.items()}
+
+
+def counts_release() -> None:
+    get_redis().delete(CLICK_COUNTS_FLUSHING_KEY)
+
+
+def counts_pending(code: str) -> int:
+    client = get_redis()
+    pending = client.hget(CLICK_COUNTS_KEY, code) or 0
+    flushing = client.hget(CLICK_COUNTS_FLUSHING_KEY, code) or 0
+    return int(pending) + int(flushing)
+
+
+def counts_pending_many(codes: list[str]) -> dict[str, int]:
+    if not codes:
+        return {}
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.hmget(CLICK_COUNTS_KEY, codes)
+    pipe.hmget(CLICK_COUNTS_FLUSHING_KEY, codes)
+    pending, flushing = pipe.execute()
+    return {code: int(a or 0) + int(b or 0) for code, a, b in zip(codes, pending, flushing, strict=True)}

@@ -1,0 +1,27 @@
+"""Shortener test helpers: links through the real services, the click pipeline run inline."""
+
+import pytest
+
+from shortener.services.clicks import click_counts_flush, clicks_consume
+from shortener.services.links import link_create, link_input_from
+
+
+@pytest.fixture
+def make_link():
+    def make(owner=None, **data):
+        data.setdefault("long_url", "https://example.com/some/long/path")
+        return link_create(owner=owner, data=link_input_from(data))
+
+    return make
+
+
+@pytest.fixture
+def drain_clicks():
+    """Run the consumer until the stream is empty, then flush the counters (what beat does)."""
+
+    def drain():
+        result = clicks_consume(consumer="test-consumer")
+        click_counts_flush()
+        return result
+
+    return drain
