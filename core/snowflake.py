@@ -50,6 +50,15 @@ class SnowflakeGenerator:
         self._last_ms = -1
         self._sequence = 0
 
+    def set_worker_id(self, worker_id: int) -> None:
+        if not 0 <= worker_id <= MAX_WORKER:
+            raise ValueError(f"worker id must be in 0..{MAX_WORKER}")
+        with self._lock:
+            self.worker_id = worker_id
+            # A lower worker id in the same millisecond would sort before ids
+            # already issued: treat the millisecond as used up.
+            self._sequence = MAX_SEQUENCE
+
     def next_id(self) -> int:
         with self._lock:
             now = self._clock()
@@ -72,22 +81,33 @@ class SnowflakeGenerator:
 
 
 class WorkerLease:
-    """Claims a free worker id in Redis and keeps it while the process lives."""
+    """Claims a free worker id in Redis and keeps it while the process lives.
 
-    def __init__(self, redis_client, key_for):
+    ``SET NX`` with an expiry decides races between processes; renewal is a
+    compare-and-expire, so a process never extends a lease another one now holds.
+    If the lease was lost and another process took the id meanwhile, the holder
+    moves to a free id (``on_change`` tells the generator) rather than share one.
+    """
+
+    def __init__(self, redis_client, key_for, on_change=None):
         self._redis = redis_client
         self._key_for = key_for
         self._token = secrets.token_hex(8)
+        self.on_change = on_change
         self.worker_id: int | None = None
 
-    def claim(self) -> int:
+    def claim(self, *, keep_alive: bool = True) -> int:
+        """Take the first free id; with ``keep_alive`` a daemon thread renews it."""
+        self.worker_id = self._claim_free()
+        if keep_alive:
+            threading.Thread(target=self._keep_forever, daemon=True, name="snowflake-lease").start()
+        return self.worker_id
+
+    def _claim_free(self) -> int:
         start = (os.getpid() * 7) % (MAX_WORKER + 1)
         for offset in range(MAX_WORKER + 1):
             candidate = (start + offset) % (MAX_WORKER + 1)
             if self._redis.set(self._key_for(candidate), self._token, nx=True, ex=LEASE_SECONDS):
-                self.worker_id = candidate
-                thread = threading.Thread(target=self._renew_forever, daemon=True, name="snowflake-lease")
-                thread.start()
                 return candidate
         raise RuntimeError("no free snowflake worker id")
 
@@ -99,14 +119,23 @@ class WorkerLease:
         )
         return bool(self._redis.eval(script, 1, self._key_for(self.worker_id), self._token, LEASE_SECONDS))
 
-    def _renew_forever(self) -> None:
+    def keep(self) -> int:
+        """Renew, or take the same id back if it is free, or move to another free id."""
+        if self.renew():
+            return self.worker_id
+        if self._redis.set(self._key_for(self.worker_id), self._token, nx=True, ex=LEASE_SECONDS):
+            return self.worker_id
+        self.worker_id = self._claim_free()
+        if self.on_change is not None:
+            self.on_change(self.worker_id)
+        return self.worker_id
+
+    def _keep_forever(self) -> None:
         while True:
             time.sleep(LEASE_SECONDS / 3)
             try:
-                if not self.renew():
-                    # Lost (e.g. Redis restarted empty): take it back if still free.
-                    self._redis.set(self._key_for(self.worker_id), self._token, nx=True, ex=LEASE_SECONDS)
-            except Exception:  # noqa: BLE001, S110 - retried on the next tick
+                self.keep()
+            except Exception:  # noqa: BLE001, S110 - Redis unreachable: retried on the next tick
                 pass
 
 
@@ -124,7 +153,9 @@ def _build_generator() -> SnowflakeGenerator:
     from core.store import snowflake_worker_key
 
     lease = WorkerLease(get_redis(), snowflake_worker_key)
-    return SnowflakeGenerator(lease.claim())
+    generator = SnowflakeGenerator(lease.claim())
+    lease.on_change = generator.set_worker_id
+    return generator
 
 
 def next_id() -> int:
