@@ -22,7 +22,8 @@ let seq = 0;
 
 const regionNames = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNames(undefined, { type: "region" }) : null;
 function countryLabel(value) {
-  if (!value || value.length !== 2 || !/^[A-Za-z]{2}$/.test(value)) return value || "Unknown";
+  if (!value || value.toLowerCase() === "unknown") return "Unknown";
+  if (!/^[A-Za-z]{2}$/.test(value)) return value;
   const upper = value.toUpperCase();
   let name = upper;
   try {
@@ -69,7 +70,7 @@ async function loadLink() {
     const long = root.querySelector("[data-link-long]");
     long.replaceChildren(h("a", { href: link.long_url, target: "_blank", rel: "noopener noreferrer", class: "sh-muted" }, `→ ${link.long_url}`));
     long.title = link.long_url;
-    root.querySelector("[data-link-meta]").replaceChildren(
+    root.querySelector("[data-link-meta]").replaceChildren(...[
       stateBadge(link.state),
       link.has_password ? h("span", { class: "sh-badge lock" }, "Password") : null,
       h("span", {}, `Created ${formatDate(link.created_at)}`),
@@ -79,7 +80,7 @@ async function loadLink() {
       h("span", {}, `${link.redirect_type} redirect`),
       link.max_clicks ? h("span", {}, `· ${formatNumber(link.click_count)} of ${formatNumber(link.max_clicks)} clicks used`) : null,
       ...(link.tags || []).map((tag) => h("a", { class: "sh-tag", href: `/links/?tag=${encodeURIComponent(tag)}` }, `#${tag}`)),
-    );
+    ].filter(Boolean));
     root.querySelector("[data-link-actions]").replaceChildren(
       copyButton(link.short_url, "button primary sh-btn-sm"),
       h("a", { class: "button sh-btn-sm", href: `/links/?search=${encodeURIComponent(link.short_code)}` }, "Edit or delete"),
