@@ -1,7 +1,8 @@
 """The Django side of ``/<code>``: everything the hot path hands over (misses, passwords, limits, JSON)."""
 
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
@@ -30,7 +31,12 @@ def _gone(request) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def follow(request, code: str) -> HttpResponse:
     if is_reserved(code):
-        return page_not_found(request)
+        # This catch-all shadows APPEND_SLASH for "/links" and friends: do its job here.
+        try:
+            resolve(f"/{code}/")
+        except Resolver404:
+            return page_not_found(request)
+        return HttpResponsePermanentRedirect(f"/{code}/")
     password = request.POST.get("password", "") if request.method == "POST" else None
     decision = redirect_follow(
         code=code,

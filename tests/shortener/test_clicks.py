@@ -1,0 +1,177 @@
+"""The click pipeline (stream -> consumer group -> Click rows) and the counter flush."""
+
+import threading
+
+import pytest
+
+from shortener import store
+from shortener.models import Click, ClickCountFlush, Link, LinkHourlyStats
+from shortener.services import clicks
+
+pytestmark = pytest.mark.django_db
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+def record(code: str, n: int = 1, *, user_agent: str = UA, method: str = "GET", ip: str = "198.51.100.7"):
+    for _ in range(n):
+        store.click_record(code, referrer="https://ref.example/x", ip=ip, user_agent=user_agent, method=method,
+                           count=method == "GET")
+
+
+def test_consumed_clicks_are_enriched_rows_and_acknowledged(make_link):
+    link = make_link()
+    record(link.short_code, 3, ip="8.8.8.8")
+    result = clicks.clicks_consume(consumer="c1")
+    assert (result.read, result.inserted) == (3, 3)
+    rows = list(Click.objects.filter(link=link))
+    assert len(rows) == 3
+    assert {(r.country, r.ip, r.browser, r.os, r.device, r.is_bot) for r in rows} == {
+        ("US", "8.8.8.0", "Chrome", "Windows", "desktop", False)}
+    assert len({r.stream_id for r in rows}) == 3
+    assert store.click_pending_count() == 0
+    assert store.click_stream_length() == 0
+    assert LinkHourlyStats.objects.get(link=link).clicks == 3
+
+
+def test_storing_the_same_entries_twice_inserts_them_once(make_link):
+    link = make_link()
+    record(link.short_code, 4)
+    entries = store.click_read_new("c1", 100)
+    first = clicks.clicks_store(entries)
+    again = clicks.clicks_store(entries)  # a retry after a crash between commit and XACK
+    assert (first.inserted, again.inserted, again.duplicates) == (4, 0, 4)
+    assert Click.objects.filter(link=link).count() == 4
+    assert LinkHourlyStats.objects.get(link=link).clicks == 4
+
+
+def test_entries_of_a_killed_consumer_are_claimed_and_inserted_exactly_once(make_link, settings):
+    link = make_link()
+    record(link.short_code, 5)
+    # Consumer "dead" reads the entries and dies before storing or acknowledging them.
+    assert len(store.click_read_new("dead", 100)) == 5
+    assert store.click_pending_count() == 5
+    settings.SHORTENER_CLAIM_IDLE_SECONDS = 3600
+    assert clicks.clicks_consume(consumer="alive").inserted == 0  # not idle long enough yet
+    settings.SHORTENER_CLAIM_IDLE_SECONDS = 0
+    result = clicks.clicks_consume(consumer="alive")
+    assert result.inserted == 5
+    assert clicks.clicks_consume(consumer="alive").inserted == 0
+    assert Click.objects.filter(link=link).count() == 5
+    assert store.click_pending_count() == 0
+
+
+def test_a_consumer_killed_after_commit_leaves_no_duplicates(make_link, settings):
+    link = make_link()
+    record(link.short_code, 3)
+    entries = store.click_read_new("dead", 100)
+    clicks.clicks_store(entries)  # committed, then the process died before XACK
+    settings.SHORTENER_CLAIM_IDLE_SECONDS = 0
+    result = clicks.clicks_consume(consumer="alive")
+    assert (result.read, result.inserted, result.duplicates) == (3, 0, 3)
+    assert Click.objects.filter(link=link).count() == 3
+    assert store.click_pending_count() == 0
+
+
+def test_bots_and_head_requests_are_recorded_as_bots(make_link):
+    link = make_link()
+    record(link.short_code, 2)
+    record(link.short_code, 1, user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+    record(link.short_code, 1, method="HEAD")
+    clicks.clicks_consume(consumer="c1")
+    assert Click.objects.filter(link=link, is_bot=True).count() == 2
+    hourly = LinkHourlyStats.objects.get(link=link)
+    assert (hourly.clicks, hourly.bots) == (2, 2)
+
+
+def test_clicks_for_unknown_codes_are_acknowledged_and_dropped():
+    record("no-such-link", 2)
+    result = clicks.clicks_consume(consumer="c1")
+    assert (result.read, result.orphans, result.inserted) == (2, 2, 0)
+    assert store.click_pending_count() == 0
+
+
+def test_flush_adds_counters_to_click_count(make_link):
+    link = make_link()
+    record(link.short_code, 7)
+    assert clicks.click_counts_flush() == 7
+    link.refresh_from_db()
+    assert link.click_count == 7
+    assert store.counts_pending(link.short_code) == 0
+    assert clicks.click_counts_flush() == 0
+
+
+def test_a_flush_retried_after_a_crash_does_not_add_twice(make_link, monkeypatch):
+    link = make_link()
+    record(link.short_code, 4)
+    monkeypatch.setattr(store, "counts_release", lambda: None)  # crash after commit, before release
+    assert clicks.click_counts_flush() == 4
+    monkeypatch.undo()
+    record(link.short_code, 1)  # arrives meanwhile, into a fresh pending hash
+    assert clicks.click_counts_flush() == 0  # the leftover batch is recognised and dropped
+    assert clicks.click_counts_flush() == 1
+    link.refresh_from_db()
+    assert link.click_count == 5
+    assert ClickCountFlush.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_increment_is_lost_while_flushing_concurrently(make_link):
+    link = make_link()
+    per_thread, threads_n = 300, 4
+    done = threading.Event()
+
+    def clicker():
+        for _ in range(per_thread):
+            store.get_redis().hincrby(store.CLICK_COUNTS_KEY, link.short_code, 1)
+
+    def flusher():
+        from django.db import connection
+
+        while not done.is_set():
+            clicks.click_counts_flush()
+        connection.close()
+
+    flush_thread = threading.Thread(target=flusher)
+    flush_thread.start()
+    workers = [threading.Thread(target=clicker) for _ in range(threads_n)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    done.set()
+    flush_thread.join()
+    clicks.click_counts_flush()
+    assert Link.objects.get(pk=link.pk).click_count == per_thread * threads_n
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_consumers_draining_together_insert_each_click_once(make_link):
+    link = make_link()
+    record(link.short_code, 400)
+
+    def consume(name):
+        from django.db import connection
+
+        clicks.clicks_consume(consumer=name, batch_size=50)
+        connection.close()
+
+    threads = [threading.Thread(target=consume, args=(f"c{i}",)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    clicks.clicks_consume(consumer="c0")
+    assert Click.objects.filter(link=link).count() == 400
+    assert LinkHourlyStats.objects.get(link=link).clicks == 400
+
+
+def test_consume_task_and_flush_task_run_the_services(make_link):
+    from shortener import tasks
+
+    link = make_link()
+    record(link.short_code, 2)
+    assert tasks.consume_clicks.delay() is not None
+    tasks.flush_click_counts.delay()
+    link.refresh_from_db()
+    assert Click.objects.filter(link=link).count() == 2
+    assert link.click_count == 2

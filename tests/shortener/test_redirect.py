@@ -1,0 +1,127 @@
+"""GET/HEAD/POST /<code> through Django: redirects, 404, 410, passwords, max_clicks."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from shortener import store
+from shortener.models import Click, Link, LinkState
+
+pytestmark = pytest.mark.django_db
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+
+
+def test_redirects_with_302_and_location(client, make_link):
+    link = make_link(long_url="https://example.com/target?x=1")
+    response = client.get(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA)
+    assert response.status_code == 302
+    assert response["Location"] == "https://example.com/target?x=1"
+
+
+def test_permanent_links_redirect_with_301(client, make_link):
+    link = make_link(redirect_type=301)
+    response = client.get(f"/{link.short_code}")
+    assert response.status_code == 301
+    assert response["Location"] == link.long_url
+
+
+def test_unknown_code_is_the_404_page(client):
+    response = client.get("/nosuchcode")
+    assert response.status_code == 404
+    assert b"<html" in response.content
+
+
+def test_expired_link_is_410_page_and_json_for_json_clients(client, make_link):
+    link = make_link()
+    Link.objects.filter(pk=link.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    store.cache_invalidate(link.short_code)
+    page = client.get(f"/{link.short_code}")
+    assert page.status_code == 410
+    assert b"expired" in page.content
+    api = client.get(f"/{link.short_code}", HTTP_ACCEPT="application/json")
+    assert api.status_code == 410
+    assert api.json()["error"] == "Link expired or deleted"
+
+
+def test_expired_is_410_from_the_first_second_even_with_a_warm_cache(client, make_link):
+    link = make_link()
+    assert client.get(f"/{link.short_code}").status_code == 302  # cache now holds the entry
+    # The row changes behind the cache's back (no invalidation): the handler still compares the clock.
+    moment = timezone.now() - timedelta(milliseconds=1)
+    Link.objects.filter(pk=link.pk).update(expires_at=moment)
+    entry = store.cache_get(link.short_code)
+    assert entry.state == LinkState.ACTIVE
+    key = store.link_cache_key(link.short_code)
+    store.get_redis().hset(key, "x", repr(moment.timestamp()))
+    assert client.get(f"/{link.short_code}").status_code == 410
+
+
+def test_deleted_link_is_410_afterwards(auth_client, make_link, client):
+    link = make_link(owner=auth_client.user)
+    assert client.get(f"/{link.short_code}").status_code == 302
+    assert auth_client.delete(f"/api/v1/links/{link.short_code}").status_code == 204
+    assert client.get(f"/{link.short_code}").status_code == 410
+    assert client.get(f"/{link.short_code}", HTTP_ACCEPT="application/json").json() == {
+        "error": "Link expired or deleted", "code": "link_gone"}
+
+
+def test_head_answers_the_same_without_counting(client, make_link, drain_clicks):
+    link = make_link()
+    response = client.head(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA)
+    assert response.status_code == 302
+    assert response["Location"] == link.long_url
+    assert store.counts_pending(link.short_code) == 0
+    drain_clicks()
+    link.refresh_from_db()
+    assert link.click_count == 0
+    click = Click.objects.get(link=link)
+    assert click.is_bot
+
+
+def test_get_counts_one_click(client, make_link, drain_clicks):
+    link = make_link()
+    client.get(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA, HTTP_REFERER="https://news.example/item")
+    assert store.counts_pending(link.short_code) == 1
+    drain_clicks()
+    link.refresh_from_db()
+    assert link.click_count == 1
+    click = Click.objects.get(link=link)
+    assert (click.is_bot, click.referrer_host, click.browser, click.device) == (False, "news.example", "Chrome",
+                                                                               "desktop")
+
+
+def test_password_link_shows_a_form_then_redirects(client, make_link):
+    link = make_link(password="open sesame")
+    form = client.get(f"/{link.short_code}")
+    assert form.status_code == 200
+    assert b'name="password"' in form.content
+    wrong = client.post(f"/{link.short_code}", {"password": "nope"})
+    assert wrong.status_code == 403
+    assert b"not right" in wrong.content
+    right = client.post(f"/{link.short_code}", {"password": "open sesame"})
+    assert right.status_code == 302
+    assert right["Location"] == link.long_url
+
+
+def test_password_attempts_are_rate_limited(client, make_link):
+    link = make_link(password="secret")
+    statuses = [client.post(f"/{link.short_code}", {"password": f"guess{i}"}).status_code for i in range(12)]
+    assert statuses[:10] == [403] * 10
+    assert statuses[-1] == 429
+
+
+def test_max_clicks_serves_exactly_the_limit_then_410(client, make_link):
+    link = make_link(max_clicks=2)
+    assert [client.get(f"/{link.short_code}").status_code for _ in range(4)] == [302, 302, 410, 410]
+    link.refresh_from_db()
+    assert link.state == LinkState.EXHAUSTED
+    assert link.served_count == 2
+
+
+def test_reserved_single_segment_paths_are_not_looked_up(client):
+    response = client.get("/links")
+    assert response.status_code == 301
+    assert response["Location"] == "/links/"
+    assert client.get("/metrics-nope").status_code == 404
+    assert store.cache_get("links") is None
