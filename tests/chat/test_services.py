@@ -162,3 +162,54 @@ def test_attachments_of_someone_else_cannot_be_sent(alice, bob, direct):
         message_send(sender=alice, conversation_id=direct.id, client_id="steal", attachment_ids=[attachment.id])
     assert info.value.code == "bad_attachments"
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_receipts_keep_the_highest_pointer(alice, bob, settings):
+    from chat import store
+    from chat.services.receipts import receipt_record, receipts_flush
+
+    settings.CHAT_SEND_RATE_LIMIT = (1000, 1)
+    conversation, _ = conversation_create(creator=alice, usernames=["bob"])
+    for i in range(8):
+        message_send(sender=alice, conversation_id=conversation.id, client_id=f"r{i}", content="x")
+    _run_concurrently(8, lambda i: receipt_record(user=bob, conversation_id=conversation.id, status="read",
+                                                  up_to_seq=i + 1))
+    assert store.receipt_pointers(bob.id)[conversation.id] == {"delivered": 8, "read": 8}
+    _run_concurrently(3, lambda i: receipts_flush())
+    assert Membership.objects.get(conversation=conversation, user=bob).read_seq == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_reactions_and_blocks_are_stored_once(alice, bob):
+    from chat.models import Block, Reaction
+    from chat.services.blocks import block_create
+    from chat.services.messages import reaction_add
+
+    conversation, _ = conversation_create(creator=alice, usernames=["bob"])
+    payload, _ = message_send(sender=alice, conversation_id=conversation.id, client_id="m", content="x")
+    _run_concurrently(4, lambda i: reaction_add(user=bob, message_id=payload["id"], emoji="👍"))
+    _run_concurrently(4, lambda i: block_create(blocker=alice, username="bob"))
+    assert Reaction.objects.count() == 1
+    assert Block.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_outbox_drains_push_each_message_once(alice, bob, carol, settings, monkeypatch):
+    from chat.models import NotificationOutbox
+    from chat.services.notifications import outbox_drain
+    from tests.chat import test_tasks
+
+    # The drain normally runs right after each send (eager Celery); here the racing drains do it.
+    monkeypatch.setattr("chat.tasks.deliver_notifications.delay", lambda: None)
+    settings.CHAT_PUSH_BACKEND = "tests.chat.test_tasks.CollectingBackend"
+    test_tasks.sent_items.clear()
+    conversation, _ = conversation_create(creator=alice, usernames=["bob", "carol"], title="g")
+    for i in range(10):
+        message_send(sender=alice, conversation_id=conversation.id, client_id=f"o{i}", content="x")
+    assert NotificationOutbox.objects.count() == 20
+
+    _run_concurrently(3, lambda i: outbox_drain(batch=4))
+    pushed = [(item.user_id, item.message_id) for item in test_tasks.sent_items]
+    assert len(pushed) == len(set(pushed)) == 20
+    assert NotificationOutbox.objects.count() == 0
