@@ -1,4 +1,8 @@
-"""Base62 with the alphabet 0-9a-zA-Z (so codes sort like their numbers at equal length)."""
+"""Base62 with the alphabet 0-9a-zA-Z.
+
+Codes order like their numbers by (length, alphabet position), not by plain
+string comparison: in ASCII "A" sorts before "a" but follows it here.
+"""
 
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _INDEX = {char: i for i, char in enumerate(ALPHABET)}

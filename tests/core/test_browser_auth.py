@@ -16,7 +16,7 @@ def test_sign_up_log_out_and_log_in_through_the_pages(page, live_asgi_server):
 
     logout(page)
     expect(page.get_by_test_id("whoami")).to_have_count(0)
-    expect(page.get_by_role("link", name="Log in")).to_be_visible()
+    expect(page.locator("header").get_by_role("link", name="Log in", exact=True)).to_be_visible()
 
     login(page, live_asgi_server, "walter", PASSWORD)
     expect(page.get_by_test_id("whoami")).to_have_text("walter")

@@ -40,10 +40,11 @@ def test_base62_round_trips_every_64_bit_id(number):
 
 
 @given(st.integers(min_value=0, max_value=MAX_ID), st.integers(min_value=0, max_value=MAX_ID))
-def test_base62_codes_of_equal_length_sort_like_their_numbers(a, b):
-    code_a, code_b = base62.encode(a), base62.encode(b)
-    if len(code_a) == len(code_b):
-        assert (code_a < code_b) == (a < b)
+def test_base62_codes_order_like_their_numbers_by_length_then_alphabet_position(a, b):
+    def key(code):
+        return len(code), [base62.ALPHABET.index(char) for char in code]
+
+    assert (key(base62.encode(a)) < key(base62.encode(b))) == (a < b)
 
 
 @given(st.text(alphabet=base62.ALPHABET, min_size=1, max_size=11))

@@ -1,0 +1,56 @@
+"""/metrics: Prometheus text with per-route request counts, latency histograms and queue depth."""
+
+import re
+
+import pytest
+
+from core.metrics import BUCKETS, recorder
+
+pytestmark = pytest.mark.django_db
+
+
+def _value(text: str, series: str) -> float:
+    match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    assert match, f"{series} missing from /metrics"
+    return float(match.group(1))
+
+
+def test_metrics_count_requests_by_route_method_and_status(client):
+    recorder.flush()
+    before = client.get("/metrics").content.decode()
+    ok = 'http_requests_total{route="/healthz",method="GET",status="200"}'
+    missing = 'http_requests_total{route="/api/v1/auth/me",method="GET",status="401"}'
+    start_ok = _value(before, ok) if ok in before else 0
+    start_missing = _value(before, missing) if missing in before else 0
+
+    for _ in range(3):
+        client.get("/healthz")
+    client.get("/api/v1/auth/me")
+    text = client.get("/metrics").content.decode()
+
+    assert _value(text, ok) == start_ok + 3
+    assert _value(text, missing) == start_missing + 1
+
+
+def test_metrics_have_a_latency_histogram_per_route(client):
+    client.get("/healthz")
+
+    response = client.get("/metrics")
+
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = response.content.decode()
+    assert "# TYPE http_request_duration_seconds histogram" in text
+    buckets = [_value(text, f'http_request_duration_seconds_bucket{{route="/healthz",le="{b}"}}') for b in BUCKETS]
+    total = _value(text, 'http_request_duration_seconds_bucket{route="/healthz",le="+Inf"}')
+    assert buckets == sorted(buckets)  # cumulative
+    assert total >= 1
+    assert _value(text, 'http_request_duration_seconds_count{route="/healthz"}') == total
+    assert _value(text, 'http_request_duration_seconds_sum{route="/healthz"}') > 0
+
+
+def test_metrics_report_the_celery_queue_depth(client, clean_redis):
+    clean_redis.rpush("celery", "a", "b")
+
+    text = client.get("/metrics").content.decode()
+
+    assert _value(text, 'celery_queue_depth{queue="celery"}') == 2

@@ -1,0 +1,100 @@
+"""Configuration from the environment: secrets, the embedded Redis, the hot-path router."""
+
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from core.asgi import HotPathRouter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _boot(env: dict, tmp_path) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_TESTING"}}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path),
+             "REDIS_URL": settings.REDIS_URL, **env},
+    )
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key(tmp_path):
+    result = _boot({"DEBUG": "0"}, tmp_path)
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG=0" in result.stderr
+
+
+def test_production_mode_starts_with_a_secret_key(tmp_path):
+    result = _boot({"DEBUG": "0", "SECRET_KEY": "x" * 50}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_local_runs_generate_one_secret_key_per_data_dir(tmp_path):
+    first = _boot({}, tmp_path)
+    second = _boot({}, tmp_path)
+
+    assert first.returncode == second.returncode == 0
+    key = (tmp_path / "secret_key").read_text()
+    assert len(key) >= 50
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def _start_embedded(data_dir: str) -> tuple[str, int]:
+    import redis
+
+    from core.embedded_redis import ensure_embedded_redis
+
+    sock = ensure_embedded_redis(Path(data_dir))
+    client = redis.Redis(unix_socket_path=str(sock))
+    pid = client.info("server")["process_id"]
+    client.close()
+    return str(sock), pid
+
+
+def test_the_embedded_redis_is_started_once_per_data_dir_by_concurrent_processes(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    try:
+        with context.Pool(4, maxtasksperchild=1) as pool:
+            answers = pool.map(_start_embedded, [str(tmp_path)] * 4)
+
+        assert len(set(answers)) == 1
+        sock, pid = answers[0]
+        assert Path(sock) == tmp_path / "redis.sock"
+        assert int((tmp_path / "redis.pid").read_text()) == pid
+    finally:
+        pid_file = tmp_path / "redis.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), 15)
+
+
+async def _answer_teapot(scope, receive, send):
+    if scope["path"] != "/teapot":
+        return None
+    await send({"type": "http.response.start", "status": 418, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"short and stout"})
+    return 418
+
+
+async def _django_stand_in(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"from django"})
+
+
+@pytest.mark.parametrize(("path", "status", "body"), [("/teapot", 418, b"short and stout"), ("/x", 200, b"from django")])
+async def test_the_hot_path_router_answers_its_routes_and_hands_on_the_rest(path, status, body):
+    from channels.testing import HttpCommunicator
+
+    router = HotPathRouter(_django_stand_in, handlers=["tests.core.test_settings._answer_teapot"])
+
+    response = await HttpCommunicator(router, "GET", path).get_response()
+
+    assert (response["status"], response["body"]) == (status, body)
