@@ -125,14 +125,15 @@ def _parse_bound(value: str, field: str, *, is_end: bool) -> datetime:
 
     value = value.strip()
     try:
-        parsed = parse_datetime(value)
-        if parsed is None:
-            day = parse_date(value)
-            if day is None:
-                raise ValueError
+        day = parse_date(value) if len(value) == 10 else None
+        if day is not None:
             parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
             if is_end:  # a date as the end of a range includes that whole day
                 parsed += timedelta(days=1)
+        else:
+            parsed = parse_datetime(value)
+            if parsed is None:
+                raise ValueError
     except ValueError:
         raise FieldError({field: "Must be an ISO 8601 date or datetime."})
     if timezone.is_naive(parsed):
