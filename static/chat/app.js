@@ -56,6 +56,7 @@ let lastTypingSent = 0;
 let uploads = []; // {key, file, status: "uploading"|"done"|"error", result, error}
 let editing = null; // message being edited in the composer
 let openPicker = null;
+const drafts = new Map(); // conversation id -> unsent composer text
 
 // ---------------------------------------------------------------- rendering
 
@@ -178,8 +179,13 @@ async function openConversation(id, { jumpToSeq = null } = {}) {
   id = String(id);
   if (!state.conversations.has(id) && !(await fetchConversation(id))) return;
   const switching = state.activeId !== id;
+  if (switching) {
+    cancelEdit();
+    if (state.activeId) drafts.set(state.activeId, els.input.value);
+    els.input.value = drafts.get(id) || "";
+    updateComposer();
+  }
   state.activeId = id;
-  if (switching) cancelEdit();
   els.pane.dataset.active = id;
   els.empty.hidden = true;
   els.head.hidden = false;
@@ -557,6 +563,7 @@ const messageHandlers = {
 };
 
 function cancelEdit() {
+  if (!editing) return;
   editing = null;
   els.composer.classList.remove("editing");
   delete els.composer.dataset.editing;

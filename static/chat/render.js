@@ -1,7 +1,7 @@
 // Renderers for the conversation list and the message pane. They rebuild from ChatState; the
 // caller keeps the scroll position (see app.js) so rebuilding never makes the pane jump.
 
-import { avatar, avatarColor, clear, clockTime, dayKey, dayLabel, fileSize, h, lastSeenText, listTime } from "./dom.js";
+import { avatar, avatarColor, clear, clockTime, dayKey, dayLabel, fileSize, h, icon, lastSeenText, listTime } from "./dom.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
@@ -82,8 +82,8 @@ export function renderTyping(state, el) {
 
 function tickEl(tick) {
   const labels = { pending: "Sending", failed: "Not sent", sent: "Sent", delivered: "Delivered", read: "Read" };
-  const glyph = { pending: "🕓", failed: "!", sent: "✓", delivered: "✓✓", read: "✓✓" }[tick];
-  return h("span", { class: `tick tick-${tick}`, "data-testid": "tick", "data-state": tick, title: labels[tick], "aria-label": labels[tick] }, glyph);
+  const glyph = { pending: "clock", failed: "alert", sent: "check", delivered: "checks", read: "checks" }[tick];
+  return h("span", { class: `tick tick-${tick}`, "data-testid": "tick", "data-state": tick, title: labels[tick], role: "img", "aria-label": labels[tick] }, icon(glyph));
 }
 
 function attachmentEls(attachments) {
@@ -96,7 +96,7 @@ function attachmentEls(attachments) {
           h("img", { src: file.thumbnail_url || file.url, alt: file.name || "image", loading: "lazy" }));
       }
       return h("a", { class: "attachment-file", href: file.url, target: "_blank", rel: "noopener", download: file.name || true, "data-testid": "attachment-file" },
-        h("span", { class: "file-icon", "aria-hidden": "true" }, "📄"),
+        h("span", { class: "file-icon" }, icon("file")),
         h("span", { class: "file-name" }, file.name || "file"),
         h("span", { class: "file-size" }, fileSize(file.size)));
     }));
@@ -117,9 +117,9 @@ function actionsEl(state, message, handlers) {
   if (message.deleted) return null;
   const mine = message.sender === state.me;
   return h("div", { class: "message-actions" },
-    h("button", { type: "button", class: "action", title: "React", "aria-label": "React", "data-testid": "react-button", onclick: (event) => handlers.openReactionPicker(message, event.currentTarget) }, "☺"),
-    mine ? h("button", { type: "button", class: "action", title: "Edit", "aria-label": "Edit", "data-testid": "edit-button", onclick: () => handlers.startEdit(message) }, "✎") : null,
-    mine ? h("button", { type: "button", class: "action", title: "Delete", "aria-label": "Delete", "data-testid": "delete-button", onclick: () => handlers.deleteMessage(message) }, "🗑") : null);
+    h("button", { type: "button", class: "action", title: "React", "aria-label": "React", "data-testid": "react-button", onclick: (event) => handlers.openReactionPicker(message, event.currentTarget) }, icon("smile")),
+    mine ? h("button", { type: "button", class: "action", title: "Edit", "aria-label": "Edit", "data-testid": "edit-button", onclick: () => handlers.startEdit(message) }, icon("pencil")) : null,
+    mine ? h("button", { type: "button", class: "action", title: "Delete", "aria-label": "Delete", "data-testid": "delete-button", onclick: () => handlers.deleteMessage(message) }, icon("trash")) : null);
 }
 
 function messageEl(state, conv, message, { first, last }, handlers) {
@@ -130,7 +130,7 @@ function messageEl(state, conv, message, { first, last }, handlers) {
     h("time", { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() }, clockTime(message.created_at)),
     mine && !message.deleted ? tickEl(state.tickFor(conv.id, message)) : null);
   const body = message.deleted
-    ? h("div", { class: "message-text deleted", "data-testid": "message-text" }, "🚫 This message was deleted")
+    ? h("div", { class: "message-text deleted", "data-testid": "message-text" }, icon("ban"), "This message was deleted")
     : message.content ? h("div", { class: "message-text", "data-testid": "message-text" }, message.content) : null;
   return h("div", { class: `message ${mine ? "mine" : "theirs"} ${first ? "first" : ""} ${last ? "last" : ""}`, "data-testid": "message", "data-seq": message.seq, "data-id": message.id, "data-sender": message.sender },
     !mine && conv.kind === "group" ? (last ? avatar(message.sender, { size: "small" }) : h("div", { class: "avatar-spacer" })) : null,
@@ -165,14 +165,18 @@ export function renderMessages(state, listEl, handlers) {
   if (!conv) return;
   const messages = state.thread(conv.id).ordered();
   let previous = null;
+  let day = null; // each day is its own section so its sticky date label stays within it
   for (let i = 0; i < messages.length; i += 1) {
     const message = messages[i];
     const next = messages[i + 1];
     const newDay = !previous || dayKey(previous.created_at) !== dayKey(message.created_at);
-    if (newDay) listEl.append(h("div", { class: "day-separator", "data-testid": "day-separator" }, h("span", {}, dayLabel(message.created_at))));
+    if (newDay) {
+      day = h("section", { class: "day" }, h("div", { class: "day-separator", "data-testid": "day-separator" }, h("span", {}, dayLabel(message.created_at))));
+      listEl.append(day);
+    }
     const first = newDay || previous.sender !== message.sender || new Date(message.created_at) - new Date(previous.created_at) > GROUP_GAP_MS;
     const last = !next || next.sender !== message.sender || dayKey(next.created_at) !== dayKey(message.created_at) || new Date(next.created_at) - new Date(message.created_at) > GROUP_GAP_MS;
-    listEl.append(messageEl(state, conv, message, { first, last }, handlers));
+    day.append(messageEl(state, conv, message, { first, last }, handlers));
     previous = message;
   }
   for (const pending of state.pendingFor(conv.id)) listEl.append(pendingEl(state, pending, handlers));
