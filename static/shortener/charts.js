@@ -119,7 +119,7 @@ export function timeSeriesChart(container, { series, granularity, title, lines }
 
     const svg = svgEl("svg", {
       viewBox: `0 0 ${width} ${height}`, width, height, role: "img", tabindex: "0",
-      "aria-labelledby": `${id}-title ${id}-desc`, "data-chart": "timeseries",
+      "aria-labelledby": `${id}-title`, "aria-describedby": `${id}-desc`, "data-chart": "timeseries",
     });
     svg.append(svgEl("title", { id: `${id}-title` }, title), svgEl("desc", { id: `${id}-desc` }, description));
 
@@ -138,7 +138,7 @@ export function timeSeriesChart(container, { series, granularity, title, lines }
     }
     const labelEvery = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(innerW / 78))));
     for (let i = 0; i < n; i += labelEvery) {
-      const anchor = n === 1 ? "middle" : i === 0 ? "start" : "middle";
+      const anchor = n === 1 ? "middle" : i === 0 ? "start" : i === n - 1 ? "end" : "middle";
       axis.append(svgEl("text", { x: x(i), y: height - 8, "text-anchor": anchor }, formatBucket(series[i].bucket, granularity)));
     }
     svg.append(axis);
@@ -246,7 +246,7 @@ export function barChart(container, { items, title, color = PALETTE[0], label = 
     const trackW = Math.max(40, width - valueW);
     const svg = svgEl("svg", {
       viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
-      "aria-labelledby": `${id}-title ${id}-desc`, "data-chart": "bar",
+      "aria-labelledby": `${id}-title`, "aria-describedby": `${id}-desc`, "data-chart": "bar",
     });
     svg.append(svgEl("title", { id: `${id}-title` }, title), svgEl("desc", { id: `${id}-desc` }, description));
     const maxChars = Math.max(6, Math.floor((trackW - 20) / 7.2));
@@ -296,7 +296,7 @@ export function donutChart(container, { items, title, label = (name) => name, li
   const stroke = 22;
   const circumference = 2 * Math.PI * radius;
   const svg = svgEl("svg", {
-    viewBox: `0 0 ${size} ${size}`, role: "img", "aria-labelledby": `${id}-title ${id}-desc`, "data-chart": "donut",
+    viewBox: `0 0 ${size} ${size}`, role: "img", "aria-labelledby": `${id}-title`, "aria-describedby": `${id}-desc`, "data-chart": "donut",
   });
   svg.append(svgEl("title", { id: `${id}-title` }, title), svgEl("desc", { id: `${id}-desc` }, description));
   svg.append(svgEl("circle", { cx: size / 2, cy: size / 2, r: radius, fill: "none", stroke: "#f0f2f7", "stroke-width": stroke }));

@@ -19,6 +19,7 @@ const DAY = 24 * HOUR;
 const state = { range: "7d", from: null, to: null };
 let linkClickCount = null;
 let seq = 0;
+let drawnKey = "";
 
 const regionNames = typeof Intl.DisplayNames === "function" ? new Intl.DisplayNames(undefined, { type: "region" }) : null;
 function countryLabel(value) {
@@ -128,6 +129,10 @@ async function loadStats() {
       params: { from: range.from.toISOString(), to: range.to.toISOString(), granularity },
     });
     if (mine !== seq) return;
+    // An unchanged refresh must not redraw: that would drop the reader's hover or focus.
+    const key = `${granularity}|${JSON.stringify(stats)}`;
+    if (key === drawnKey && !charts.hidden) return;
+    drawnKey = key;
     setKpis(stats);
     statsState.replaceChildren();
     const nothingYet = !stats.clicks && !stats.bots && linkClickCount === 0;
@@ -141,6 +146,7 @@ async function loadStats() {
     drawCharts(stats, granularity);
   } catch (err) {
     if (mine !== seq) return;
+    drawnKey = "";
     setKpis(null);
     if (err.fields && Object.keys(err.fields).length) {
       rangeError.textContent = Object.entries(err.fields).map(([name, msgs]) => `${name}: ${[].concat(msgs).join(" ")}`).join(" ");
@@ -185,5 +191,11 @@ root.querySelector("[data-refresh]").addEventListener("click", async () => {
   await loadLink();
   loadStats();
 });
+
+// Rolling ranges end "now": refresh them while the tab is visible so new clicks show up.
+const REFRESH_MS = 30_000;
+setInterval(() => {
+  if (document.visibilityState === "visible" && state.range !== "custom") loadStats();
+}, REFRESH_MS);
 
 loadLink().then(loadStats);

@@ -313,3 +313,56 @@ def test_stats_api_error_shows_an_error_state(page, live_asgi_server, make_user)
     page.goto(f"{live_asgi_server}/links/broken/")
     expect(page.get_by_role("alert").filter(has_text="Stats are unavailable")).to_be_visible()
     expect(page.get_by_role("button", name="Try again")).to_be_visible()
+
+
+def test_dashboard_custom_range_and_granularity_reach_the_stats_api(page, live_asgi_server, make_user):
+    user = _signed_in(page, live_asgi_server, make_user)
+    _link(user, alias="ranged")
+    page.goto(f"{live_asgi_server}/links/ranged/")
+    expect(page.locator('[data-chart-slot="series"] svg[data-chart="timeseries"]')).to_be_visible()
+
+    with page.expect_request(re.compile(r".*/links/ranged/stats\?.*granularity=day.*")) as first:
+        page.get_by_role("button", name="Custom").click()
+    expect(page.get_by_label("From", exact=True)).to_be_visible()
+    page.get_by_label("From", exact=True).fill("2026-01-01")
+    page.get_by_label("To", exact=True).fill("2026-01-03")
+    with page.expect_request(re.compile(r".*/links/ranged/stats\?.*")) as applied:
+        page.get_by_role("button", name="Apply").click()
+    query = applied.value.url.split("?", 1)[1]
+    assert "from=2026-01-0" in query and "to=2026-01-0" in query and "granularity=day" in query
+    assert first.value.url != applied.value.url
+    # Three days of daily buckets, zeros included.
+    expect(page.locator('[data-chart-slot="series"] svg desc')).to_contain_text("days")
+
+    with page.expect_request(re.compile(r".*/links/ranged/stats\?.*granularity=hour.*")):
+        page.get_by_label("Granularity").select_option("hour")
+    expect(page.locator('[data-chart-slot="series"] svg desc')).to_contain_text("hours")
+
+
+def test_time_series_tooltip_follows_the_keyboard(page, live_asgi_server, make_user):
+    user = _signed_in(page, live_asgi_server, make_user)
+    link = _link(user, alias="keyed")
+    assert _visit(live_asgi_server, link.short_code, user_agent=DESKTOP_CHROME) == 302
+    clicks_consume()
+    page.goto(f"{live_asgi_server}/links/keyed/")
+    series = page.locator('[data-chart-slot="series"] svg[data-chart="timeseries"]')
+    tooltip = page.locator('[data-chart-slot="series"] .sh-tooltip')
+    series.focus()
+    page.keyboard.press("End")
+    expect(tooltip).to_contain_text("Clicks: 1")
+    page.keyboard.press("Home")
+    expect(tooltip).to_contain_text("Clicks: 0")
+    page.keyboard.press("Escape")
+    expect(tooltip).to_be_hidden()
+
+
+def test_copy_button_puts_the_short_url_on_the_clipboard(page, live_asgi_server):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_asgi_server)
+    page.goto(f"{live_asgi_server}/")
+    page.get_by_placeholder(re.compile("Paste a long URL")).fill("https://example.org/copy-me")
+    page.get_by_role("button", name="Shorten", exact=True).click()
+    copy = page.get_by_role("button", name="Copy link")
+    copy.click()
+    expect(page.get_by_role("button", name="Copied!")).to_be_visible()
+    link = Link.objects.get()
+    assert page.evaluate("navigator.clipboard.readText()").endswith(f"/{link.short_code}")
