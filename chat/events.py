@@ -7,12 +7,17 @@ at-most-once: the database stays the source of truth and ``sync`` repairs gaps.
 
 import asyncio
 import json
+import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.core import RedisChannelLayer
 from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 EVENT_HANDLER = "chat.event"  # consumer method chat_event
 PUBLISH_CONCURRENCY = 64
@@ -55,18 +60,72 @@ def error(code: str, message: str, ref: Any = None) -> dict:
     return {"type": "error", "code": str(code), "error": message, "ref": ref}
 
 
+# Same contract as channels-redis' group_send script: add the message to each channel
+# key below its capacity, count the ones over it.
+_SEND_TO_KEYS = """
+local over_capacity = 0
+local current_time = ARGV[#ARGV - 1]
+local expiry = ARGV[#ARGV]
+for i = 1, #KEYS do
+  if redis.call('ZCOUNT', KEYS[i], '-inf', '+inf') < tonumber(ARGV[i + #KEYS]) then
+    redis.call('ZADD', KEYS[i], current_time, ARGV[i])
+    redis.call('EXPIRE', KEYS[i], expiry)
+  else
+    over_capacity = over_capacity + 1
+  end
+end
+return over_capacity
+"""
+
+
+async def _redis_group_send_many(layer, groups: list[str], message: dict) -> None:
+    """group_send to many groups in a few round trips (channels-redis 4.x internals).
+
+    One group_send per member would store one copy per member in a server process's
+    shared channel key: a 500-member message takes 500 of its ``capacity`` slots and
+    500 round trips. Resolving every group's channels first stores one copy per
+    server process, whatever the number of members.
+    """
+    now = time.time()
+    by_connection: dict[int, list[str]] = {}
+    for group in groups:
+        by_connection.setdefault(layer.consistent_hash(group), []).append(group)
+    channels: list[str] = []
+    for index, members in by_connection.items():
+        pipe = layer.connection(index).pipeline(transaction=False)
+        for group in members:
+            pipe.zremrangebyscore(layer._group_key(group), min=0, max=int(now) - layer.group_expiry)
+            pipe.zrange(layer._group_key(group), 0, -1)
+        results = await pipe.execute()
+        channels += [name.decode() for names in results[1::2] for name in names]
+    if not channels:
+        return
+    to_connection, key_messages, key_capacities = layer._map_channel_keys_to_connection(
+        list(dict.fromkeys(channels)), message
+    )
+    for index, keys in to_connection.items():
+        args = [key_messages[k] for k in keys] + [key_capacities[k] for k in keys] + [time.time(), layer.expiry]
+        over = await layer.connection(index).eval(_SEND_TO_KEYS, len(keys), *keys, *args)
+        if over:
+            logger.warning("chat event dropped for %s of %s channel keys (over capacity)", over, len(keys))
+
+
 async def apublish(user_ids: Iterable[int], payload: dict, *, skip_channel: str | None = None) -> None:
     """Send ``payload`` to every socket of each user (``skip_channel``: the socket that gets an ack instead)."""
     layer = get_channel_layer()
     # Serialised once here rather than once per receiving socket.
     event = {"type": EVENT_HANDLER, "text": json.dumps(payload), "skip": skip_channel}
+    groups = [user_group(user_id) for user_id in dict.fromkeys(user_ids)]
+    if isinstance(layer, RedisChannelLayer):
+        await _redis_group_send_many(layer, groups, event)
+        return
     limit = asyncio.Semaphore(PUBLISH_CONCURRENCY)
 
-    async def send(user_id: int) -> None:
+    async def send(group: str) -> None:
         async with limit:
-            await layer.group_send(user_group(user_id), event)
+            await layer.group_send(group, event)
 
-    await asyncio.gather(*(send(user_id) for user_id in set(user_ids)))
+    await asyncio.gather(*(send(group) for group in groups))
 
 
 def publish_now(user_ids: Iterable[int], payload: dict, *, skip_channel: str | None = None) -> None:
