@@ -60,8 +60,12 @@ const drafts = new Map(); // conversation id -> unsent composer text
 
 // ---------------------------------------------------------------- rendering
 
+const baseTitle = document.title;
+
 function renderList() {
   renderConversationList(state, els.list, (id) => openConversation(id));
+  const unread = state.totalUnread();
+  document.title = unread ? `(${unread > 99 ? "99+" : unread}) ${baseTitle}` : baseTitle;
 }
 
 function isNearBottom() {
@@ -125,7 +129,10 @@ function toast(message) {
 
 // ---------------------------------------------------------------- conversations
 
+let listLoadedAt = 0;
+
 async function loadConversations() {
+  listLoadedAt = Date.now();
   const conversations = resultsOf(await api.get("conversations"));
   const seen = new Set();
   for (const conv of conversations) seen.add(state.upsertConversation(conv).id);
@@ -197,6 +204,7 @@ async function openConversation(id, { jumpToSeq = null } = {}) {
   if (switching) els.input.focus();
   const thread = state.thread(id);
   if (!thread.loaded) await loadLatest(id);
+  else await catchUp(id).catch(() => {});
   await fetchConversation(id); // members, admins and receipt pointers for the ticks
   const peer = state.directPeer(state.conversations.get(id) || {});
   if (peer) {
@@ -441,7 +449,12 @@ const frameHandlers = {
   },
   error: (frame) => {
     const pending = frame.ref && state.pending.get(frame.ref);
-    if (pending) {
+    if (pending && frame.code === "rate_limited" && frame.retry_after) {
+      // Same client_id on the retry, so a send that did get through is not stored twice.
+      pending.error = `Sending too fast — retrying in ${Math.ceil(frame.retry_after)}s`;
+      setTimeout(() => state.pending.has(pending.client_id) && messageHandlers.retryPending(pending), frame.retry_after * 1000);
+      if (state.activeId === pending.conversation) renderPane();
+    } else if (pending) {
       pending.error = frame.error || frame.code;
       if (state.activeId === pending.conversation) renderPane();
     } else {
@@ -696,6 +709,7 @@ async function loadNotifications() {
     const unread = data.unread || 0;
     els.notifBadge.textContent = unread > 99 ? "99+" : String(unread);
     els.notifBadge.hidden = unread === 0;
+    els.notifButton.dataset.unread = String(unread);
     clear(els.notifList);
     const results = (data.results || []).slice(0, 30);
     if (!results.length) els.notifList.append(h("li", { class: "muted empty" }, "Nothing new"));
@@ -725,6 +739,7 @@ async function toggleNotifications(force) {
       await api.post("notifications/read");
       els.notifBadge.hidden = true;
       els.notifBadge.textContent = "0";
+      els.notifButton.dataset.unread = "0";
     } catch (err) {
       toast(err.message);
     }
@@ -813,7 +828,11 @@ els.scroller.addEventListener("scroll", () => {
   markReadSoon();
 });
 const markReadSoon = debounce(markVisibleRead, 200);
-window.addEventListener("focus", markVisibleRead);
+window.addEventListener("focus", () => {
+  markVisibleRead();
+  // Groups someone added us to have no message yet to announce them; a returning reader refreshes the list.
+  if (socket.isOpen && Date.now() - listLoadedAt > 30000) loadConversations().catch(() => {});
+});
 document.addEventListener("visibilitychange", () => {
   markVisibleRead();
   if (document.visibilityState === "visible") socket.reconnectNow();

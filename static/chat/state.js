@@ -183,10 +183,21 @@ export class ChatState {
     return [...users.keys()];
   }
 
+  // A loaded thread asks for everything after what it holds (the list may have moved the cursor past
+  // messages the thread never received); an unloaded one only needs what is newer than its preview.
   cursorPayload() {
     const cursors = {};
-    for (const id of this.conversations.keys()) cursors[id] = this.cursors.get(id) || 0;
+    for (const id of this.conversations.keys()) {
+      const thread = this.threads.get(id);
+      cursors[id] = thread && thread.loaded && thread.messages.size ? thread.maxSeq : this.cursors.get(id) || 0;
+    }
     return cursors;
+  }
+
+  totalUnread() {
+    let total = 0;
+    for (const conv of this.conversations.values()) total += conv.unread_count || 0;
+    return total;
   }
 }
 

@@ -79,7 +79,6 @@ def test_direct_chat_delivers_live_both_ways_with_ticks_and_history(page, second
 
     _send(bob, "Hi Ann")
     expect(ann.locator("[data-testid=message][data-sender=bob] [data-testid=message-text]")).to_have_text("Hi Ann")
-    expect(ann.get_by_test_id("typing-line")).to_have_text("")
 
     ann.reload()
     expect(ann.get_by_test_id("conversation-title")).to_have_text("bob")
@@ -321,3 +320,47 @@ def test_reconnect_resyncs_missed_messages_and_resends_pending(page, second_page
     seqs = [int(s) for s in bob.locator("[data-testid=message][data-seq]").evaluate_all(
         "els => els.map(e => e.dataset.seq)")]
     assert seqs == [1, 2, 3, 4]
+
+
+def test_rate_limited_send_is_retried_with_the_same_client_id(page, live_asgi_server, ann_and_bob, settings):
+    settings.CHAT_SEND_RATE_LIMIT = (2, 2.0)
+    _open_chat(page, live_asgi_server, "ann")
+    _start_direct_chat(page, "bob")
+
+    for text in ("one", "two", "three"):
+        _send(page, text)
+
+    expect(page.get_by_test_id("send-error")).to_contain_text("retrying")
+    expect(page.locator("[data-testid=message][data-sender=ann] [data-testid=message-text]")).to_have_text(
+        ["one", "two", "three"]
+    )
+    expect(page.locator("[data-pending=true]")).to_have_count(0)
+    page.reload()
+    expect(page.locator("[data-testid=message][data-sender=ann] [data-testid=message-text]")).to_have_text(
+        ["one", "two", "three"]
+    )
+
+
+def test_notification_badge_for_missed_messages_clears_when_opened(page, second_page, live_asgi_server, ann_and_bob):
+    ann, bob = page, second_page
+    _open_chat(ann, live_asgi_server, "ann")
+    _start_direct_chat(ann, "bob")
+    _send(ann, "ping while you are away")
+    expect(_last_tick(ann)).to_have_attribute("data-state", "sent")
+
+    _open_chat(bob, live_asgi_server, "bob")
+    expect(bob.get_by_test_id("notif-button")).to_have_attribute("data-unread", "1")
+    expect(bob.get_by_test_id("notif-badge")).to_have_text("1")
+    expect(bob.get_by_test_id("conversation-item").get_by_test_id("unread-badge")).to_have_text("1")
+    # Opening the page counts as delivery even before the conversation is opened.
+    expect(_last_tick(ann)).to_have_attribute("data-state", "delivered")
+
+    bob.get_by_test_id("notif-button").click()
+    expect(bob.get_by_test_id("notif-item")).to_contain_text("ping while you are away")
+    expect(bob.get_by_test_id("notif-badge")).to_be_hidden()
+    bob.get_by_test_id("notif-item").click()
+    expect(bob.get_by_test_id("conversation-title")).to_have_text("ann")
+
+    bob.reload()
+    expect(bob.get_by_test_id("notif-button")).to_have_attribute("data-unread", "0")
+    expect(bob.get_by_test_id("notif-badge")).to_be_hidden()
