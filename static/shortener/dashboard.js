@@ -82,10 +82,12 @@ async function loadLink() {
       link.max_clicks ? h("span", {}, `· ${formatNumber(link.click_count)} of ${formatNumber(link.max_clicks)} clicks used`) : null,
       ...(link.tags || []).map((tag) => h("a", { class: "sh-tag", href: `/links/?tag=${encodeURIComponent(tag)}` }, `#${tag}`)),
     ].filter(Boolean));
-    root.querySelector("[data-link-actions]").replaceChildren(
+    root.querySelector("[data-link-actions]").replaceChildren(...[
       copyButton(link.short_url, "button primary sh-btn-sm"),
-      h("a", { class: "button sh-btn-sm", href: `/links/?search=${encodeURIComponent(link.short_code)}` }, "Edit or delete"),
-    );
+      link.state === "deleted"
+        ? null
+        : h("a", { class: "button sh-btn-sm", href: `/links/?search=${encodeURIComponent(link.short_code)}` }, "Edit or delete"),
+    ].filter(Boolean));
   } catch (err) {
     header.replaceChildren(h("div", { class: "sh-error-state", role: "alert" }, `Could not load this link: ${err.message}`));
   }
@@ -137,11 +139,15 @@ async function loadStats() {
     statsState.replaceChildren();
     const nothingYet = !stats.clicks && !stats.bots && linkClickCount === 0;
     if (nothingYet) {
+      const copy = root.querySelector("[data-link-actions] .sh-copy");
       statsState.append(h("div", { class: "sh-card", style: "margin-top:1rem" }, emptyState({
         title: "No clicks yet",
         text: "Share your short link; clicks show up here within seconds, with where they came from.",
+        action: copy ? h("button", { type: "button", class: "button primary", onclick: () => copy.click() }, "Copy the short link") : null,
       })));
     }
+    // Before the first click, empty breakdowns would only repeat the empty state.
+    charts.classList.toggle("is-empty", nothingYet);
     charts.hidden = false;
     drawCharts(stats, granularity);
   } catch (err) {
