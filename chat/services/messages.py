@@ -69,21 +69,21 @@ def message_send(*, sender, conversation_id: int | str, client_id: str, content:
     if not decision.allowed:
         raise rate_limited_error(decision)
     try:
-        message = _store(sender, conversation_id, client_id, content, ids, origin_channel)
+        payload = _store(sender, conversation_id, client_id, content, ids, origin_channel)
     except IntegrityError:
         # A concurrent retry with the same client_id committed first.
         existing = Message.objects.filter(conversation_id=conversation_id, sender=sender, client_id=client_id).first()
         if existing is None:
             raise
         return selectors.message_payload_by_id(existing.id), False
-    if message is None:  # found under the lock: an earlier retry committed meanwhile
+    if payload is None:  # found under the lock: an earlier retry committed meanwhile
         existing = Message.objects.get(conversation_id=conversation_id, sender=sender, client_id=client_id)
         return selectors.message_payload_by_id(existing.id), False
-    return selectors.message_payload_by_id(message.id), True
+    return payload, True
 
 
 def _store(sender, conversation_id: int, client_id: str, content: str, attachment_ids: list[int],
-           origin_channel: str | None) -> Message | None:
+           origin_channel: str | None) -> dict | None:
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(id=conversation_id)
         if Message.objects.filter(conversation=conversation, sender=sender, client_id=client_id).exists():
@@ -120,14 +120,13 @@ def _store(sender, conversation_id: int, client_id: str, content: str, attachmen
             NotificationOutbox.objects.bulk_create(
                 [NotificationOutbox(user_id=u, message=message) for u in offline], ignore_conflicts=True
             )
-        payload_members = members
-        transaction.on_commit(lambda: _announce(message.id, payload_members, origin_channel, bool(offline)))
-    return message
+        payload = selectors.message_payload_by_id(message.id)
+        transaction.on_commit(lambda: _announce(payload, members, origin_channel, bool(offline)))
+    return payload
 
 
-def _announce(message_id: int, member_ids: list[int], origin_channel: str | None, has_offline: bool) -> None:
-    events.publish_now(member_ids, events.message_new(selectors.message_payload_by_id(message_id)),
-                       skip_channel=origin_channel)
+def _announce(payload: dict, member_ids: list[int], origin_channel: str | None, has_offline: bool) -> None:
+    events.publish_now(member_ids, events.message_new(payload), skip_channel=origin_channel)
     if has_offline:
         from chat.tasks import deliver_notifications
 
