@@ -214,8 +214,10 @@ def link_create(*, owner, data: LinkInput) -> Link:
                     raise alias_taken(suggest_aliases(data.custom_alias))
                 raise
             continue  # a generated code equal to an existing alias: draw the next Snowflake
-        # A negative-cache entry for this code (someone probed it before) must not outlive the link.
-        _invalidate_now_and_after_commit(link.short_code)
+        if data.custom_alias:
+            # A negative-cache entry for this alias (someone probed it before) must not outlive the link.
+            # Generated codes come from future Snowflakes: nobody can have probed them.
+            _invalidate_now_and_after_commit(link.short_code)
         return link
     raise IntegrityError("could not allocate a short code")
 
