@@ -33,7 +33,9 @@ export async function api(path, { method = "GET", body, params } = {}) {
   }
   const headers = { Accept: "application/json" };
   const options = { method, headers, credentials: "same-origin" };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    options.body = body; // the browser sets the multipart boundary itself
+  } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
   }

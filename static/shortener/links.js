@@ -264,7 +264,70 @@ deleteForm.addEventListener("submit", async (event) => {
   }
 });
 
-for (const dialog of [editDialog, deleteDialog]) {
+// --- CSV import -----------------------------------------------------------
+const importDialog = document.querySelector("[data-import-dialog]");
+const importForm = importDialog.querySelector("[data-import-form]");
+const importResult = importForm.querySelector("[data-import-result]");
+
+document.querySelector("[data-import-open]").addEventListener("click", () => {
+  importForm.reset();
+  clearFieldErrors(importForm);
+  importForm.querySelector("[data-form-error]").textContent = "";
+  importResult.replaceChildren();
+  importDialog.showModal();
+});
+
+function importSummary(result) {
+  const failures = result.results.filter((row) => row.status !== "created");
+  const describe = (row) => {
+    const fields = Object.entries(row.fields || {}).map(([name, msgs]) => `${name}: ${[].concat(msgs).join(" ")}`);
+    const suggested = row.suggested && row.suggested.length ? `Free: ${row.suggested.join(", ")}` : "";
+    return [fields.length ? fields.join(" ") : row.error, suggested].filter(Boolean).join(" · ");
+  };
+  return [
+    h("div", { class: "sh-import-summary", "data-testid": "import-summary" },
+      h("span", { class: "sh-badge active" }, `${formatNumber(result.created)} created`),
+      result.failed ? h("span", { class: "sh-badge deleted" }, `${formatNumber(result.failed)} failed`) : null),
+    failures.length
+      ? h("ul", { class: "sh-import-rows" }, failures.map((row) =>
+        h("li", {}, h("span", { class: "row-no" }, `Row ${row.row}`), h("span", { class: "row-error" }, describe(row)))))
+      : null,
+  ];
+}
+
+importForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearFieldErrors(importForm);
+  const formError = importForm.querySelector("[data-form-error]");
+  formError.textContent = "";
+  importResult.replaceChildren();
+  const file = importForm.elements.file.files[0];
+  if (!file) {
+    showFieldErrors(importForm, { file: ["Choose a CSV file."] });
+    return;
+  }
+  const body = new FormData();
+  body.append("file", file);
+  const submit = importForm.querySelector("button[type=submit]");
+  submit.disabled = true;
+  submit.textContent = "Importing…";
+  try {
+    const result = await api("/api/v1/links/import", { method: "POST", body });
+    importResult.replaceChildren(...importSummary(result).filter(Boolean));
+    if (result.created) {
+      state.page = 1;
+      load();
+    }
+  } catch (err) {
+    const unplaced = showFieldErrors(importForm, err.fields);
+    if (!Object.keys(err.fields).length || unplaced.length) formError.textContent = [err.message, ...unplaced].join(" ");
+  } finally {
+    submit.disabled = false;
+    submit.textContent = "Import";
+  }
+});
+
+for (const dialog of [editDialog, deleteDialog, importDialog]) {
   dialog.querySelector("[data-dialog-cancel]").addEventListener("click", () => dialog.close());
 }
 

@@ -366,3 +366,40 @@ def test_copy_button_puts_the_short_url_on_the_clipboard(page, live_asgi_server)
     expect(page.get_by_role("button", name="Copied!")).to_be_visible()
     link = Link.objects.get()
     assert page.evaluate("navigator.clipboard.readText()").endswith(f"/{link.short_code}")
+
+
+def test_csv_import_from_my_links_reports_each_row(page, live_asgi_server, make_user, tmp_path):
+    user = _signed_in(page, live_asgi_server, make_user)
+    _link(user, alias="taken-one")
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text(
+        "long_url,custom_alias,expires_in_days,tags\n"
+        "https://example.com/one,first-import,30,docs\n"
+        "https://example.com/two,,,\n"
+        "https://example.com/three,taken-one,,\n"
+        "not a url,,,\n"
+    )
+    page.goto(f"{live_asgi_server}/links/")
+    page.get_by_role("button", name="Import CSV").click()
+    dialog = page.locator("[data-import-dialog]")
+    dialog.get_by_label("CSV file").set_input_files(str(csv_file))
+    dialog.get_by_role("button", name="Import", exact=True).click()
+
+    summary = dialog.get_by_test_id("import-summary")
+    expect(summary).to_contain_text("2 created")
+    expect(summary).to_contain_text("2 failed")
+    expect(dialog.locator(".sh-import-rows li")).to_have_count(2)
+    expect(dialog.locator(".sh-import-rows li").first).to_contain_text("Row 3")
+    expect(dialog.locator(".sh-import-rows li").last).to_contain_text("long_url")
+    dialog.get_by_role("button", name="Close").click()
+    expect(page.locator('[data-link="first-import"]')).to_have_count(1)
+    expect(page.locator("[data-link]")).to_have_count(3)
+    assert Link.objects.filter(owner=user).count() == 3
+
+
+def test_pager_is_hidden_when_one_page_holds_everything(page, live_asgi_server, make_user):
+    user = _signed_in(page, live_asgi_server, make_user)
+    _link(user, alias="only-one")
+    page.goto(f"{live_asgi_server}/links/")
+    expect(page.locator("[data-link]")).to_have_count(1)
+    expect(page.locator("[data-links-pager]")).to_be_hidden()
