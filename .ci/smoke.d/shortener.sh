@@ -5,7 +5,7 @@ set -euo pipefail
 : "${BASE:?}" "${TOKEN:?}"
 tmp=$(mktemp -d)
 trap 'rm -rf "${tmp}"' EXIT
-json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$@"; }
+json() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {"d": d}))' "$@"; }
 
 status=$(curl -sS -o "${tmp}/shorten.json" -w '%{http_code}' -H 'Content-Type: application/json' \
   -H "Authorization: Token ${TOKEN}" -d '{"long_url": "https://example.com/smoke", "tags": ["smoke"]}' \
