@@ -21,6 +21,17 @@ def clean_redis():
     client.flushdb()
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layers():
+    """A new channel layer per test: channels-redis binds its asyncio locks to the
+    first event loop that uses them, and each test (and each live server) has its own."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def make_user(django_user_model):
     def make(username: str | None = None, password: str = "correct-horse-battery", **extra):
