@@ -29,7 +29,7 @@ GROUP_RATE = 2.0  # group messages per second
 DIRECT_MESSAGES = int(os.environ.get("CHAT_BENCH_DIRECT_MESSAGES", "50"))
 DIRECT_RATE = 2.5  # per second, alternating senders (each stays under the per-user send limit)
 IDLE_SOCKETS = int(os.environ.get("CHAT_BENCH_IDLE", "2000"))
-IDLE_HOLD_SECONDS = 10
+IDLE_HOLD_SECONDS = int(os.environ.get("CHAT_BENCH_IDLE_HOLD", "10"))
 SYNC_MISSED = 500
 DRAIN_SECONDS = 5.0
 
@@ -79,14 +79,14 @@ async def _open(base: str, token: str):
     return await connect(_ws_url(base, token), origin=base, open_timeout=60, max_queue=None, ping_interval=None)
 
 
-async def _open_many(base: str, tokens: list[str], concurrency: int = 50) -> list:
+async def _open_many(base: str, tokens: list[str], concurrency: int = 50, *, return_exceptions: bool = False) -> list:
     limit = asyncio.Semaphore(concurrency)
 
     async def one(token: str):
         async with limit:
             return await _open(base, token)
 
-    return await asyncio.gather(*(one(t) for t in tokens))
+    return await asyncio.gather(*(one(t) for t in tokens), return_exceptions=return_exceptions)
 
 
 async def _next(socket, frame_type: str) -> dict:
@@ -169,10 +169,11 @@ async def direct_latency(base: str, tokens: list[str], conversation: str) -> dic
 
 async def idle_sockets(base: str, tokens: list[str]) -> dict:
     started = time.perf_counter()
-    results = await asyncio.gather(*(_open_many(base, tokens[i:i + 500]) for i in range(0, len(tokens), 500)),
-                                   return_exceptions=True)
-    sockets = [s for batch in results if not isinstance(batch, BaseException) for s in batch]
-    connect_errors = sum(1 for batch in results if isinstance(batch, BaseException))
+    results = await _open_many(base, tokens, return_exceptions=True)
+    sockets = [s for s in results if not isinstance(s, BaseException)]
+    connect_errors = len(results) - len(sockets)
+    for failure in sorted({repr(r)[:200] for r in results if isinstance(r, BaseException)}):
+        log(f"idle: connect failed: {failure}")
     connect_seconds = time.perf_counter() - started
     log(f"idle: {len(sockets)} sockets open in {connect_seconds:.1f}s; holding {IDLE_HOLD_SECONDS}s")
     await asyncio.sleep(IDLE_HOLD_SECONDS)
@@ -194,7 +195,7 @@ async def idle_sockets(base: str, tokens: list[str]) -> dict:
     await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     return {"name": f"{len(tokens)} idle sockets, 1 server process", "open": len(sockets),
             "connect_s": round(connect_seconds, 1), "pong_ok": sum(ok),
-            "errors": connect_errors + (len(sockets) - sum(ok)) + (len(tokens) - len(sockets))}
+            "errors": connect_errors + (len(sockets) - sum(ok))}
 
 
 async def sync_replay(base: str, token: str, conversation: str) -> dict:

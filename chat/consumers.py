@@ -4,7 +4,6 @@ A bad frame gets ``{"type": "error", "code", "error", "ref"}`` and the socket st
 """
 
 import json
-import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -15,8 +14,6 @@ from chat.services.messages import message_send
 from chat.services.presence import presence_refresh, presence_socket_closed, presence_socket_opened, typing_notify
 from chat.services.receipts import receipt_record
 from core.errors import ApplicationError
-
-logger = logging.getLogger(__name__)
 
 
 def _parse_cursors(raw) -> dict[int, int]:
@@ -36,15 +33,16 @@ def _parse_cursors(raw) -> dict[int, int]:
 class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
-        self.group = events.user_group(self.user.id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await events.join_user_group(self.user.id, self.channel_name)
+        self.joined = True
         await self.accept()
         await presence_socket_opened(user=self.user)
         self.opened = True
 
     async def disconnect(self, code) -> None:
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if getattr(self, "joined", False):
+            self.joined = False
+            await events.leave_user_group(self.user.id, self.channel_name)
         if getattr(self, "opened", False):
             self.opened = False
             await presence_socket_closed(user=self.user)

@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -25,6 +26,32 @@ PUBLISH_CONCURRENCY = 64
 
 def user_group(user_id: int) -> str:
     return f"chat.user.{user_id}"
+
+
+# The channel layer's Redis pool raises (not waits) when a connect storm asks for more
+# connections than it holds; membership changes queue here instead.
+MEMBERSHIP_CONCURRENCY = 32
+_membership_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _membership_slot() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slot = _membership_slots.get(loop)
+    if slot is None:
+        slot = _membership_slots[loop] = asyncio.Semaphore(MEMBERSHIP_CONCURRENCY)
+    return slot
+
+
+async def join_user_group(user_id: int, channel_name: str) -> None:
+    async with _membership_slot():
+        await get_channel_layer().group_add(user_group(user_id), channel_name)
+
+
+async def leave_user_group(user_id: int, channel_name: str) -> None:
+    async with _membership_slot():
+        await get_channel_layer().group_discard(user_group(user_id), channel_name)
 
 
 def message_new(message: dict) -> dict:
