@@ -55,8 +55,8 @@ def redirect_follow(*, code: str, visit: Visit) -> Decision:
         return Decision(Outcome.NOT_FOUND)
     if entry.state != LinkState.ACTIVE or entry.is_expired(time.time()):
         return Decision(Outcome.GONE)
-    if entry.has_password and visit.method != "HEAD":
-        if visit.password is None:
+    if entry.has_password:
+        if visit.password is None:  # HEAD included: the form, never the target, without the password
             return Decision(Outcome.PASSWORD_REQUIRED)
         limit = check(PASSWORD_ATTEMPTS, f"{visit.ip}:{code}")
         if not limit.allowed:
@@ -65,9 +65,13 @@ def redirect_follow(*, code: str, visit: Visit) -> Decision:
         if link is None or not check_password(visit.password, link.password_hash):
             return Decision(Outcome.PASSWORD_WRONG)
     counted = visit.method != "HEAD" and not looks_like_bot(visit.user_agent)
-    if entry.max_clicks is not None and visit.method != "HEAD":
-        link_id = Link.objects.filter(short_code=code).values_list("pk", flat=True).first()
-        if link_id is None or not link_claim_limited_click(link_id=link_id):
+    if entry.max_clicks is not None:
+        link = Link.objects.filter(short_code=code).only("pk", "served_count", "max_clicks").first()
+        if visit.method == "HEAD":  # answers like a GET would, without spending the budget
+            has_budget = link is not None and link.served_count < (link.max_clicks or 0)
+        else:
+            has_budget = link is not None and link_claim_limited_click(link_id=link.pk)
+        if not has_budget:
             store.cache_invalidate(code)
             return Decision(Outcome.GONE)
     store.click_record(

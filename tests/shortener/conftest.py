@@ -25,3 +25,13 @@ def drain_clicks():
         return result
 
     return drain
+
+
+@pytest.fixture(autouse=True)
+def fresh_block_list():
+    """The admin block list is cached per process; each test starts from its own database."""
+    from shortener.services.links import blocked_hosts_changed
+
+    blocked_hosts_changed()
+    yield
+    blocked_hosts_changed()

@@ -125,3 +125,18 @@ def test_reserved_single_segment_paths_are_not_looked_up(client):
     assert response["Location"] == "/links/"
     assert client.get("/metrics-nope").status_code == 404
     assert store.cache_get("links") is None
+
+
+def test_head_on_a_password_link_shows_the_form_not_the_target(client, make_link):
+    link = make_link(password="pw")
+    response = client.head(f"/{link.short_code}")
+    assert response.status_code == 200
+    assert "Location" not in response
+
+
+def test_head_does_not_spend_a_click_budget(client, make_link):
+    link = make_link(max_clicks=1)
+    assert client.head(f"/{link.short_code}").status_code == 302
+    assert client.get(f"/{link.short_code}").status_code == 302
+    assert client.head(f"/{link.short_code}").status_code == 410
+    assert client.get(f"/{link.short_code}").status_code == 410
