@@ -33,6 +33,15 @@ def _link(owner, alias: str | None = None, **extra):
     return link_create(owner=owner, data=link_input_from(data))
 
 
+@pytest.fixture(autouse=True)
+def no_script_errors(page):
+    """Every test here also fails on an uncaught error in the page's scripts."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield
+    assert errors == []
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
