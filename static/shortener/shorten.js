@@ -7,7 +7,10 @@ const result = document.querySelector("[data-result]");
 
 function payloadFrom(formNode) {
   const data = new FormData(formNode);
-  const payload = { long_url: (data.get("long_url") || "").trim() };
+  let longUrl = (data.get("long_url") || "").trim();
+  // People paste "example.com/page" as often as full URLs; assume https for a bare host.
+  if (longUrl && !/^[a-z][a-z0-9+.-]*:/i.test(longUrl) && /^[^\s/]+\.[^\s/]+/.test(longUrl)) longUrl = `https://${longUrl}`;
+  const payload = { long_url: longUrl };
   const alias = (data.get("custom_alias") || "").trim();
   if (alias) payload.custom_alias = alias;
   const days = (data.get("expires_in_days") || "").trim();

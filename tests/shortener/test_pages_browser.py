@@ -414,3 +414,11 @@ def test_pager_is_hidden_when_one_page_holds_everything(page, live_asgi_server, 
     page.goto(f"{live_asgi_server}/links/")
     expect(page.locator("[data-link]")).to_have_count(1)
     expect(page.locator("[data-links-pager]")).to_be_hidden()
+
+
+def test_a_bare_host_is_shortened_as_https(page, live_asgi_server):
+    page.goto(f"{live_asgi_server}/")
+    page.get_by_placeholder(re.compile("Paste a long URL")).fill("example.org/pricing")
+    page.get_by_role("button", name="Shorten", exact=True).click()
+    expect(page.get_by_test_id("shorten-result")).to_be_visible()
+    assert Link.objects.get().long_url == "https://example.org/pricing"
