@@ -11,6 +11,7 @@ const PAGE_SIZE = 50;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_SHOW_MS = 6000;
 const ACK_RETRY_MS = 10000;
+const PRESENCE_POLL_MS = 60000;
 const MAX_UPLOAD_BYTES = 25 * 1024 * 1024;
 const NEAR_BOTTOM_PX = 120;
 const LOAD_OLDER_PX = 200;
@@ -837,6 +838,8 @@ document.addEventListener("visibilitychange", () => {
   markVisibleRead();
   if (document.visibilityState === "visible") socket.reconnectNow();
 });
+// Presence events are at-most-once (one published while our socket was down is gone), so poll too.
+setInterval(() => socket.isOpen && document.visibilityState === "visible" && loadPresence(), PRESENCE_POLL_MS);
 // Refresh relative times ("last seen 3 min ago", list timestamps) and expire typing lines.
 setInterval(() => renderList() || (state.activeId && (renderHeader(state, els), renderTyping(state, els.typing))), 30000);
 

@@ -104,7 +104,7 @@ def test_presence_and_typing_show_for_the_peer(page, second_page, live_asgi_serv
     expect(ann.get_by_test_id("typing-line")).to_have_text("bob is typing…")
 
     bob.close()
-    expect(ann.get_by_test_id("last-seen")).to_have_text(re.compile(r"^last seen"))
+    expect(ann.get_by_test_id("last-seen")).to_have_text(re.compile(r"^last seen"), timeout=15_000)
 
 
 def test_composer_counts_characters_and_blocks_over_long_messages(page, live_asgi_server, ann_and_bob):
@@ -150,6 +150,12 @@ def test_group_creation_edit_delete_and_reactions(page, second_page, live_asgi_s
     bob_message = bob.locator("[data-testid=message][data-sender=ann]")
     expect(bob_message.get_by_test_id("message-text")).to_have_text("Picnic on Saturday?")
 
+    bob_message.hover()
+    bob_message.get_by_test_id("react-button").click()
+    bob.locator("[data-testid=reaction-picker] button[data-emoji='👍']").click()
+    expect(ann.locator("[data-testid=reaction][data-emoji='👍'] .count")).to_have_text("1")
+    bob.locator("[data-testid=reaction][data-emoji='👍']").click()  # your own reaction: a second click takes it back
+    expect(ann.get_by_test_id("reaction")).to_have_count(0)
     bob_message.hover()
     bob_message.get_by_test_id("react-button").click()
     bob.locator("[data-testid=reaction-picker] button[data-emoji='👍']").click()
