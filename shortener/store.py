@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 import redis
 import redis.asyncio as aioredis
 
-from core.redis import get_async_redis, get_redis
+from core.redis import get_redis
+from shortener import resp
 
 LINK_CACHE_TTL = 3600
 HOT_LINK_CACHE_TTL = 86400  # a link this busy stays cached for a day (edits still purge it at once)
@@ -93,6 +95,8 @@ if ARGV[8] == '1' then
 end
 return {'ok', e[1], e[2]}
 """
+
+_REDIRECT_SHA = hashlib.sha1(_REDIRECT_LUA.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
 # KEYS: cache, lease. ARGV: lease token, ttl, field/value pairs. Writes only while the caller still
 # holds the lease: an invalidation deletes the lease, so a load that raced an edit is dropped.
@@ -195,11 +199,15 @@ def _outcome(result) -> RedirectOutcome:
 
 async def aredirect(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool) -> RedirectOutcome:
     """Read the cached link and, when it is a plain active one, record the click: one round trip."""
-    client = get_async_redis()
-    result = await _run(
-        client, _REDIRECT_LUA, [link_cache_key(code), CLICK_STREAM_KEY, CLICK_COUNTS_KEY],
-        _redirect_args(code, referrer, ip, user_agent, method, count),
-    )
+    conn = resp.connection()
+    keys = (link_cache_key(code), CLICK_STREAM_KEY, CLICK_COUNTS_KEY)
+    args = _redirect_args(code, referrer, ip, user_agent, method, count)
+    try:
+        result = await conn.execute("EVALSHA", _REDIRECT_SHA, 3, *keys, *args)
+    except resp.RespError as exc:
+        if not str(exc).startswith("NOSCRIPT"):
+            raise
+        result = await conn.execute("EVAL", _REDIRECT_LUA, 3, *keys, *args)
     return _outcome(result)
 
 
