@@ -270,3 +270,12 @@ def test_openapi_schema_lists_the_chat_endpoints(client_for, alice):
 
 def test_unauthenticated_requests_are_refused(api_client):
     assert api_client.get(f"{BASE}/conversations").status_code in (401, 403)
+
+
+def test_admin_lists_conversations_and_messages(client, django_user_model, alice, bob, direct):
+    _send(alice, direct, 2)
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-long-enough-123")
+    client.force_login(admin)
+    for url in ("/admin/chat/conversation/", f"/admin/chat/conversation/{direct.id}/change/", "/admin/chat/message/",
+                f"/admin/chat/message/{Message.objects.first().id}/change/"):
+        assert client.get(url).status_code == 200, url
