@@ -4,6 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Short URLs and CSRF origins follow the address `make run` serves unless told otherwise.
+PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 WEB_CONCURRENCY ?= 2
 CELERY_CONCURRENCY ?= 2
 PYTEST_WORKERS ?= 2
@@ -21,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	WEB_HOST=$(HOST) WEB_PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) CELERY_CONCURRENCY=$(CELERY_CONCURRENCY) \
+	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) WEB_HOST=$(HOST) WEB_PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) CELERY_CONCURRENCY=$(CELERY_CONCURRENCY) \
 		$(VENV)/bin/honcho --procfile Procfile --app-root . start
 
 test: install
