@@ -1,4 +1,4 @@
-"""Configuration from the environment: secrets, the embedded Redis, the hot-path router."""
+"""Configuration from the environment: secrets and the embedded Redis."""
 
 import multiprocessing
 import os
@@ -6,10 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from django.conf import settings
-
-from core.asgi import HotPathRouter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,27 +71,3 @@ def test_the_embedded_redis_is_started_once_per_data_dir_by_concurrent_processes
         pid_file = tmp_path / "redis.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), 15)
-
-
-async def _answer_teapot(scope, receive, send):
-    if scope["path"] != "/teapot":
-        return None
-    await send({"type": "http.response.start", "status": 418, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": b"short and stout"})
-    return 418
-
-
-async def _django_stand_in(scope, receive, send):
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"from django"})
-
-
-@pytest.mark.parametrize(("path", "status", "body"), [("/teapot", 418, b"short and stout"), ("/x", 200, b"from django")])
-async def test_the_hot_path_router_answers_its_routes_and_hands_on_the_rest(path, status, body):
-    from channels.testing import HttpCommunicator
-
-    router = HotPathRouter(_django_stand_in, handlers=["tests.core.test_settings._answer_teapot"])
-
-    response = await HttpCommunicator(router, "GET", path).get_response()
-
-    assert (response["status"], response["body"]) == (status, body)
