@@ -38,3 +38,16 @@ def test_sign_up_with_a_taken_username_shows_the_error_on_the_page(page, live_as
 
     expect(page.locator(".field.has-error")).to_contain_text("already exists")
     expect(page.get_by_test_id("whoami")).to_have_count(0)
+
+
+def test_the_live_server_speaks_websocket_and_closes_anonymous_sockets_with_4401(page, live_asgi_server):
+    page.goto(f"{live_asgi_server}/")
+
+    code = page.evaluate(
+        """() => new Promise((resolve) => {
+            const socket = new WebSocket(location.origin.replace("http", "ws") + "/ws/chat/");
+            socket.onclose = (event) => resolve(event.code);
+        })"""
+    )
+
+    assert code == 4401
