@@ -28,6 +28,7 @@ def looks_like_bot(user_agent: str) -> bool:
     return not user_agent or _BOT_RE.search(user_agent) is not None
 
 
+@functools.lru_cache(maxsize=65536)
 def anonymise_ip(ip: str) -> str:
     """IPv4 keeps its /24, IPv6 its /48: enough for a country, not enough for a person."""
     try:
@@ -42,6 +43,7 @@ _geo = None
 _geo_lock = threading.Lock()
 
 
+@functools.lru_cache(maxsize=65536)
 def country_for(ip: str) -> str:
     global _geo
     if _geo is None:
