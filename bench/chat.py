@@ -217,6 +217,13 @@ async def sync_replay(base: str, token: str, conversation: str) -> dict:
             "in_order": seqs == sorted(seqs)}
 
 
+def _server_errors(server) -> None:
+    lines = (server.data_dir / "web.log").read_text(errors="replace").splitlines()
+    errors = {line.strip()[:160] for line in lines if "Error" in line and not line.startswith(" ")}
+    for line in sorted(errors):
+        log(f"server log: {line}")
+
+
 def _seed(server, users: int) -> dict:
     output = server.manage("shell", "-c", SEED.format(users=users, group=GROUP_MEMBERS))
     return json.loads(output.strip().splitlines()[-1])
@@ -234,9 +241,11 @@ def main() -> None:
         server.manage("shell", "-c", BACKLOG.format(sender=GROUP_MEMBERS + 2, count=SYNC_MISSED,
                                                     conversation=seed["backlog"]))
         rows.append(asyncio.run(sync_replay(server, tokens[GROUP_MEMBERS + 3], seed["backlog"])))
+        _server_errors(server)
     with project_server(workers=1) as server:
         tokens = _seed(server, users)["tokens"]
         rows.append(asyncio.run(idle_sockets(server, tokens[:IDLE_SOCKETS])))
+        _server_errors(server)
     report("chat: delivery latency, idle sockets, sync replay", rows)
 
 

@@ -4,6 +4,8 @@ A bad frame gets ``{"type": "error", "code", "error", "ref"}`` and the socket st
 """
 
 import json
+import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -14,6 +16,11 @@ from chat.services.messages import message_send
 from chat.services.presence import presence_refresh, presence_socket_closed, presence_socket_opened, typing_notify
 from chat.services.receipts import receipt_record
 from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+# Presence lives 60 s; refreshing it on every frame of a busy socket would only add Redis load.
+PRESENCE_REFRESH_SECONDS = 15
 
 
 def _parse_cursors(raw) -> dict[int, int]:
@@ -39,6 +46,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.accept()
         await presence_socket_opened(user=self.user)
         self.opened = True
+        self.presence_refreshed_at = time.monotonic()
 
     async def disconnect(self, code) -> None:
         if getattr(self, "joined", False):
@@ -66,10 +74,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_json(events.error(ChatError.UNKNOWN_TYPE, f"Unknown frame type: {frame.get('type')!r}.", ref))
             return
         try:
-            await presence_refresh(user=self.user)
+            await self._refresh_presence()
             await handler(self, frame)
         except ApplicationError as exc:
             await self.send_json({**events.error(exc.code, exc.message, ref), **exc.extra})
+        except Exception:
+            # One failed frame (e.g. Redis or the database timing out under load) must not
+            # close the socket; the client may retry it (message.send is idempotent).
+            logger.exception("chat frame %r failed", frame.get("type"))
+            await self.send_json(events.error(ChatError.INTERNAL, "The server could not handle this frame.", ref))
+
+    async def _refresh_presence(self) -> None:
+        now = time.monotonic()
+        if now - self.presence_refreshed_at >= PRESENCE_REFRESH_SECONDS:
+            self.presence_refreshed_at = now
+            await presence_refresh(user=self.user)
 
     async def on_message_send(self, frame: dict) -> None:
         message, _ = await database_sync_to_async(message_send)(

@@ -22,6 +22,7 @@ class ChatError(StrEnum):
     INVALID_JSON = "invalid_json"
     UNKNOWN_TYPE = "unknown_type"
     RATE_LIMITED = "rate_limited"
+    INTERNAL = "internal_error"
 
 
 def conversation_not_found() -> NotFound:

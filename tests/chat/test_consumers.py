@@ -269,3 +269,17 @@ async def test_a_blocked_user_cannot_send_direct_messages(connect, alice, bob, d
     socket = await connect(alice)
     await socket.send({"type": "message.send", "conversation": str(direct.id), "client_id": "b", "content": "hi"})
     assert (await socket.receive_type("error"))["code"] == "blocked"
+
+
+async def test_an_unexpected_failure_answers_an_error_and_keeps_the_socket(connect, alice, direct, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("chat.consumers.receipt_record", broken)
+    socket = await connect(alice)
+    await socket.send({"type": "receipt", "conversation": str(direct.id), "status": "read", "up_to_seq": 1,
+                       "ref": "r1"})
+    error = await socket.receive_type("error")
+    assert (error["code"], error["ref"]) == ("internal_error", "r1")
+    await socket.send({"type": "ping"})
+    assert (await socket.receive_type("pong"))["type"] == "pong"
