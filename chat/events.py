@@ -117,6 +117,19 @@ return over_capacity
 """
 
 
+# KEYS: group keys. ARGV[1]: oldest membership score kept. Returns every channel of every group.
+_GROUP_CHANNELS = """
+local out = {}
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], 0, ARGV[1])
+  for _, name in ipairs(redis.call('ZRANGE', KEYS[i], 0, -1)) do
+    out[#out + 1] = name
+  end
+end
+return out
+"""
+
+
 async def _redis_group_send_many(layer, groups: list[str], message: dict) -> None:
     """group_send to many groups in a few round trips (channels-redis 4.x internals).
 
@@ -131,12 +144,11 @@ async def _redis_group_send_many(layer, groups: list[str], message: dict) -> Non
         by_connection.setdefault(layer.consistent_hash(group), []).append(group)
     channels: list[str] = []
     for index, members in by_connection.items():
-        pipe = layer.connection(index).pipeline(transaction=False)
-        for group in members:
-            pipe.zremrangebyscore(layer._group_key(group), min=0, max=int(now) - layer.group_expiry)
-            pipe.zrange(layer._group_key(group), 0, -1)
-        results = await pipe.execute()
-        channels += [name.decode() for names in results[1::2] for name in names]
+        keys = [layer._group_key(group) for group in members]
+        names = await layer.connection(index).eval(
+            _GROUP_CHANNELS, len(keys), *keys, int(now) - layer.group_expiry
+        )
+        channels += [name.decode() for name in names]
     if not channels:
         return
     to_connection, key_messages, key_capacities = layer._map_channel_keys_to_connection(

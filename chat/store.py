@@ -107,10 +107,8 @@ def is_online(user_id: int) -> bool:
 def users_with_open_sockets(user_ids: list[int]) -> set[int]:
     if not user_ids:
         return set()
-    pipe = get_redis().pipeline(transaction=False)
-    for user_id in user_ids:
-        pipe.exists(sockets_key(user_id))
-    return {user_id for user_id, present in zip(user_ids, pipe.execute(), strict=True) if present}
+    counts = get_redis().mget([sockets_key(user_id) for user_id in user_ids])
+    return {user_id for user_id, count in zip(user_ids, counts, strict=True) if count and int(count) > 0}
 
 
 # --- receipts ---------------------------------------------------------------
