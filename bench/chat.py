@@ -32,6 +32,12 @@ IDLE_SOCKETS = int(os.environ.get("CHAT_BENCH_IDLE", "2000"))
 IDLE_HOLD_SECONDS = int(os.environ.get("CHAT_BENCH_IDLE_HOLD", "10"))
 SYNC_MISSED = 500
 DRAIN_SECONDS = 5.0
+# Point the servers at PostgreSQL/Redis instead of the embedded default, e.g.
+# CHAT_BENCH_DATABASE_URL=postgres://... CHAT_BENCH_REDIS_URL=redis://127.0.0.1:6379/8
+SERVER_ENV = {
+    name: os.environ[f"CHAT_BENCH_{name}"] for name in ("DATABASE_URL", "REDIS_URL") if os.environ.get(f"CHAT_BENCH_{name}")
+}
+BACKEND = "PostgreSQL + Redis" if "DATABASE_URL" in SERVER_ENV else "embedded SQLite + Redis"
 
 # Runs inside ``manage.py shell`` on the server's database: users, tokens, conversations.
 SEED = """
@@ -41,13 +47,15 @@ from rest_framework.authtoken.models import Token
 from chat.services.conversations import conversation_create
 User = get_user_model()
 n = {users}
-users = User.objects.bulk_create([User(username=f"bench{{i:05}}") for i in range(n)])
-users = list(User.objects.filter(username__startswith="bench").order_by("username"))
-tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
+User.objects.bulk_create([User(username=f"bench{{i:05}}") for i in range(n)], ignore_conflicts=True)
+users = list(User.objects.filter(username__startswith="bench").order_by("username")[:n])
+Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users], ignore_conflicts=True)
+keys = dict(Token.objects.filter(user__in=users).values_list("user_id", "key"))
+tokens = [keys[u.id] for u in users]
 group, _ = conversation_create(creator=users[0], usernames=[u.username for u in users[1:{group}]], title="bench")
 direct, _ = conversation_create(creator=users[{group}], usernames=[users[{group} + 1].username])
 backlog, _ = conversation_create(creator=users[{group} + 2], usernames=[users[{group} + 3].username])
-print(json.dumps({{"tokens": [t.key for t in tokens], "group": str(group.id), "direct": str(direct.id),
+print(json.dumps({{"tokens": tokens, "group": str(group.id), "direct": str(direct.id),
                   "backlog": str(backlog.id)}}))
 """
 
@@ -232,7 +240,7 @@ def _seed(server, users: int) -> dict:
 def main() -> None:
     users = max(IDLE_SOCKETS, GROUP_MEMBERS + 4)
     rows = []
-    with project_server(workers=2) as server:
+    with project_server(workers=2, env=SERVER_ENV) as server:
         seed = _seed(server, users)
         tokens = seed["tokens"]
         log("seeded users and conversations")
@@ -242,11 +250,11 @@ def main() -> None:
                                                     conversation=seed["backlog"]))
         rows.append(asyncio.run(sync_replay(server, tokens[GROUP_MEMBERS + 3], seed["backlog"])))
         _server_errors(server)
-    with project_server(workers=1) as server:
+    with project_server(workers=1, env=SERVER_ENV) as server:
         tokens = _seed(server, users)["tokens"]
         rows.append(asyncio.run(idle_sockets(server, tokens[:IDLE_SOCKETS])))
         _server_errors(server)
-    report("chat: delivery latency, idle sockets, sync replay", rows)
+    report(f"chat ({BACKEND}): delivery latency, idle sockets, sync replay", rows)
 
 
 if __name__ == "__main__":
