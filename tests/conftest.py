@@ -21,6 +21,26 @@ def clean_redis():
     client.flushdb()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _release_test_database_sessions(django_db_setup, django_db_blocker):
+    """Let the test database be dropped at the end of the run.
+
+    Connections checked out of the psycopg pool by threads that never returned
+    them (worker threads of live servers, race tests) outlive the pool's close()
+    and would make DROP DATABASE fail, leaving test databases behind.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def fresh_channel_layers():
     """A new channel layer per test: channels-redis binds its asyncio locks to the
