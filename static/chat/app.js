@@ -102,6 +102,32 @@ function renderPane({ toBottom = false } = {}) {
   renderTyping(state, els.typing);
 }
 
+// Socket events arrive in bursts (a busy group's receipts, a sync replay); they mark what is stale
+// and one render per tick rebuilds it. A timer, not requestAnimationFrame, so background tabs still
+// update their title badge.
+const queued = { list: false, pane: null, frame: null };
+
+function schedule({ list = true, pane = true, toBottom = false } = {}) {
+  if (list) queued.list = true;
+  if (pane && state.activeId) queued.pane = { toBottom: Boolean(queued.pane && queued.pane.toBottom) || toBottom };
+  if (queued.frame === null) queued.frame = setTimeout(flushScheduled, 16);
+}
+
+function flushScheduled() {
+  queued.frame = null;
+  if (queued.list) {
+    queued.list = false;
+    renderList();
+  }
+  if (queued.pane && state.activeId) {
+    const options = queued.pane;
+    queued.pane = null;
+    renderHeader(state, els);
+    renderPane(options);
+    markVisibleRead();
+  }
+}
+
 function renderAll(options) {
   renderList();
   if (state.activeId) {
@@ -162,14 +188,22 @@ async function loadPresence() {
     const peer = state.directPeer(conv);
     if (peer && peer !== state.me) peers.add(peer);
   }
-  await Promise.all([...peers].slice(0, 50).map(async (username) => {
-    try {
-      state.presence.set(username, await api.get(`users/${encodeURIComponent(username)}/presence`));
-    } catch {
-      // presence is cosmetic; a failed lookup leaves the dot grey
-    }
-  }));
+  await Promise.all([...peers].slice(0, 50).map(fetchPresence));
   renderAll();
+}
+
+const presenceEventAt = new Map(); // username -> when the socket last told us their presence
+
+// A REST snapshot can be older than an event that overtook it (a peer closing their tab while the
+// request was in flight); the event wins, or the dot would stay green until the next poll.
+async function fetchPresence(username) {
+  const asked = performance.now();
+  try {
+    const presence = await api.get(`users/${encodeURIComponent(username)}/presence`);
+    if ((presenceEventAt.get(username) || 0) < asked) state.presence.set(username, presence);
+  } catch {
+    // presence is cosmetic; a failed lookup leaves the dot as it was
+  }
 }
 
 function showEmptyPane() {
@@ -208,13 +242,7 @@ async function openConversation(id, { jumpToSeq = null } = {}) {
   else await catchUp(id).catch(() => {});
   await fetchConversation(id); // members, admins and receipt pointers for the ticks
   const peer = state.directPeer(state.conversations.get(id) || {});
-  if (peer) {
-    try {
-      state.presence.set(peer, await api.get(`users/${encodeURIComponent(peer)}/presence`));
-    } catch {
-      // cosmetic
-    }
-  }
+  if (peer) await fetchPresence(peer);
   if (state.activeId !== id) return;
   renderAll({ toBottom: switching && jumpToSeq === null });
   if (jumpToSeq !== null) await jumpTo(id, jumpToSeq);
@@ -401,12 +429,8 @@ function receiveMessage(message) {
     const conv = state.conversations.get(id);
     if (isNew && conv) conv.unread_count = (conv.unread_count || 0) + 1;
   }
-  if (gap) catchUp(id).then(() => state.activeId === id && renderPane());
-  renderList();
-  if (state.activeId === id) {
-    renderPane({ toBottom: message.sender === state.me });
-    markVisibleRead();
-  }
+  if (gap) catchUp(id).then(() => schedule({ list: false }));
+  schedule({ pane: state.activeId === id, toBottom: message.sender === state.me });
 }
 
 const frameHandlers = {
@@ -418,35 +442,33 @@ const frameHandlers = {
   "message.updated": (frame) => {
     const message = frame.message || frame;
     state.updateMessage(message);
-    renderList();
-    if (state.activeId === String(message.conversation)) renderPane();
+    schedule({ pane: state.activeId === String(message.conversation) });
   },
   receipt: (frame) => {
     const id = String(frame.conversation);
     state.applyReceipt(id, frame.user, frame.status, frame.up_to_seq);
-    if (frame.user === state.me) renderList();
-    if (state.activeId === id) renderPane();
+    schedule({ list: frame.user === state.me, pane: state.activeId === id });
   },
   typing: (frame) => {
     if (frame.user === state.me) return;
     const id = String(frame.conversation);
     state.setTyping(id, frame.user, TYPING_SHOW_MS);
-    renderList();
+    schedule({ pane: false });
     if (state.activeId === id) renderTyping(state, els.typing);
     setTimeout(() => {
-      renderList();
+      schedule({ pane: false });
       if (state.activeId === id) renderTyping(state, els.typing);
     }, TYPING_SHOW_MS + 50);
   },
   presence: (frame) => {
+    presenceEventAt.set(frame.user, performance.now());
     state.presence.set(frame.user, { online: frame.online, last_seen: frame.last_seen });
-    renderList();
+    schedule({ pane: false });
     if (state.activeId) renderHeader(state, els);
   },
   "sync.done": (frame) => {
     for (const [id, seq] of Object.entries(frame.cursors || {})) if (state.conversations.has(id)) state.bumpCursor(id, seq);
-    renderAll();
-    markVisibleRead();
+    schedule();
   },
   error: (frame) => {
     const pending = frame.ref && state.pending.get(frame.ref);
