@@ -32,6 +32,7 @@ const els = {
   subtitle: $("pane-subtitle"),
   avatar: $("pane-avatar"),
   membersButton: $("members-button"),
+  blockButton: $("block-button"),
   scroller: $("message-scroller"),
   history: $("history-status"),
   messages: $("message-list"),
@@ -790,6 +791,25 @@ const dialogs = new Dialogs($("chat-dialog"), {
 $("new-chat-button").addEventListener("click", () => dialogs.openNewChat());
 $("new-group-button").addEventListener("click", () => dialogs.openNewGroup());
 els.membersButton.addEventListener("click", () => state.activeId && dialogs.openMembers(state.activeId));
+els.blockButton.addEventListener("click", async () => {
+  const peer = state.directPeer(state.conversations.get(state.activeId) || {});
+  if (!peer) return;
+  try {
+    if (state.blocked.has(peer)) {
+      await api.delete(`blocks/${encodeURIComponent(peer)}`);
+      state.blocked.delete(peer);
+      toast(`${peer} can message you again`);
+    } else {
+      if (!window.confirm(`Block ${peer}? They will not be able to send you direct messages.`)) return;
+      await api.post("blocks", { username: peer });
+      state.blocked.add(peer);
+      toast(`You blocked ${peer}`);
+    }
+  } catch (err) {
+    toast(err.describe ? err.describe() : err.message);
+  }
+  renderHeader(state, els);
+});
 $("back-button").addEventListener("click", () => {
   state.activeId = null;
   showEmptyPane();
@@ -865,8 +885,18 @@ setInterval(() => socket.isOpen && document.visibilityState === "visible" && loa
 // Refresh relative times ("last seen 3 min ago", list timestamps) and expire typing lines.
 setInterval(() => renderList() || (state.activeId && (renderHeader(state, els), renderTyping(state, els.typing))), 30000);
 
+async function loadBlocks() {
+  try {
+    state.blocked = new Set(resultsOf(await api.get("blocks")).map((b) => b.username));
+    if (state.activeId) renderHeader(state, els);
+  } catch {
+    // the button then offers "Block"; the server still enforces blocks on send
+  }
+}
+
 async function start() {
   updateComposer();
+  loadBlocks();
   try {
     await loadConversations();
   } catch (err) {

@@ -66,6 +66,13 @@ export function renderHeader(state, els) {
     els.subtitle.append(`${count} member${count === 1 ? "" : "s"}`);
   }
   els.membersButton.hidden = conv.kind !== "group";
+  els.blockButton.hidden = !peer;
+  if (peer) {
+    const blocked = state.blocked.has(peer);
+    els.blockButton.textContent = blocked ? "Unblock" : "Block";
+    els.blockButton.dataset.blocked = blocked ? "true" : "false";
+    els.blockButton.classList.toggle("danger", !blocked);
+  }
 }
 
 export function renderTyping(state, el) {

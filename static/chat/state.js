@@ -37,6 +37,7 @@ export class ChatState {
     this.presence = new Map(); // username -> {online, last_seen}
     this.typing = new Map(); // conversation id -> Map(username -> expiry ms)
     this.cursors = new Map(); // conversation id -> highest seq seen
+    this.blocked = new Set(); // usernames the viewer blocked
     this.activeId = null;
   }
 

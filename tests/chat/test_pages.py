@@ -26,6 +26,7 @@ MOUNT_POINTS = [
     "new-chat",
     "new-group",
     "members-button",
+    "block-button",
     "typing-line",
     "conversation-title",
     "conversation-status",

@@ -370,3 +370,30 @@ def test_notification_badge_for_missed_messages_clears_when_opened(page, second_
     bob.reload()
     expect(bob.get_by_test_id("notif-button")).to_have_attribute("data-unread", "0")
     expect(bob.get_by_test_id("notif-badge")).to_be_hidden()
+
+
+def test_blocking_stops_direct_messages_until_unblocked(page, second_page, live_asgi_server, ann_and_bob):
+    ann, bob = page, second_page
+    _open_chat(ann, live_asgi_server, "ann")
+    _open_chat(bob, live_asgi_server, "bob")
+    _start_direct_chat(ann, "bob")
+    _send(ann, "first")
+    bob.get_by_test_id("conversation-item").filter(has_text="ann").click()
+    expect(bob.locator("[data-testid=message][data-sender=ann]")).to_have_count(1)
+
+    bob.once("dialog", lambda dialog: dialog.accept())
+    bob.get_by_test_id("block-button").click()
+    expect(bob.get_by_test_id("block-button")).to_have_text("Unblock")
+    _send(ann, "are you ignoring me?")
+    expect(ann.get_by_test_id("send-error")).to_be_visible()
+    expect(ann.locator("[data-pending=true] [data-testid=tick]")).to_have_attribute("data-state", "failed")
+
+    bob.reload()
+    expect(bob.get_by_test_id("block-button")).to_have_text("Unblock")
+    bob.get_by_test_id("block-button").click()
+    expect(bob.get_by_test_id("block-button")).to_have_text("Block")
+    ann.get_by_test_id("send-error").get_by_role("button", name="Retry").click()
+    expect(bob.locator("[data-testid=message][data-sender=ann] [data-testid=message-text]")).to_have_text(
+        ["first", "are you ignoring me?"]
+    )
+    expect(ann.locator("[data-pending=true]")).to_have_count(0)
