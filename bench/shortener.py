@@ -196,13 +196,17 @@ def main() -> None:
             "shell", "-c",
             "from shortener.models import Link; from shortener import store; "
             "codes = list(Link.objects.filter(tags__contains='|bench|').values_list('short_code', flat=True)); "
-            "[store.cache_invalidate(*codes[i:i+500]) for i in range(0, len(codes), 500)]; print(' '.join(codes))",
-        ).split()
+            "[store.cache_invalidate(*codes[i:i+500]) for i in range(0, len(codes), 500)]; print('CODES', *codes)",
+        )
+        codes = next(line for line in codes.splitlines() if line.startswith("CODES")).split()[1:]
         uncached_lua = _UNCACHED_LUA % {"codes": ",".join(f'"{c}"' for c in codes)}
         uncached = wrk(server, connections=REDIRECT_CONNECTIONS, duration=duration, headers=headers, lua=uncached_lua)
         redirect_rows.append(uncached.row(f"uncached links (first hits of {len(codes):,} codes)",
                                           ratio=round(uncached.rps / nginx.rps, 3)))
         log(f"uncached: {uncached.rps:,.0f} req/s")
+        if uncached.non_2xx_3xx:
+            errors = [line for line in (Path(server.data_dir) / "web.log").read_text().splitlines() if "Error" in line]
+            log(f"uncached non-3xx answers; server errors logged: {errors[-5:]}")
 
         assert _get_status(f"{server}/no-such-code") == 404
         unknown = wrk(f"{server}/no-such-code", connections=REDIRECT_CONNECTIONS, duration=duration, headers=headers)
