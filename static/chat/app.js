@@ -222,7 +222,9 @@ async function openConversation(id, { jumpToSeq = null } = {}) {
   id = String(id);
   if (!state.conversations.has(id) && !(await fetchConversation(id))) return;
   const switching = state.activeId !== id;
+  const unreadAtOpen = switching ? (state.conversations.get(id).unread_count || 0) : 0;
   if (switching) {
+    state.unreadMarker = null;
     cancelEdit();
     if (state.activeId) drafts.set(state.activeId, els.input.value);
     els.input.value = drafts.get(id) || "";
@@ -245,10 +247,28 @@ async function openConversation(id, { jumpToSeq = null } = {}) {
   const peer = state.directPeer(state.conversations.get(id) || {});
   if (peer) await fetchPresence(peer);
   if (state.activeId !== id) return;
-  renderAll({ toBottom: switching && jumpToSeq === null });
+  if (unreadAtOpen) placeUnreadMarker(id, unreadAtOpen);
+  renderAll({ toBottom: switching && jumpToSeq === null && !state.unreadMarker });
   if (jumpToSeq !== null) await jumpTo(id, jumpToSeq);
+  else if (switching && state.unreadMarker) scrollToUnread();
   await fillViewport(id);
   markVisibleRead();
+}
+
+// The divider sits before the oldest unread message from someone else (the top of what is loaded
+// when more are unread than loaded).
+function placeUnreadMarker(id, count) {
+  const theirs = state.thread(id).ordered().filter((m) => m.sender !== state.me);
+  if (!theirs.length) return;
+  const first = theirs[Math.max(0, theirs.length - count)];
+  state.unreadMarker = { conversation: id, seq: first.seq, count };
+}
+
+function scrollToUnread() {
+  const divider = els.messages.querySelector(".unread-divider");
+  if (!divider) return;
+  const offset = divider.getBoundingClientRect().top - els.scroller.getBoundingClientRect().top;
+  els.scroller.scrollTop += offset - 16;
 }
 
 // Upward paging is driven by scrolling; a short first page that cannot scroll loads more itself.

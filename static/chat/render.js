@@ -172,7 +172,7 @@ export function renderMessages(state, listEl, handlers) {
   if (!conv) return;
   const messages = state.thread(conv.id).ordered();
   let previous = null;
-  let day = null; // each day is its own section so its sticky date label stays within it
+  let day = null;
   for (let i = 0; i < messages.length; i += 1) {
     const message = messages[i];
     const next = messages[i + 1];
@@ -183,7 +183,12 @@ export function renderMessages(state, listEl, handlers) {
     }
     const first = newDay || previous.sender !== message.sender || new Date(message.created_at) - new Date(previous.created_at) > GROUP_GAP_MS;
     const last = !next || next.sender !== message.sender || dayKey(next.created_at) !== dayKey(message.created_at) || new Date(next.created_at) - new Date(message.created_at) > GROUP_GAP_MS;
-    day.append(messageEl(state, conv, message, { first, last }, handlers));
+    const marker = state.unreadMarker;
+    if (marker && marker.conversation === conv.id && marker.seq === message.seq) {
+      day.append(h("div", { class: "unread-divider", "data-testid": "unread-divider" },
+        h("span", {}, `${marker.count} unread message${marker.count === 1 ? "" : "s"}`)));
+    }
+    day.append(messageEl(state, conv, message, { first: first || Boolean(marker && marker.seq === message.seq), last }, handlers));
     previous = message;
   }
   for (const pending of state.pendingFor(conv.id)) listEl.append(pendingEl(state, pending, handlers));

@@ -38,6 +38,7 @@ export class ChatState {
     this.typing = new Map(); // conversation id -> Map(username -> expiry ms)
     this.cursors = new Map(); // conversation id -> highest seq seen
     this.blocked = new Set(); // usernames the viewer blocked
+    this.unreadMarker = null; // {conversation, seq, count}: where "N unread messages" goes while open
     this.activeId = null;
   }
 

@@ -397,3 +397,26 @@ def test_blocking_stops_direct_messages_until_unblocked(page, second_page, live_
         ["first", "are you ignoring me?"]
     )
     expect(ann.locator("[data-pending=true]")).to_have_count(0)
+
+
+def test_opening_a_conversation_marks_where_unread_messages_start(page, second_page, live_asgi_server, ann_and_bob):
+    ann, bob = page, second_page
+    _open_chat(ann, live_asgi_server, "ann")
+    _start_direct_chat(ann, "bob")
+    _send(ann, "old news")
+    _open_chat(bob, live_asgi_server, "bob")
+    bob.get_by_test_id("conversation-item").filter(has_text="ann").click()
+    expect(bob.locator("[data-testid=message][data-sender=ann]")).to_have_count(1)
+    bob.locator("#back-button").evaluate("button => button.click()")  # hidden on wide screens; closes the pane
+
+    for text in ("fresh 1", "fresh 2"):
+        _send(ann, text)
+    item = bob.get_by_test_id("conversation-item").filter(has_text="ann")
+    expect(item.get_by_test_id("unread-badge")).to_have_text("2")
+    item.click()
+
+    divider = bob.get_by_test_id("unread-divider")
+    expect(divider).to_have_text("2 unread messages")
+    following = bob.locator("[data-testid=unread-divider] + [data-testid=message] [data-testid=message-text]")
+    expect(following).to_have_text("fresh 1")
+    expect(item.get_by_test_id("unread-badge")).to_have_count(0)
