@@ -9,6 +9,7 @@ import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from redis.exceptions import RedisError
 
 from chat import events, selectors
 from chat.errors import ChatError
@@ -88,7 +89,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         now = time.monotonic()
         if now - self.presence_refreshed_at >= PRESENCE_REFRESH_SECONDS:
             self.presence_refreshed_at = now
-            await presence_refresh(user=self.user)
+            try:
+                await presence_refresh(user=self.user)
+            except RedisError:
+                # Presence is best effort: the next frame retries, the frame itself goes on.
+                logger.warning("presence refresh failed for user %s", self.user.id, exc_info=True)
 
     async def on_message_send(self, frame: dict) -> None:
         message, _ = await database_sync_to_async(message_send)(

@@ -167,13 +167,19 @@ def message_delete(*, user, message_id: int | str) -> dict:
         if not message.deleted:
             Message.objects.filter(id=message.id).update(deleted=True, content="", edited_at=timezone.now())
             Reaction.objects.filter(message=message).delete()
-            for attachment in Attachment.objects.filter(message=message):
-                attachment.file.delete(save=False)
-                if attachment.thumbnail:
-                    attachment.thumbnail.delete(save=False)
-                attachment.delete()
+            attachments = list(Attachment.objects.filter(message=message))
+            Attachment.objects.filter(id__in=[a.id for a in attachments]).delete()
+            # Files go only once the tombstone is committed.
+            transaction.on_commit(lambda: _delete_files(attachments))
             _announce_update(message)
     return selectors.message_payload_by_id(message.id)
+
+
+def _delete_files(attachments: list[Attachment]) -> None:
+    for attachment in attachments:
+        attachment.file.delete(save=False)
+        if attachment.thumbnail:
+            attachment.thumbnail.delete(save=False)
 
 
 def _validate_emoji(emoji) -> str:

@@ -1,6 +1,7 @@
 """REST contract of /api/v1/chat/: paths, status codes, JSON shapes, scoping."""
 
 import io
+import os
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -279,3 +280,18 @@ def test_admin_lists_conversations_and_messages(client, django_user_model, alice
     for url in ("/admin/chat/conversation/", f"/admin/chat/conversation/{direct.id}/change/", "/admin/chat/message/",
                 f"/admin/chat/message/{Message.objects.first().id}/change/"):
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_message_removes_its_attachment_files(client_for, alice, bob, media_root):
+    conversation, _ = conversation_create(creator=alice, usernames=["bob"])
+    api = client_for(alice)
+    upload = api.post(f"{BASE}/attachments", {"file": SimpleUploadedFile("p.png", _png(), "image/png")},
+                      format="multipart").json()
+    attachment = Attachment.objects.get(id=int(upload["id"]))
+    paths = [attachment.file.path, attachment.thumbnail.path]
+    sent = api.post(f"{BASE}/conversations/{conversation.id}/messages",
+                    {"client_id": "x", "attachment_ids": [upload["id"]]}, format="json").json()
+    assert api.delete(f"{BASE}/messages/{sent['id']}").json()["attachments"] == []
+    assert not Attachment.objects.exists()
+    assert not any(os.path.exists(p) for p in paths)
