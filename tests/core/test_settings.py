@@ -71,3 +71,23 @@ def test_the_embedded_redis_is_started_once_per_data_dir_by_concurrent_processes
         pid_file = tmp_path / "redis.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), 15)
+
+
+def test_processes_starting_together_agree_on_one_secret_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from core.secret import local_secret_key
+
+    barrier = Barrier(8)
+
+    def start():
+        barrier.wait()
+        return local_secret_key(tmp_path)
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: start(), range(8)))
+
+    assert len(set(keys)) == 1
+    assert len(keys[0]) >= 50
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
