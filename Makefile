@@ -44,4 +44,6 @@ bench: install
 	$(PY) -m bench
 
 clean:
+	@# the embedded Redis outlives `make run` by design; stop it before its directory goes
+	-@test -f var/redis.pid && kill $$(cat var/redis.pid) 2>/dev/null; true
 	rm -rf $(VENV) var .pytest_cache
