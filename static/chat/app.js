@@ -91,7 +91,15 @@ function renderPane({ toBottom = false } = {}) {
       }
     }
   }
+  // An open reaction picker survives the rebuild (a receipt arriving must not snatch it away).
+  const pickerHost = openPicker && openPicker.isConnected ? openPicker.closest(".message") : null;
+  const pickerFor = pickerHost ? pickerHost.dataset.id : null;
   renderMessages(state, els.messages, messageHandlers);
+  if (pickerFor) {
+    const host = els.messages.querySelector(`.message[data-id="${pickerFor}"]`);
+    if (host) host.append(openPicker);
+    else closePicker();
+  }
   const thread = state.thread(state.activeId);
   els.history.textContent = thread.loading ? "Loading earlier messages…" : thread.hasMore ? "" : thread.messages.size ? "This is the beginning of the conversation" : "";
   if (stick) {
@@ -589,7 +597,7 @@ const messageHandlers = {
   },
   openReactionPicker(message, anchor) {
     closePicker();
-    const mine = (emoji) => ((message.reactions || {})[emoji] || []).includes(state.me);
+    const mine = (emoji) => (((state.findMessage(message.id) || message).reactions || {})[emoji] || []).includes(state.me);
     openPicker = reactionPicker((emoji) => messageHandlers.toggleReaction(message, emoji, mine(emoji)));
     anchor.closest(".message").append(openPicker);
   },
