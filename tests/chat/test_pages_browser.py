@@ -287,10 +287,20 @@ SOCKET_CUTTER = """
 window.__chatSockets = [];
 window.__blockSockets = false;
 const NativeWebSocket = window.WebSocket;
+window.__dropAcks = false;
 window.WebSocket = class extends NativeWebSocket {
   constructor(url, protocols) {
     super(window.__blockSockets ? "ws://127.0.0.1:9/" : url, protocols);
     window.__chatSockets.push(this);
+  }
+
+  addEventListener(type, listener, options) {
+    if (type !== "message") return super.addEventListener(type, listener, options);
+    const filtered = (event) => {
+      if (window.__dropAcks && JSON.parse(event.data).type === "message.ack") return;
+      listener(event);
+    };
+    return super.addEventListener(type, filtered, options);
   }
 };
 """
@@ -420,3 +430,36 @@ def test_opening_a_conversation_marks_where_unread_messages_start(page, second_p
     following = bob.locator("[data-testid=unread-divider] + [data-testid=message] [data-testid=message-text]")
     expect(following).to_have_text("fresh 1")
     expect(item.get_by_test_id("unread-badge")).to_have_count(0)
+
+
+def test_a_lost_ack_is_recovered_without_a_duplicate(page, second_page, live_asgi_server, ann_and_bob):
+    ann, bob = page, second_page
+    ann.add_init_script(SOCKET_CUTTER)
+    _open_chat(ann, live_asgi_server, "ann")
+    _open_chat(bob, live_asgi_server, "bob")
+    _start_direct_chat(ann, "bob")
+    _send(ann, "first")
+    expect(_last_tick(ann)).not_to_have_attribute("data-state", "pending")
+
+    ann.evaluate("() => { window.__dropAcks = true; }")
+    _send(ann, "stored but never acknowledged")
+    bob.get_by_test_id("conversation-item").filter(has_text="ann").click()
+    expect(bob.locator("[data-testid=message][data-sender=ann]")).to_have_count(2)
+    expect(ann.locator("[data-pending=true] [data-testid=tick]")).to_have_attribute("data-state", "pending")
+
+    ann.evaluate("() => { window.__blockSockets = true; window.__chatSockets.forEach((ws) => ws.close()); }")
+    expect(ann.get_by_test_id("connection-status")).to_have_attribute("data-state", "offline")
+    ann.evaluate("() => { window.__dropAcks = false; window.__blockSockets = false; window.dispatchEvent(new Event('online')); }")
+
+    expect(ann.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
+    expect(ann.locator("[data-pending=true]")).to_have_count(0)
+    expect(ann.locator("[data-testid=message][data-sender=ann] [data-testid=message-text]")).to_have_text(
+        ["first", "stored but never acknowledged"]
+    )
+    bob.reload()
+    expect(bob.locator("[data-testid=message][data-sender=ann] [data-testid=message-text]")).to_have_text(
+        ["first", "stored but never acknowledged"]
+    )
+    seqs = [int(s) for s in ann.locator("[data-testid=message][data-seq]").evaluate_all(
+        "els => els.map(e => e.dataset.seq)")]
+    assert seqs == [1, 2]
