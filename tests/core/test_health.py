@@ -54,7 +54,6 @@ def test_healthz_is_503_naming_redis_when_redis_stops(client, settings, throwawa
     assert body["status"] == "error"
     assert body["checks"]["database"] == "ok"
     assert body["checks"]["redis"].startswith("error: ")
-    assert "ConnectionError" in body["checks"]["redis"]
 
 
 def test_healthz_reports_a_redis_that_never_answers_instead_of_hanging(client, settings):
@@ -67,8 +66,10 @@ def test_healthz_reports_a_redis_that_never_answers_instead_of_hanging(client, s
         response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json()["checks"]["redis"].startswith("error: ")
-    assert "imeout" in response.json()["checks"]["redis"]
+    redis_check = response.json()["checks"]["redis"]
+    # Either redis-py's own socket timeout or the check's overall bound reports it.
+    assert redis_check.startswith("error: ")
+    assert "Timeout" in redis_check or "timed out" in redis_check
 
 
 def test_healthz_is_503_naming_the_database_when_it_is_unreachable(client, monkeypatch):
