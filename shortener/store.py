@@ -279,6 +279,22 @@ def click_ack(entry_ids: list[str]) -> None:
     pipe.execute()
 
 
+def click_consumers_prune(idle_ms: int) -> list[str]:
+    """Forget consumers (old processes) idle that long with nothing pending; returns their names."""
+    client = get_redis()
+    try:
+        consumers = client.xinfo_consumers(CLICK_STREAM_KEY, CLICK_GROUP)
+    except redis.ResponseError:
+        return []
+    pruned = []
+    for consumer in consumers:
+        if consumer["pending"] == 0 and consumer["idle"] >= idle_ms:
+            name = consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
+            client.xgroup_delconsumer(CLICK_STREAM_KEY, CLICK_GROUP, name)
+            pruned.append(name)
+    return pruned
+
+
 def click_pending_count() -> int:
     try:
         return int(get_redis().xpending(CLICK_STREAM_KEY, CLICK_GROUP)["pending"])

@@ -195,6 +195,8 @@ def clicks_consume(
     total = ConsumeResult()
     store.click_group_ensure()
     if claim:
+        # Consumer names are per process: drop those of processes long gone once their work is claimed.
+        store.click_consumers_prune(max(_claim_idle_ms(), 3_600_000))
         while stale := store.click_claim_stale(consumer, _claim_idle_ms(), batch_size):
             total += _process(stale)
             if len(stale) < batch_size:

@@ -175,3 +175,17 @@ def test_consume_task_and_flush_task_run_the_services(make_link):
     link.refresh_from_db()
     assert Click.objects.filter(link=link).count() == 2
     assert link.click_count == 2
+
+
+def test_idle_consumers_without_pending_work_are_forgotten(make_link):
+    link = make_link()
+    record(link.short_code, 2)
+    store.click_read_new("gone", 1)  # "gone" keeps one pending entry
+    store.click_read_new("finished", 1)
+    names = {c["name"].decode() for c in store.get_redis().xinfo_consumers(store.CLICK_STREAM_KEY, store.CLICK_GROUP)}
+    assert names == {"gone", "finished"}
+    pending = store.get_redis().xpending_range(store.CLICK_STREAM_KEY, store.CLICK_GROUP, "-", "+", 10, "finished")
+    store.click_ack([p["message_id"].decode() for p in pending])
+    assert store.click_consumers_prune(0) == ["finished"]
+    names = {c["name"].decode() for c in store.get_redis().xinfo_consumers(store.CLICK_STREAM_KEY, store.CLICK_GROUP)}
+    assert names == {"gone"}
