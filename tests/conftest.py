@@ -3,11 +3,16 @@
 import itertools
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from core.redis import get_redis
 
 pytest_plugins = ["tests.fixtures.browser"]
+
+# On a small, busy machine a slow example is load, not a bug: no per-example deadline.
+hypothesis_settings.register_profile("project", deadline=None)
+hypothesis_settings.load_profile("project")
 
 _counter = itertools.count()
 
