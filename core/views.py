@@ -5,16 +5,28 @@ from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core import health, metrics
+from core.errors import FieldError
 from core.services import user_register
 
 
 class SignupForm(UserCreationForm):
     def _post_clean(self):  # the service validates and saves; keep the form's own checks only
         pass
+
+
+def _safe_next(request) -> str | None:
+    """The ``next`` page to return to, only if it stays on this site (no open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
 
 
 def home(request):
@@ -26,8 +38,6 @@ def signup(request):
         return redirect("home")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        from core.errors import FieldError
-
         try:
             user, _ = user_register(
                 username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
@@ -37,7 +47,7 @@ def signup(request):
                 form.add_error("password2" if field == "password" else field, messages)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect(request.GET.get("next") or "home")
+            return redirect(_safe_next(request) or "home")
     return render(request, "registration/signup.html", {"form": form})
 
 

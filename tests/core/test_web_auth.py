@@ -119,3 +119,24 @@ def test_logout_is_a_post_and_ends_the_session(client, make_user):
     assert response.redirect_chain[-1] == ("/", 302)
     assert "data-testid=\"whoami\"" not in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+def test_signup_returns_to_next_on_this_site(client):
+    response = client.post(
+        "/accounts/signup/?next=/api/docs/",
+        {"username": "xia", "password1": PASSWORD, "password2": PASSWORD},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/api/docs/"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/path", "javascript:alert(1)"])
+def test_signup_never_redirects_off_site(client, target):
+    response = client.post(
+        f"/accounts/signup/?next={target}",
+        {"username": "yan", "password1": PASSWORD, "password2": PASSWORD},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
