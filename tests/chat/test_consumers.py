@@ -283,3 +283,21 @@ async def test_an_unexpected_failure_answers_an_error_and_keeps_the_socket(conne
     assert (error["code"], error["ref"]) == ("internal_error", "r1")
     await socket.send({"type": "ping"})
     assert (await socket.receive_type("pong"))["type"] == "pong"
+
+
+async def test_a_rest_send_reaches_every_socket_including_the_senders(connect, alice, bob, direct, api_as):
+    alice_socket = await connect(alice)
+    bob_socket = await connect(bob)
+    response = await api_as(alice, "post", f"/api/v1/chat/conversations/{direct.id}/messages",
+                            {"content": "from the api", "client_id": "rest-1"})
+    assert response.status_code == 201
+    for socket in (alice_socket, bob_socket):
+        assert (await socket.receive_type("message.new"))["message"]["id"] == response.json()["id"]
+
+
+async def test_presence_goes_only_to_users_sharing_a_direct_conversation(connect, alice, bob, carol, direct, group):
+    alice_socket = await connect(alice)
+    carol_socket = await connect(carol)  # shares only the group with bob
+    await connect(bob)
+    assert (await alice_socket.receive_type("presence"))["user"] == "bob"
+    await carol_socket.assert_silent(ignore=())
