@@ -132,6 +132,12 @@ class ImportOut(serializers.Serializer):
 _ERROR = OpenApiResponse(description='`{"error", "code", "fields"?}`')
 
 
+def _json_object(data) -> dict:
+    if not hasattr(data, "get"):
+        raise FieldError({"non_field_errors": "Send a JSON object."})
+    return data
+
+
 def _parse(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -151,9 +157,9 @@ class ShortenView(APIView):
     def post(self, request):
         if not request.user.is_authenticated:
             enforce(ANONYMOUS_SHORTEN, client_ip(request))
-        data = _parse(ShortenIn, request)
+        # The service validates every field (types included), exactly as for the hot path and CSV rows.
         link = links.link_create(
-            owner=request.user, data=links.link_input_from(data, request_host=request.get_host())
+            owner=request.user, data=links.link_input_from(_json_object(request.data), request_host=request.get_host())
         )
         return Response(link_summary(link), status=status.HTTP_201_CREATED)
 

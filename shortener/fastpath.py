@@ -7,14 +7,23 @@ redirect view (same services, same cache) answers.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 import re
+import weakref
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections, connection
 from django.utils.encoding import iri_to_uri
 
+from core.errors import ApplicationError, FieldError
 from shortener import store
 from shortener.enrichment import looks_like_bot
 from shortener.services.links import is_reserved
+
+logger = logging.getLogger(__name__)
 
 # A 301 may be cached by browsers briefly (its clicks are then not seen); a 302 never.
 CACHE_CONTROL = {301: "private, max-age=90", 302: "no-store"}
@@ -74,3 +83,158 @@ async def handle(scope, receive, send) -> int | None:
     )
     await send({"type": "http.response.body", "body": b""})
     return outcome.redirect_type
+
+
+# --- creation -----------------------------------------------------------------------------------
+
+SHORTEN_PATH = "/api/v1/shorten"
+MAX_SHORTEN_BODY = 64 * 1024
+_JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff"),
+                 (b"cache-control", b"no-store")]
+
+
+async def _read_body(receive, limit: int) -> bytes | None:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send_json(send, status: int, payload: dict, extra_headers: list | None = None) -> int:
+    body = json.dumps(payload).encode()
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode()), *(extra_headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+def _shorten_batch_sync(requests: list[tuple[str, object, str]]) -> list[tuple[int, dict]]:
+    """Token auth + validation per request, then one ``link_create_batch`` for the valid ones."""
+    from rest_framework.authtoken.models import Token
+
+    from shortener.api import link_summary
+    from shortener.services import links
+
+    try:
+        tokens = {
+            token.key: token
+            for token in Token.objects.select_related("user").filter(key__in={key for key, _, _ in requests})
+        }
+        answers: list[tuple[int, dict] | None] = []
+        to_create: list[tuple[int, object, links.LinkInput]] = []
+        for index, (key, payload, host) in enumerate(requests):
+            token = tokens.get(key)
+            if token is None or not token.user.is_active:
+                answers.append((401, {"error": "Invalid token.", "code": "authentication_failed"}))
+                continue
+            try:
+                if not isinstance(payload, dict):
+                    raise FieldError({"non_field_errors": "Send a JSON object."})
+                to_create.append((index, token.user, links.link_input_from(payload, request_host=host)))
+                answers.append(None)
+            except ApplicationError as exc:
+                answers.append((exc.status, exc.as_dict()))
+        created = links.link_create_batch(items=[(owner, data) for _, owner, data in to_create])
+        for (index, _, _), result in zip(to_create, created, strict=True):
+            if isinstance(result, ApplicationError):
+                answers[index] = (result.status, result.as_dict())
+            else:
+                answers[index] = (201, link_summary(result))
+        return answers
+    finally:
+        # Pooled PostgreSQL connections go back to the pool. A SQLite connection stays with its thread:
+        # closing the last one checkpoints the WAL, which cost more than the whole request.
+        if connection.vendor != "sqlite":
+            close_old_connections()
+
+
+class _CreateBatcher:
+    """Group commit for one event loop: requests arriving while a batch is being written form the next.
+
+    An idle server writes each request at once; under load one transaction carries many links.
+    """
+
+    MAX_BATCH = 200
+
+    def __init__(self):
+        self.waiting: list[tuple[str, object, str, asyncio.Future]] = []
+        self.writing = False
+
+    async def submit(self, key: str, payload: object, host: str) -> tuple[int, dict]:
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((key, payload, host, future))
+        if not self.writing:
+            self.writing = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[: self.MAX_BATCH], self.waiting[self.MAX_BATCH :]
+                try:
+                    answers = await sync_to_async(_shorten_batch_sync, thread_sensitive=False)(
+                        [(key, payload, host) for key, payload, host, _ in batch]
+                    )
+                except Exception:  # noqa: BLE001 - every waiter gets the failure, never a hang
+                    logger.exception("hot shorten batch failed")
+                    answers = [(500, {"error": "Internal server error.", "code": "server_error"})] * len(batch)
+                for (_, _, _, future), answer in zip(batch, answers, strict=True):
+                    if not future.done():
+                        future.set_result(answer)
+        finally:
+            self.writing = False
+
+
+_batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _batcher() -> _CreateBatcher:
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get(loop)
+    if batcher is None:
+        batcher = _batchers[loop] = _CreateBatcher()
+    return batcher
+
+
+async def handle_shorten(scope, receive, send) -> int | None:
+    """``POST /api/v1/shorten`` with a token and a JSON body, answered without Django's request cycle.
+
+    Anything else (anonymous callers, who are rate limited; session cookies, which need CSRF; other
+    content types) is left to the DRF view. Validation and creation are the same service calls.
+    """
+    if scope.get("method") != "POST" or scope.get("path") != SHORTEN_PATH:
+        return None
+    authorization = _header(scope, b"authorization")
+    if not authorization.startswith("Token ") or not _header(scope, b"content-type").startswith("application/json"):
+        return None
+    if _header(scope, b"cookie") and "sessionid=" in _header(scope, b"cookie"):
+        return None  # a browser: let Django apply its session and CSRF rules
+    host = _header(scope, b"host")
+    if not _host_allowed(host):
+        return None  # Django answers a disallowed Host with its own 400
+    body = await _read_body(receive, MAX_SHORTEN_BODY)
+    if body is None:
+        return await _send_json(send, 413, {"error": "Request body too large.", "code": "too_large"})
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return await _send_json(send, 400, {"error": "JSON parse error.", "code": "parse_error"})
+    status, result = await _batcher().submit(authorization.removeprefix("Token ").strip(), payload, host)
+    extra = [(b"www-authenticate", b"Token")] if status == 401 else None
+    return await _send_json(send, status, result, extra)
+
+
+def _host_allowed(host: str) -> bool:
+    from django.http.request import split_domain_port, validate_host
+
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)

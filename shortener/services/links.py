@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import base62
-from core.errors import FieldError
+from core.errors import ApplicationError, FieldError
 from core.snowflake import next_id
 from shortener import store
 from shortener.errors import alias_taken, link_deleted
@@ -237,7 +237,46 @@ def link_create(*, owner, data: LinkInput) -> Link:
     raise IntegrityError("could not allocate a short code")
 
 
+def link_create_batch(*, items: list[tuple[object, LinkInput]]) -> list[Link | ApplicationError]:
+    """Create several links with one commit; the slot of a taken alias holds its 409 error instead.
+
+    The same rules as ``link_create``. Generated codes cannot collide, so they go in one multi-row
+    INSERT; each alias gets its own savepoint so a taken one fails alone. Group commit is what lets
+    concurrent API calls share a write.
+    """
+    results: dict[int, Link | ApplicationError] = {}
+    with transaction.atomic():
+        generated = {i: _link_build(owner=owner, data=data) for i, (owner, data) in enumerate(items)
+                     if not data.custom_alias}
+        try:
+            with transaction.atomic():
+                Link.objects.bulk_create(list(generated.values()))
+            results.update(generated)
+        except IntegrityError:  # a generated code equal to an existing alias: one at a time instead
+            for i in generated:
+                results[i] = _link_insert(owner=items[i][0], data=items[i][1])
+        for i, (owner, data) in enumerate(items):
+            if not data.custom_alias:
+                continue
+            try:
+                results[i] = _link_insert(owner=owner, data=data)
+            except IntegrityError:
+                results[i] = alias_taken(suggest_aliases(data.custom_alias))
+    aliases = [link.short_code for i, link in results.items() if isinstance(link, Link) and items[i][1].custom_alias]
+    if aliases:
+        store.cache_invalidate(*aliases)
+        transaction.on_commit(lambda: store.cache_invalidate(*aliases))
+    return [results[i] for i in range(len(items))]
+
+
 def _link_insert(*, owner, data: LinkInput) -> Link:
+    link = _link_build(owner=owner, data=data)
+    with transaction.atomic():
+        link.save(force_insert=True)
+    return link
+
+
+def _link_build(*, owner, data: LinkInput) -> Link:
     link_id = next_id()
     code = data.custom_alias or base62.encode(link_id)
     now = timezone.now()
@@ -253,8 +292,6 @@ def _link_insert(*, owner, data: LinkInput) -> Link:
         max_clicks=data.max_clicks,
         tags=encode_tags(list(data.tags)),
     )
-    with transaction.atomic():
-        link.save(force_insert=True)
     return link
 
 

@@ -165,3 +165,18 @@ def test_anonymous_shorten_is_rate_limited_per_ip(api_client):
 def test_signed_in_users_are_not_limited_by_the_anonymous_bucket(auth_client):
     for i in range(25):
         assert auth_client.post(URL, {"long_url": f"https://example.com/{i}"}, format="json").status_code == 201
+
+
+def test_batch_creation_fails_a_taken_alias_alone(make_link, user):
+    from core.errors import ApplicationError
+    from shortener.services.links import link_create_batch, link_input_from
+
+    make_link(custom_alias="batch-taken")
+    items = [(user, link_input_from({"long_url": "https://example.com/1"})),
+             (user, link_input_from({"long_url": "https://example.com/2", "custom_alias": "batch-taken"})),
+             (None, link_input_from({"long_url": "https://example.com/3", "custom_alias": "batch-free"}))]
+    results = link_create_batch(items=items)
+    assert isinstance(results[0], Link) and results[0].owner == user
+    assert isinstance(results[1], ApplicationError) and results[1].status == 409
+    assert len(results[1].extra["suggested"]) == 3
+    assert Link.objects.get(short_code="batch-free").owner is None

@@ -1,13 +1,14 @@
 """The hot path, driven through the real ASGI application with raw ASGI messages."""
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import sync_to_async
 
 from config.asgi import application
 from shortener import store
-from shortener.models import Click
+from shortener.models import Click, Link
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BROWSER_UA = b"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
@@ -113,3 +114,93 @@ async def test_paths_that_are_not_a_code_are_left_to_django():
     assert _django_answered(headers) or status == 200
     status, headers, _ = await asgi_request("/links")
     assert status == 301 and headers[b"location"] == b"/links/"
+
+
+async def asgi_post(path: str, body: bytes, headers: list):
+    scope_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    sent = []
+    chunks = [body]
+    finished = asyncio.Event()
+
+    async def receive():
+        if chunks:
+            return {"type": "http.request", "body": chunks.pop(), "more_body": False}
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            finished.set()
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver"), *scope_headers], "client": ("203.0.113.9", 50000),
+        "server": ("testserver", 80),
+    }
+    await application(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], {k.lower(): v for k, v in start["headers"]}, json.loads(body or b"null")
+
+
+@pytest.fixture
+def token_header(make_user):
+    from core.services import token_for
+
+    def make(name="tokenuser"):
+        user = make_user(name)
+        return user, [(b"authorization", f"Token {token_for(user).key}".encode())]
+
+    return make
+
+
+async def test_token_shorten_is_answered_by_the_hot_path_with_the_same_contract(token_header):
+    user, auth = await sync_to_async(token_header)()
+    status, headers, body = await asgi_post(
+        "/api/v1/shorten", json.dumps({"long_url": "https://example.com/fast", "tags": ["a"]}).encode(), auth)
+    assert status == 201
+    assert not _django_answered(headers)
+    assert set(body) == {"short_code", "short_url", "long_url", "created_at", "expires_at", "redirect_type"}
+    link = await Link.objects.select_related("owner").aget(short_code=body["short_code"])
+    assert link.owner_id == user.pk and link.tag_list == ["a"]
+
+
+async def test_hot_shorten_errors_match_the_api(token_header, make_link):
+    _, auth = await sync_to_async(token_header)()
+    await sync_to_async(make_link)(custom_alias="hot-taken")
+    status, _, body = await asgi_post("/api/v1/shorten",
+                                      b'{"long_url": "https://example.com", "custom_alias": "hot-taken"}', auth)
+    assert status == 409 and body["code"] == "alias_taken" and len(body["suggested"]) == 3
+    status, _, body = await asgi_post("/api/v1/shorten", b'{"long_url": "ftp://x.example"}', auth)
+    assert status == 400 and "long_url" in body["fields"]
+    status, _, body = await asgi_post("/api/v1/shorten", b'{"long_url": "https://x.example", "expires_in_days": "9"}',
+                                      auth)
+    assert status == 400 and "expires_in_days" in body["fields"]
+    status, _, body = await asgi_post("/api/v1/shorten", b"[1, 2]", auth)
+    assert status == 400 and body["fields"]
+    status, _, body = await asgi_post("/api/v1/shorten", b"{nope", auth)
+    assert status == 400 and body["code"] == "parse_error"
+    status, headers, body = await asgi_post("/api/v1/shorten", b'{"long_url": "https://x.example"}',
+                                            [(b"authorization", b"Token not-a-real-token")])
+    assert status == 401 and body["code"] == "authentication_failed"
+
+
+async def test_anonymous_shorten_still_goes_through_django_and_its_rate_limit():
+    status, headers, body = await asgi_post("/api/v1/shorten", b'{"long_url": "https://example.com/anon"}', [])
+    assert status == 201, body
+    assert _django_answered(headers)
+
+
+async def test_concurrent_hot_creations_share_commits_and_one_alias_is_claimed_once(token_header):
+    _, auth = await sync_to_async(token_header)()
+    bodies = [json.dumps({"long_url": f"https://example.com/{i}"}).encode() for i in range(30)]
+    bodies += [b'{"long_url": "https://example.com/a", "custom_alias": "one-winner"}'] * 3
+    results = await asyncio.gather(*(asgi_post("/api/v1/shorten", body, auth) for body in bodies))
+    statuses = [status for status, _, _ in results]
+    assert statuses[:30] == [201] * 30
+    assert sorted(statuses[30:]) == [201, 409, 409]
+    assert await Link.objects.filter(short_code="one-winner").acount() == 1
+    codes = {body["short_code"] for status, _, body in results if status == 201}
+    assert len(codes) == 31
