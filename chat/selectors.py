@@ -73,7 +73,7 @@ def conversation_list(*, user) -> list[dict]:
     conversations = {m.conversation_id: m.conversation for m in memberships}
     if not memberships:
         return []
-    with_members = {c.id: c for c in _with_members(Conversation.objects.filter(id__in=conversations))}
+    with_members = {c.id: c for c in _with_members(Conversation.objects.filter(id__in=list(conversations)))}
     last_keys = Q()
     for conversation in conversations.values():
         if conversation.last_seq:

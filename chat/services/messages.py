@@ -195,9 +195,8 @@ def reaction_add(*, user, message_id: int | str, emoji: str) -> dict:
     if message.deleted:
         raise errors.invalid("emoji", "A deleted message cannot get reactions.", code=errors.ChatError.MESSAGE_DELETED)
     with transaction.atomic():
-        created = Reaction.objects.bulk_create([Reaction(message=message, user=user, emoji=emoji)], ignore_conflicts=True)
-        if created and Reaction.objects.filter(message=message, user=user, emoji=emoji).exists():
-            _announce_update(message)
+        Reaction.objects.bulk_create([Reaction(message=message, user=user, emoji=emoji)], ignore_conflicts=True)
+        _announce_update(message)
     return selectors.message_payload_by_id(message.id)
 
 
