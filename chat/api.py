@@ -240,11 +240,13 @@ class PresenceView(APIView):
         return Response(selectors.presence_of(username=username))
 
 
-BlockOut = inline_serializer("Block", {"username": serializers.CharField(), "created_at": serializers.DateTimeField()})
+class BlockOut(serializers.Serializer):
+    username = serializers.CharField()
+    created_at = serializers.DateTimeField()
 
 
 class BlockListView(APIView):
-    @extend_schema(responses=BlockOut, summary="Users you blocked")
+    @extend_schema(responses=BlockOut(many=True), summary="Users you blocked")
     def get(self, request):
         return Response(selectors.block_list(user=request.user))
 
