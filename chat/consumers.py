@@ -1,6 +1,9 @@
 """The chat socket at /ws/chat/: parse a frame, call a service, answer with a frame.
 
 A bad frame gets ``{"type": "error", "code", "error", "ref"}`` and the socket stays open.
+``sync`` replays from the database up to each conversation's last seq at that moment while
+live events keep flowing, so a message committed during a sync can arrive twice: clients
+keep the highest seq per conversation and drop what they already have.
 """
 
 import json
