@@ -31,7 +31,7 @@ def _with_members(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
     )
 
 
-def membership_get(*, user, conversation_id: int | str) -> Membership:
+def membership_get(*, user: User, conversation_id: int | str) -> Membership:
     """The caller's membership (with its conversation); NotFound when they are not a member."""
     try:
         return Membership.objects.select_related("conversation").get(
@@ -60,7 +60,7 @@ def _read_pointer(membership: Membership, redis_pointers: dict[int, dict[str, in
     return max(membership.read_seq, redis_pointers.get(membership.conversation_id, {}).get("read", 0))
 
 
-def conversation_list(*, user) -> list[dict]:
+def conversation_list(*, user: User) -> list[dict]:
     """The caller's conversations, most recent activity first, with last message and unread count.
 
     A fixed number of queries whatever the number of conversations.
@@ -94,7 +94,7 @@ def conversation_list(*, user) -> list[dict]:
     return result
 
 
-def conversation_detail(*, user, conversation_id: int | str) -> dict:
+def conversation_detail(*, user: User, conversation_id: int | str) -> dict:
     """One conversation with receipts of every member (Redis pointers over flushed ones)."""
     membership = membership_get(user=user, conversation_id=conversation_id)
     conversation = _with_members(Conversation.objects.filter(id=membership.conversation_id)).get()
@@ -130,7 +130,7 @@ def conversation_with_extras(conversation: Conversation, *, viewer, include_rece
     return payload
 
 
-def message_list(*, user, conversation_id: int | str, after_seq: int | None = None,
+def message_list(*, user: User, conversation_id: int | str, after_seq: int | None = None,
                  before_seq: int | None = None, limit: int = 50) -> list[dict]:
     """Messages in ``seq`` order: the first ``limit`` after ``after_seq``, or the last ``limit``
     before ``before_seq`` (the latest page when neither is given)."""
@@ -148,7 +148,7 @@ def message_list(*, user, conversation_id: int | str, after_seq: int | None = No
     return [message_payload(m) for m in page]
 
 
-def message_get_for_member(*, user, message_id: int | str) -> Message:
+def message_get_for_member(*, user: User, message_id: int | str) -> Message:
     try:
         message = Message.objects.select_related("conversation", "sender").get(id=int(message_id))
     except (Message.DoesNotExist, ValueError, TypeError):
@@ -162,7 +162,7 @@ def message_payload_by_id(message_id: int) -> dict:
     return message_payload(with_message_relations(Message.objects.filter(id=message_id)).get())
 
 
-def sync_batches(*, user, cursors: dict[int, int]) -> Iterator[tuple[list[dict], dict[str, int]]]:
+def sync_batches(*, user: User, cursors: dict[int, int]) -> Iterator[tuple[list[dict], dict[str, int]]]:
     """Every message after each cursor of the caller's conversations, in ``seq`` order, in batches.
 
     Conversations missing from ``cursors`` replay nothing; the final cursors hold their
@@ -189,7 +189,7 @@ def sync_batches(*, user, cursors: dict[int, int]) -> Iterator[tuple[list[dict],
     yield [], new_cursors
 
 
-def message_search(*, user, query: str, conversation_id: int | str | None = None) -> list[dict]:
+def message_search(*, user: User, query: str, conversation_id: int | str | None = None) -> list[dict]:
     """Ranked matches in the caller's conversations (PostgreSQL full-text; SQLite: substring)."""
     mine = Membership.objects.filter(user=user).values("conversation_id")
     queryset = Message.objects.filter(conversation_id__in=mine, deleted=False)
@@ -222,14 +222,14 @@ def presence_of(*, username: str) -> dict:
     return {"online": store.is_online(user.id), "last_seen": iso(record.last_seen) if record else None}
 
 
-def user_search(*, query: str, exclude=None) -> list[dict]:
+def user_search(*, query: str, exclude: User | None = None) -> list[dict]:
     queryset = User.objects.filter(is_active=True, username__istartswith=query).order_by("username")
     if exclude is not None:
         queryset = queryset.exclude(id=exclude.id)
     return [{"username": u} for u in queryset.values_list("username", flat=True)[:USER_SEARCH_LIMIT]]
 
 
-def block_list(*, user) -> list[dict]:
+def block_list(*, user: User) -> list[dict]:
     return [
         {"username": username, "created_at": iso(created_at)}
         for username, created_at in Block.objects.filter(blocker=user)
@@ -243,7 +243,7 @@ def is_blocked_between(user_a_id: int, user_b_id: int) -> bool:
     ).exists()
 
 
-def notification_list(*, user, limit: int = 50) -> dict:
+def notification_list(*, user: User, limit: int = 50) -> dict:
     rows = Notification.objects.filter(user=user).order_by("-created_at", "-id")[:limit]
     return {
         "unread": Notification.objects.filter(user=user, read=False).count(),

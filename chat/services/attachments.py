@@ -3,11 +3,14 @@
 import io
 import os
 
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from PIL import Image, UnidentifiedImageError
 
 from chat import errors
 from chat.models import MAX_ATTACHMENT_BYTES, Attachment
+
+User = get_user_model()
 
 THUMBNAIL_SIZE = (320, 320)
 
@@ -35,7 +38,7 @@ def _thumbnail(uploaded) -> tuple[ContentFile, str] | None:
     return ContentFile(out.getvalue(), name="thumb.png" if has_alpha else "thumb.jpg"), mime
 
 
-def attachment_upload(*, owner, uploaded) -> Attachment:
+def attachment_upload(*, owner: User, uploaded) -> Attachment:
     """Store one upload (at most 25 MB) for ``owner``; it stays unattached until sent."""
     if uploaded is None:
         raise errors.invalid("file", "Attach a file (multipart field 'file').")

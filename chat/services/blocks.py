@@ -1,12 +1,15 @@
 """Blocking: a blocked pair cannot exchange direct messages."""
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from chat import errors, selectors
 from chat.models import Block
 
+User = get_user_model()
 
-def block_create(*, blocker, username: str) -> tuple[Block, bool]:
+
+def block_create(*, blocker: User, username: str) -> tuple[Block, bool]:
     """Block ``username``; idempotent (the unique constraint decides under races)."""
     if not isinstance(username, str) or not username:
         raise errors.invalid("username", "This field is required.")
@@ -23,5 +26,5 @@ def block_create(*, blocker, username: str) -> tuple[Block, bool]:
         return Block.objects.get(blocker=blocker, blocked=blocked), False
 
 
-def block_delete(*, blocker, username: str) -> None:
+def block_delete(*, blocker: User, username: str) -> None:
     Block.objects.filter(blocker=blocker, blocked__username=username).delete()

@@ -26,7 +26,7 @@ def _users_by_username(usernames: list[str], *, field: str = "members") -> list:
     return [users[u] for u in wanted]
 
 
-def conversation_create(*, creator, usernames: list[str], title: str | None = None) -> tuple[Conversation, bool]:
+def conversation_create(*, creator: User, usernames: list[str], title: str | None = None) -> tuple[Conversation, bool]:
     """Create a conversation of ``creator`` and ``usernames``; returns ``(conversation, created)``.
 
     One other member and no title makes a direct conversation, created once per pair
@@ -88,7 +88,7 @@ def _locked_group_for_admin(actor, conversation_id: int | str) -> Conversation:
     return conversation
 
 
-def members_add(*, actor, conversation_id: int | str, usernames: list[str]) -> Conversation:
+def members_add(*, actor: User, conversation_id: int | str, usernames: list[str]) -> Conversation:
     """Admins add members to a group; the conversation row lock keeps the cap exact under races."""
     with transaction.atomic():
         conversation = _locked_group_for_admin(actor, conversation_id)
@@ -107,7 +107,7 @@ def members_add(*, actor, conversation_id: int | str, usernames: list[str]) -> C
     return conversation
 
 
-def members_remove(*, actor, conversation_id: int | str, usernames: list[str]) -> Conversation:
+def members_remove(*, actor: User, conversation_id: int | str, usernames: list[str]) -> Conversation:
     """Admins remove members; anyone may remove themselves (leave)."""
     with transaction.atomic():
         conversation = _locked_group_for_admin(actor, conversation_id)

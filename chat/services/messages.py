@@ -7,12 +7,15 @@ never appears behind one already delivered with a higher seq.
 """
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import errors, events, selectors, store
 from chat.models import MAX_CONTENT_LENGTH, Attachment, Conversation, Membership, Message, NotificationOutbox, Reaction
 from core.ratelimit import RateLimit, check, rate_limited_error
+
+User = get_user_model()
 
 MAX_CLIENT_ID_LENGTH = 64
 MAX_ATTACHMENTS = 10
@@ -45,7 +48,7 @@ def _validate_attachment_ids(attachment_ids) -> list[int]:
         raise errors.invalid("attachment_ids", "Attachment ids are numbers.") from None
 
 
-def message_send(*, sender, conversation_id: int | str, client_id: str, content: str = "",
+def message_send(*, sender: User, conversation_id: int | str, client_id: str, content: str = "",
                  attachment_ids: list | None = None, origin_channel: str | None = None) -> tuple[dict, bool]:
     """Store a message and announce it after commit; returns ``(message payload, created)``.
 
@@ -148,7 +151,7 @@ def _announce_update(message: Message) -> None:
     )
 
 
-def message_edit(*, user, message_id: int | str, content: str) -> dict:
+def message_edit(*, user: User, message_id: int | str, content: str) -> dict:
     """The sender changes the text of a live message (``message.updated`` to every member)."""
     with transaction.atomic():
         message = _own_message_for_update(user, message_id)
@@ -160,7 +163,7 @@ def message_edit(*, user, message_id: int | str, content: str) -> dict:
     return selectors.message_payload_by_id(message.id)
 
 
-def message_delete(*, user, message_id: int | str) -> dict:
+def message_delete(*, user: User, message_id: int | str) -> dict:
     """The sender deletes a message: it stays as a tombstone so seqs stay gapless."""
     with transaction.atomic():
         message = _own_message_for_update(user, message_id)
@@ -188,7 +191,7 @@ def _validate_emoji(emoji) -> str:
     return emoji
 
 
-def reaction_add(*, user, message_id: int | str, emoji: str) -> dict:
+def reaction_add(*, user: User, message_id: int | str, emoji: str) -> dict:
     """Any member reacts once per emoji (the unique constraint absorbs races)."""
     emoji = _validate_emoji(emoji)
     message = selectors.message_get_for_member(user=user, message_id=message_id)
@@ -200,7 +203,7 @@ def reaction_add(*, user, message_id: int | str, emoji: str) -> dict:
     return selectors.message_payload_by_id(message.id)
 
 
-def reaction_remove(*, user, message_id: int | str, emoji: str) -> dict:
+def reaction_remove(*, user: User, message_id: int | str, emoji: str) -> dict:
     emoji = _validate_emoji(emoji)
     message = selectors.message_get_for_member(user=user, message_id=message_id)
     with transaction.atomic():

@@ -7,10 +7,13 @@ the default records Notification rows (the web UI's badge).
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.module_loading import import_string
 
 from chat.models import Notification, NotificationOutbox
+
+User = get_user_model()
 
 DEFAULT_BACKEND = "chat.services.notifications.RecordingPushBackend"
 DRAIN_BATCH = 500
@@ -76,5 +79,5 @@ def outbox_drain(*, batch: int = DRAIN_BATCH) -> int:
             return total
 
 
-def notifications_mark_read(*, user) -> int:
+def notifications_mark_read(*, user: User) -> int:
     return Notification.objects.filter(user=user, read=False).update(read=True)

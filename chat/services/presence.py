@@ -6,22 +6,25 @@ socket activity); a per-user socket counter makes several devices one presence, 
 """
 
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from chat import events, selectors, store
 from chat.models import UserPresence
 from chat.presenters import iso
 
+User = get_user_model()
+
 TYPING_MAX_GROUP = 100
 
 
-async def presence_socket_opened(*, user) -> None:
+async def presence_socket_opened(*, user: User) -> None:
     if await store.presence_connect(user.id) == 1:
         peers = await database_sync_to_async(selectors.direct_peer_ids)(user.id)
         await events.apublish(peers, events.presence(user.username, True, None))
 
 
-async def presence_socket_closed(*, user) -> None:
+async def presence_socket_closed(*, user: User) -> None:
     """Drop one socket; when it was the last one, persist last_seen and tell direct peers."""
     from chat.services.receipts import receipts_flush_user
 
@@ -38,11 +41,11 @@ def _record_last_seen(user_id: int, last_seen) -> list[int]:
     return selectors.direct_peer_ids(user_id)
 
 
-async def presence_refresh(*, user) -> None:
+async def presence_refresh(*, user: User) -> None:
     await store.presence_touch(user.id)
 
 
-def typing_notify(*, user, conversation_id: int | str) -> bool:
+def typing_notify(*, user: User, conversation_id: int | str) -> bool:
     """Tell the other members that ``user`` types; throttled, and silent in groups over 100."""
     membership = selectors.membership_get(user=user, conversation_id=conversation_id)
     members = selectors.member_ids(membership.conversation_id)

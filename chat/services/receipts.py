@@ -4,16 +4,19 @@ Pointers only move forward (a Lua max in Redis, ``< value`` guards in SQL), so
 late or replayed receipts never lower them. Readers take the larger of both.
 """
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from chat import errors, events, selectors, store
 from chat.models import Membership
 
+User = get_user_model()
+
 STATUSES = ("delivered", "read")
 FLUSH_BATCH = 500
 
 
-def receipt_record(*, user, conversation_id: int | str, status: str, up_to_seq) -> dict[str, bool]:
+def receipt_record(*, user: User, conversation_id: int | str, status: str, up_to_seq) -> dict[str, bool]:
     """Raise the caller's pointer(s) to ``up_to_seq`` (capped at the conversation's last seq).
 
     ``read`` also raises ``delivered``. Each pointer that moved is announced to the other
