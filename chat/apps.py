@@ -6,11 +6,6 @@ class ChatConfig(AppConfig):
     name = "chat"
 
     def ready(self) -> None:
-        from channels.layers import get_channel_layer
-
-        from chat.events import guard_blocking_receive
-
-        guard_blocking_receive(get_channel_layer())
         settings.CELERY_BEAT_SCHEDULE["chat-flush-receipts"] = {"task": "chat.flush_receipts", "schedule": 5.0}
         # A safety net: each send enqueues a drain, this picks up anything a lost task left behind.
         settings.CELERY_BEAT_SCHEDULE["chat-deliver-notifications"] = {

@@ -44,7 +44,6 @@ def _parse_cursors(raw) -> dict[int, int]:
 class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
-        events.guard_blocking_receive(self.channel_layer)
         await events.join_user_group(self.user.id, self.channel_name)
         self.joined = True
         await self.accept()

@@ -28,18 +28,6 @@ def user_group(user_id: int) -> str:
     return f"chat.user.{user_id}"
 
 
-# redis-py 8 reads with a 5 s socket timeout by default, the same 5 s as channels-redis'
-# blocking receive: the read can time out first and the error kills the consumer holding
-# the receive (channels_redis#422). Polling for less than the socket timeout avoids it;
-# with an explicit, longer socket_timeout in CHANNEL_LAYERS this changes nothing.
-BLOCKING_RECEIVE_SECONDS = 2
-
-
-def guard_blocking_receive(layer) -> None:
-    if isinstance(layer, RedisChannelLayer) and layer.brpop_timeout > BLOCKING_RECEIVE_SECONDS:
-        layer.brpop_timeout = BLOCKING_RECEIVE_SECONDS
-
-
 # The channel layer's Redis pool raises (not waits) when a connect storm asks for more
 # connections than it holds; membership changes queue here instead.
 MEMBERSHIP_CONCURRENCY = 32

@@ -176,7 +176,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # redis-py's default 5 s read timeout races channels-redis' 5 s blocking
+            # receive and kills consumers; the default pool cap fails bursts of connects.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "max_connections": 1000}],
             "prefix": "asgi",
             # A 500-member group burst must not overflow a socket's queue;
             # the database stays the source of truth and sync repairs the rest.
