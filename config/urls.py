@@ -1,7 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.static import serve as static_serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import api as core_api
@@ -29,10 +30,12 @@ urlpatterns = [
     path("chat/", include("chat.page_urls")),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+if settings.SERVE_MEDIA:
+    # One address serves uploads too (attachment paths are unguessable); behind a
+    # proxy that serves MEDIA_ROOT itself, SERVE_MEDIA=0 turns this off.
+    urlpatterns += [
+        re_path(r"^media/(?P<path>.+)$", static_serve, {"document_root": settings.MEDIA_ROOT}, name="media"),
+    ]
 
 # Last: a single path segment is a short code (shortener/redirect_urls.py).
 urlpatterns += [path("", include("shortener.redirect_urls"))]
