@@ -108,3 +108,13 @@ def test_concurrent_misses_read_the_database_once(make_link):
     assert len(loads) == 1
     assert len(results) == 8
     assert all(result is not None and result.long_url == link.long_url for result in results)
+
+
+def test_a_waiter_reads_the_database_itself_when_the_lease_holder_is_too_slow(make_link, django_assert_num_queries):
+    link = make_link()
+    store.cache_invalidate(link.short_code)
+    assert store.lease_acquire(link.short_code) is not None  # another process holds the lease and stalls
+    with mock.patch.object(store, "LEASE_WAIT_SECONDS", 0.05), django_assert_num_queries(1):
+        entry = selectors.link_for_redirect(link.short_code)
+    assert entry.long_url == link.long_url
+    assert store.cache_get(link.short_code) is None  # only the lease holder fills the cache
