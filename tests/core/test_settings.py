@@ -61,7 +61,7 @@ def test_the_embedded_redis_is_started_once_per_data_dir_by_concurrent_processes
     context = multiprocessing.get_context("spawn")
     try:
         with context.Pool(4, maxtasksperchild=1) as pool:
-            answers = pool.map(_start_embedded, [str(tmp_path)] * 4)
+            answers = pool.map_async(_start_embedded, [str(tmp_path)] * 4).get(timeout=120)
 
         assert len(set(answers)) == 1
         sock, pid = answers[0]

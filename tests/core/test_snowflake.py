@@ -150,7 +150,8 @@ def test_ids_are_unique_across_threads_sharing_a_generator():
 def test_processes_without_worker_id_lease_distinct_ids_and_never_collide():
     context = multiprocessing.get_context("spawn")
     with context.Pool(3, maxtasksperchild=1) as pool:
-        batches = pool.map(_ids_from_fresh_process, [2000] * 3)
+        # A worker that dies on start-up would make map() wait forever: bound it.
+        batches = pool.map_async(_ids_from_fresh_process, [2000] * 3).get(timeout=120)
 
     worker_ids = [{parse(i).worker_id for i in batch} for batch in batches]
     assert all(len(ids) == 1 for ids in worker_ids)
