@@ -47,6 +47,7 @@ def test_the_live_server_speaks_websocket_and_closes_anonymous_sockets_with_4401
         """() => new Promise((resolve) => {
             const socket = new WebSocket(location.origin.replace("http", "ws") + "/ws/chat/");
             socket.onclose = (event) => resolve(event.code);
+            setTimeout(() => resolve("still open after 8 s"), 8000);  // evaluate() has no timeout of its own
         })"""
     )
 
