@@ -256,5 +256,7 @@ def consume_forever(*, stdout=None, idle_sleep: float = 0.2, stop_after: float |
         if not result.read:
             click_counts_flush()
             time.sleep(idle_sleep)
+    # A loop that stops while busy still leaves the counters it saw flushed.
+    click_counts_flush()
 
 
