@@ -1,9 +1,9 @@
 """The chat socket at /ws/chat/: parse a frame, call a service, answer with a frame.
 
 A bad frame gets ``{"type": "error", "code", "error", "ref"}`` and the socket stays open.
-``sync`` replays from the database up to each conversation's last seq at that moment while
-live events keep flowing, so a message committed during a sync can arrive twice: clients
-keep the highest seq per conversation and drop what they already have.
+``sync`` replays from the database up to each conversation's last seq at that moment. Live
+events queued behind it are checked against what this socket already sent (either way round),
+so each message reaches a socket once; clients still key messages by seq as a safety net.
 """
 
 import json
@@ -41,6 +41,10 @@ def _parse_cursors(raw) -> dict[int, int]:
     return cursors
 
 
+# Live seqs remembered per conversation for de-duplicating a later sync replay.
+LIVE_SEQS_KEPT = 1000
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
@@ -50,6 +54,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await presence_socket_opened(user=self.user)
         self.opened = True
         self.presence_refreshed_at = time.monotonic()
+        # Per conversation: seqs this socket got live, and the highest seq a sync replayed.
+        # Together they make each message reach a socket once, whichever way comes first.
+        self.live_seqs: dict[str, set[int]] = {}
+        self.replayed_up_to: dict[str, int] = {}
 
     async def disconnect(self, code) -> None:
         if getattr(self, "joined", False):
@@ -121,7 +129,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         while (step := await database_sync_to_async(next)(batches, None)) is not None:
             messages, final = step
             for message in messages:
-                await self.send_json(events.message_new(message))
+                conversation = str(message["conversation"])
+                if message["seq"] not in self.live_seqs.get(conversation, ()):
+                    await self.send_json(events.message_new(message))
+        for conversation_id in cursors:
+            key = str(conversation_id)
+            if key in final:
+                self.replayed_up_to[key] = max(self.replayed_up_to.get(key, 0), final[key])
+                self.live_seqs.pop(key, None)
         await self.send_json(events.sync_done(final))
 
     async def on_ping(self, frame: dict) -> None:
@@ -138,4 +153,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def chat_event(self, event: dict) -> None:
         if event.get("skip") and event["skip"] == self.channel_name:
             return
+        seq = event.get("seq")
+        if seq is not None:
+            conversation = event["conversation"]
+            if seq <= self.replayed_up_to.get(conversation, 0):
+                return  # already sent by a sync replay
+            seen = self.live_seqs.setdefault(conversation, set())
+            seen.add(seq)
+            if len(seen) > LIVE_SEQS_KEPT:  # a long-lived socket keeps only the recent ones
+                self.live_seqs[conversation] = set(sorted(seen)[-LIVE_SEQS_KEPT // 2:])
         await self.send(text_data=event["text"])

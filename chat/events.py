@@ -150,10 +150,17 @@ async def _redis_group_send_many(layer, groups: list[str], message: dict) -> Non
 
 
 async def apublish(user_ids: Iterable[int], payload: dict, *, skip_channel: str | None = None) -> None:
-    """Send ``payload`` to every socket of each user (``skip_channel``: the socket that gets an ack instead)."""
+    """Send ``payload`` to every socket of each user (``skip_channel``: the socket that gets an ack instead).
+
+    A ``message.new`` event also carries its conversation and seq beside the text, so a
+    socket can drop a message it already sent during ``sync`` without parsing the JSON.
+    """
     layer = get_channel_layer()
     # Serialised once here rather than once per receiving socket.
     event = {"type": EVENT_HANDLER, "text": json.dumps(payload), "skip": skip_channel}
+    if payload.get("type") == "message.new":
+        event["conversation"] = str(payload["message"]["conversation"])
+        event["seq"] = payload["message"]["seq"]
     groups = [user_group(user_id) for user_id in dict.fromkeys(user_ids)]
     if isinstance(layer, RedisChannelLayer):
         await _redis_group_send_many(layer, groups, event)

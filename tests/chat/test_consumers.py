@@ -301,3 +301,39 @@ async def test_presence_goes_only_to_users_sharing_a_direct_conversation(connect
     await connect(bob)
     assert (await alice_socket.receive_type("presence"))["user"] == "bob"
     await carol_socket.assert_silent(ignore=())
+
+
+async def test_a_message_received_live_is_not_replayed_again_by_sync(connect, alice, bob, direct):
+    bob_socket = await connect(bob)
+    await database_sync_to_async(message_send)(sender=alice, conversation_id=direct.id, client_id="a", content="1")
+    live = await bob_socket.receive_type("message.new")
+    await database_sync_to_async(message_send)(sender=alice, conversation_id=direct.id, client_id="b", content="2")
+    await bob_socket.receive_type("message.new")
+
+    # The client's cursor is older than what this socket already delivered (e.g. it synced
+    # before processing the live frames): the replay sends only what the socket never sent.
+    await bob_socket.send({"type": "sync", "cursors": {str(direct.id): 0}})
+    frames = await bob_socket.frames_until("sync.done")
+
+    assert live["message"]["seq"] == 1
+    assert [f for f in frames if f["type"] == "message.new"] == []
+    assert frames[-1]["cursors"] == {str(direct.id): 2}
+
+
+async def test_a_live_event_for_a_message_sync_already_replayed_is_dropped(connect, alice, bob, direct):
+    from chat import events
+
+    await database_sync_to_async(message_send)(sender=alice, conversation_id=direct.id, client_id="a", content="1")
+    bob_socket = await connect(bob)
+    await bob_socket.send({"type": "sync", "cursors": {str(direct.id): 0}})
+    frames = await bob_socket.frames_until("sync.done")
+    replayed = [f["message"] for f in frames if f["type"] == "message.new"]
+    assert [m["seq"] for m in replayed] == [1]
+
+    # The live announcement of the replayed message arrives late (it was queued behind the
+    # sync): the socket drops it; the next new message still arrives live.
+    await events.apublish([bob.id], events.message_new(replayed[0]))
+    await database_sync_to_async(message_send)(sender=alice, conversation_id=direct.id, client_id="b", content="2")
+    nxt = await bob_socket.receive_type("message.new")
+
+    assert nxt["message"]["seq"] == 2
