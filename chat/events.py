@@ -79,6 +79,11 @@ def presence(username: str, online: bool, last_seen: str | None) -> dict:
     return {"type": "presence", "user": username, "online": online, "last_seen": last_seen}
 
 
+def conversation_changed(conversation_id: int, change: str) -> dict:
+    """A conversation the user is (or was) in was created or changed its members: refetch it."""
+    return {"type": "conversation.updated", "conversation": str(conversation_id), "change": change}
+
+
 def sync_done(cursors: dict[str, int]) -> dict:
     return {"type": "sync.done", "cursors": cursors}
 

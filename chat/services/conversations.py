@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat import errors
+from chat import errors, events
 from chat.models import MAX_MEMBERS, Conversation, Membership
 
 User = get_user_model()
@@ -53,6 +53,7 @@ def conversation_create(*, creator: User, usernames: list[str], title: str | Non
             [Membership(conversation=conversation, user=creator, role=Membership.Role.ADMIN)]
             + [Membership(conversation=conversation, user=u) for u in others]
         )
+        events.publish_on_commit([u.id for u in others], events.conversation_changed(conversation.id, "created"))
     return conversation, True
 
 
@@ -68,6 +69,7 @@ def _direct_get_or_create(creator, other) -> tuple[Conversation, bool]:
                 Membership(conversation=conversation, user=creator, role=Membership.Role.ADMIN),
                 Membership(conversation=conversation, user=other, role=Membership.Role.ADMIN),
             ])
+            events.publish_on_commit([other.id], events.conversation_changed(conversation.id, "created"))
     except IntegrityError:
         return Conversation.objects.get(direct_key=key), False
     return conversation, True
@@ -104,6 +106,9 @@ def members_add(*, actor: User, conversation_id: int | str, usernames: list[str]
             [Membership(conversation=conversation, user=u) for u in new], ignore_conflicts=True
         )
         Conversation.objects.filter(id=conversation.id).update(last_activity_at=timezone.now())
+        if new:
+            everyone = list(present | {u.id for u in new})
+            events.publish_on_commit(everyone, events.conversation_changed(conversation.id, "members"))
     return conversation
 
 
@@ -114,5 +119,9 @@ def members_remove(*, actor: User, conversation_id: int | str, usernames: list[s
         users = _users_by_username(usernames)
         if not conversation.actor_is_admin and any(u.id != actor.id for u in users):
             raise errors.not_admin()
-        Membership.objects.filter(conversation=conversation, user__in=users).delete()
+        before = list(Membership.objects.filter(conversation=conversation).values_list("user_id", flat=True))
+        removed = Membership.objects.filter(conversation=conversation, user__in=users).delete()[0]
+        if removed:
+            # The removed members hear it too, so their list drops the conversation.
+            events.publish_on_commit(before, events.conversation_changed(conversation.id, "members"))
     return conversation

@@ -337,3 +337,22 @@ async def test_a_live_event_for_a_message_sync_already_replayed_is_dropped(conne
     nxt = await bob_socket.receive_type("message.new")
 
     assert nxt["message"]["seq"] == 2
+
+
+async def test_a_new_group_and_member_changes_reach_the_members_sockets(connect, alice, bob, carol):
+    from chat.services.conversations import conversation_create, members_add, members_remove
+
+    bob_socket = await connect(bob)
+    carol_socket = await connect(carol)
+
+    group, _ = await database_sync_to_async(conversation_create)(creator=alice, usernames=["bob"], title="Plans")
+    created = await bob_socket.receive_type("conversation.updated")
+    assert created == {"type": "conversation.updated", "conversation": str(group.id), "change": "created"}
+
+    await database_sync_to_async(members_add)(actor=alice, conversation_id=group.id, usernames=["carol"])
+    assert (await carol_socket.receive_type("conversation.updated"))["change"] == "members"
+    assert (await bob_socket.receive_type("conversation.updated"))["change"] == "members"
+
+    await database_sync_to_async(members_remove)(actor=alice, conversation_id=group.id, usernames=["carol"])
+    removed = await carol_socket.receive_type("conversation.updated")
+    assert removed["conversation"] == str(group.id)

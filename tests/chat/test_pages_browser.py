@@ -463,3 +463,16 @@ def test_a_lost_ack_is_recovered_without_a_duplicate(page, second_page, live_asg
     seqs = [int(s) for s in ann.locator("[data-testid=message][data-seq]").evaluate_all(
         "els => els.map(e => e.dataset.seq)")]
     assert seqs == [1, 2]
+
+
+def test_a_direct_chat_started_by_someone_else_appears_before_any_message(
+    page, second_page, live_asgi_server, ann_and_bob
+):
+    ann, bob = page, second_page
+    _open_chat(ann, live_asgi_server, "ann")
+    _open_chat(bob, live_asgi_server, "bob")
+    expect(bob.get_by_test_id("conversation-item")).to_have_count(0)
+
+    _start_direct_chat(ann, "bob")
+
+    expect(bob.get_by_test_id("conversation-item").filter(has_text="ann")).to_have_count(1)
