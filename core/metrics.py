@@ -25,6 +25,8 @@ class Recorder:
         self._latency: Counter[str] = Counter()
         self._sums: Counter[str] = Counter()
         self._pid: int | None = None
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
@@ -36,7 +38,8 @@ class Recorder:
             self._sums[route] += seconds
             if self._pid != os.getpid():
                 self._pid = os.getpid()
-                threading.Thread(target=self._flush_forever, daemon=True, name="metrics-flush").start()
+                self._thread = threading.Thread(target=self._flush_forever, daemon=True, name="metrics-flush")
+                self._thread.start()
 
     def flush(self) -> None:
         with self._lock:
@@ -62,9 +65,16 @@ class Recorder:
                 self._sums.update(sums)
 
     def _flush_forever(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS)
+        while not self._stopped.wait(FLUSH_SECONDS):
             self.flush()
+
+    def stop(self) -> None:
+        """Stop the background flushing of this process (its counts so far are dropped)."""
+        self._stopped.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=FLUSH_SECONDS + 5)
+        with self._lock:
+            self._requests, self._latency, self._sums = Counter(), Counter(), Counter()
 
 
 recorder = Recorder()

@@ -17,6 +17,16 @@ hypothesis_settings.load_profile("project")
 _counter = itertools.count()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _leave_the_test_redis_database_empty():
+    """Background writers (metrics flushes, the Snowflake lease) may outlive the last test."""
+    yield
+    from core.metrics import recorder
+
+    recorder.stop()
+    get_redis().flushdb()
+
+
 @pytest.fixture(autouse=True)
 def clean_redis():
     """Each test process owns one Redis database (see settings); empty it around each test."""
