@@ -192,6 +192,20 @@ def test_concurrent_claims_all_get_different_ids(clean_redis):
     assert len({lease.worker_id for lease in leases}) == 16
 
 
+def test_a_released_lease_frees_its_id_but_never_anothers(clean_redis):
+    lease = WorkerLease(clean_redis, snowflake_worker_key)
+    worker_id = lease.claim(keep_alive=False)
+    clean_redis.set(snowflake_worker_key(worker_id + 1), "someone-else")
+    stranger = WorkerLease(clean_redis, snowflake_worker_key)
+    stranger.worker_id = worker_id + 1
+
+    lease.release()
+    stranger.release()
+
+    assert clean_redis.get(snowflake_worker_key(worker_id)) is None
+    assert clean_redis.get(snowflake_worker_key(worker_id + 1)) == b"someone-else"
+
+
 def test_renew_keeps_a_held_lease_and_refuses_a_lost_one(clean_redis):
     lease = WorkerLease(clean_redis, snowflake_worker_key)
     worker_id = lease.claim(keep_alive=False)
