@@ -22,32 +22,46 @@ export function presenceDot(presence) {
   return h("span", { class: `presence-dot ${online ? "online" : ""}`, "data-testid": "presence-dot", "data-online": online ? "true" : "false", title: online ? "Online" : "Offline" });
 }
 
+// Items are kept per conversation and updated in place: a click that lands while the list
+// re-renders (a message or a typing line arriving) still hits the same button, so it is not lost.
 export function renderConversationList(state, listEl, onOpen) {
-  clear(listEl);
   const conversations = state.sortedConversations();
+  const existing = new Map();
+  for (const item of listEl.querySelectorAll(":scope > li.conversation-item")) existing.set(item.dataset.id, item);
+  for (const empty of listEl.querySelectorAll(":scope > li.list-empty")) empty.remove();
   if (!conversations.length) {
+    clear(listEl);
     listEl.append(h("li", { class: "list-empty" }, "No conversations yet. Start one with the buttons above."));
     return;
   }
+  const wanted = new Set();
   for (const conv of conversations) {
+    wanted.add(conv.id);
     const name = state.displayName(conv);
     const peer = state.directPeer(conv);
     const preview = previewText(state, conv);
     const unread = conv.unread_count || 0;
     const pic = avatar(name, { group: conv.kind === "group" });
     if (peer) pic.append(presenceDot(state.presence.get(peer)));
-    listEl.append(
-      h("li", { class: `conversation-item ${conv.id === state.activeId ? "active" : ""} ${unread ? "has-unread" : ""}`, "data-testid": "conversation-item", "data-id": conv.id, "data-kind": conv.kind },
-        h("button", { type: "button", class: "conversation-button", onclick: () => onOpen(conv.id) },
-          pic,
-          h("div", { class: "conversation-body" },
-            h("div", { class: "conversation-top" },
-              h("span", { class: "conversation-name", "data-testid": "conversation-name" }, name),
-              h("span", { class: "conversation-time" }, listTime(state.activityOf(conv)))),
-            h("div", { class: "conversation-bottom" },
-              h("span", { class: `conversation-preview ${preview.typing ? "typing" : ""}`, "data-testid": "conversation-preview" }, preview.text),
-              unread ? h("span", { class: "unread-badge", "data-testid": "unread-badge" }, unread > 99 ? "99+" : String(unread)) : null)))));
+    let item = existing.get(conv.id);
+    if (!item) {
+      item = h("li", { "data-testid": "conversation-item", "data-id": conv.id },
+        h("button", { type: "button", class: "conversation-button", onclick: () => onOpen(conv.id) }));
+    }
+    item.className = `conversation-item ${conv.id === state.activeId ? "active" : ""} ${unread ? "has-unread" : ""}`;
+    item.dataset.kind = conv.kind;
+    item.firstElementChild.replaceChildren(
+      pic,
+      h("div", { class: "conversation-body" },
+        h("div", { class: "conversation-top" },
+          h("span", { class: "conversation-name", "data-testid": "conversation-name" }, name),
+          h("span", { class: "conversation-time" }, listTime(state.activityOf(conv)))),
+        h("div", { class: "conversation-bottom" },
+          h("span", { class: `conversation-preview ${preview.typing ? "typing" : ""}`, "data-testid": "conversation-preview" }, preview.text),
+          unread ? h("span", { class: "unread-badge", "data-testid": "unread-badge" }, unread > 99 ? "99+" : String(unread)) : null)));
+    listEl.append(item); // moves an existing item into its sorted place
   }
+  for (const [id, item] of existing) if (!wanted.has(id)) item.remove();
 }
 
 export function renderHeader(state, els) {
