@@ -96,12 +96,15 @@ def enforce(rule: RateLimit, identity: str, *, cost: int = 1) -> None:
         raise rate_limited_error(decision)
 
 
-def client_ip(request) -> str:
+def trusted_client_ip(remote: str, forwarded: str | None) -> str:
     """The caller's address, trusting X-Forwarded-For only from configured proxies."""
     from django.conf import settings
 
-    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
+    remote = remote or "unknown"
     if forwarded and remote in settings.TRUSTED_PROXIES:
         return forwarded.split(",")[0].strip()
     return remote
+
+
+def client_ip(request) -> str:
+    return trusted_client_ip(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR"))

@@ -19,6 +19,7 @@ from django.db import close_old_connections, connection
 from django.utils.encoding import iri_to_uri
 
 from core.errors import ApplicationError, FieldError
+from core.ratelimit import trusted_client_ip
 from shortener import store
 from shortener.enrichment import looks_like_bot
 from shortener.services.links import is_reserved
@@ -39,12 +40,7 @@ def _header(scope, name: bytes) -> str:
 
 def _client_ip(scope) -> str:
     client = scope.get("client")
-    remote = client[0] if client else ""
-    if remote in settings.TRUSTED_PROXIES:
-        forwarded = _header(scope, b"x-forwarded-for")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return remote
+    return trusted_client_ip(client[0] if client else "", _header(scope, b"x-forwarded-for"))
 
 
 async def handle(scope, receive, send) -> int | None:

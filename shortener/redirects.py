@@ -65,9 +65,14 @@ def follow(request, code: str) -> HttpResponse:
     elif decision.outcome == Outcome.RATE_LIMITED:
         context["error"] = "Too many attempts. Try again in a minute."
         status = 429
+    if _wants_json(request) and status == 200:
+        return JsonResponse({"error": "This link is protected by a password.", "code": "password_required"},
+                            status=401)
     if _wants_json(request):
-        return JsonResponse({"error": "This link is protected by a password.", "code": "password_required"}, status=401 if status == 200 else status)
-    response = render(request, "shortener/redirect/password.html", context, status=status)
+        code = "password_wrong" if status == 403 else "rate_limited"
+        response = JsonResponse({"error": context["error"], "code": code}, status=status)
+    else:
+        response = render(request, "shortener/redirect/password.html", context, status=status)
     if decision.retry_after:
         response["Retry-After"] = str(decision.retry_after)
     return response

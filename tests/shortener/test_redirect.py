@@ -111,6 +111,29 @@ def test_password_attempts_are_rate_limited(client, make_link):
     assert statuses[-1] == 429
 
 
+def test_password_link_answers_json_clients_with_json_errors(client, make_link):
+    link = make_link(password="secret")
+    json_accept = {"HTTP_ACCEPT": "application/json"}
+
+    asked = client.get(f"/{link.short_code}", **json_accept)
+    wrong = [client.post(f"/{link.short_code}", {"password": f"guess{i}"}, **json_accept) for i in range(11)]
+
+    assert (asked.status_code, asked.json()["code"]) == (401, "password_required")
+    assert (wrong[0].status_code, wrong[0].json()["code"]) == (403, "password_wrong")
+    assert (wrong[-1].status_code, wrong[-1].json()["code"]) == (429, "rate_limited")
+    assert int(wrong[-1]["Retry-After"]) >= 1
+
+
+def test_client_ip_trusts_forwarded_for_only_from_configured_proxies(settings):
+    from core.ratelimit import trusted_client_ip
+
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
+
+    assert trusted_client_ip("10.0.0.1", "203.0.113.9, 10.0.0.1") == "203.0.113.9"
+    assert trusted_client_ip("198.51.100.7", "203.0.113.9") == "198.51.100.7"
+    assert trusted_client_ip("", None) == "unknown"
+
+
 def test_max_clicks_serves_exactly_the_limit_then_410(client, make_link):
     link = make_link(max_clicks=2)
     assert [client.get(f"/{link.short_code}").status_code for _ in range(4)] == [302, 302, 410, 410]
