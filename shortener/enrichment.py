@@ -24,6 +24,7 @@ _BOT_RE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def looks_like_bot(user_agent: str) -> bool:
     return not user_agent or _BOT_RE.search(user_agent) is not None
 

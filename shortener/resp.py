@@ -42,6 +42,9 @@ class PipelinedConnection:
         self._pending: collections.deque[asyncio.Future] = collections.deque()
         self._connecting: asyncio.Lock | None = None
         self._read_task: asyncio.Task | None = None
+        # Commands of one event-loop pass go out in one write (one syscall here, one read in Redis).
+        self._outbox: list[bytes] = []
+        self._flush_scheduled = False
 
     async def _connect(self) -> None:
         if self._connecting is None:
@@ -82,6 +85,7 @@ class PipelinedConnection:
     def _reset(self, exc: BaseException) -> None:
         writer, self._writer, self._reader = self._writer, None, None
         pending, self._pending = self._pending, collections.deque()
+        self._outbox = []
         for future in pending:
             if not future.done():
                 future.set_exception(ConnectionError(f"Redis connection lost: {exc}"))
@@ -92,11 +96,20 @@ class PipelinedConnection:
         future = asyncio.get_running_loop().create_future()
         # Appending the future and writing the bytes without an await between keeps their orders equal.
         self._pending.append(future)
-        self._writer.write(_encode(command))
+        self._outbox.append(_encode(command))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
         reply = await future
         if isinstance(reply, hiredis.ReplyError):
             raise RespError(str(reply))
         return reply
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        outbox, self._outbox = self._outbox, []
+        if outbox and self._writer is not None:
+            self._writer.write(b"".join(outbox))
 
     async def execute(self, *command):
         if self._writer is None:

@@ -118,3 +118,48 @@ def test_a_waiter_reads_the_database_itself_when_the_lease_holder_is_too_slow(ma
         entry = selectors.link_for_redirect(link.short_code)
     assert entry.long_url == link.long_url
     assert store.cache_get(link.short_code) is None  # only the lease holder fills the cache
+
+
+def test_concurrent_redirects_of_one_loop_share_a_round_trip_and_keep_their_own_outcomes(make_link):
+    import asyncio
+
+    plain = make_link(long_url="https://example.com/plain")
+    other = make_link(long_url="https://example.com/other", redirect_type=301)
+    locked = make_link(long_url="https://example.com/locked", password="open-sesame-42")
+    uncached = make_link(long_url="https://example.com/uncached")
+    for link in (plain, other, locked):
+        selectors.link_for_redirect(link.short_code)
+    selectors.link_for_redirect("ghost-code")
+    store.cache_invalidate(uncached.short_code)
+    calls = []
+
+    async def hits():
+        conn = store.resp.connection()
+        real_execute = conn.execute
+
+        async def counting_execute(*command):
+            calls.append(command[0])
+            return await real_execute(*command)
+
+        conn.execute = counting_execute
+        asks = [(plain.short_code, True), (other.short_code, True), (plain.short_code, False),
+                (locked.short_code, True), ("ghost-code", True), (uncached.short_code, True)]
+        return await asyncio.gather(*(
+            store.aredirect(code, referrer="", ip="1.2.3.4", user_agent="x", method="GET", count=count)
+            for code, count in asks
+        ))
+
+    outcomes = asyncio.run(hits())
+    assert [(o.kind, o.long_url, o.redirect_type) for o in outcomes] == [
+        ("ok", "https://example.com/plain", 302),
+        ("ok", "https://example.com/other", 301),
+        ("ok", "https://example.com/plain", 302),
+        ("django", "", 302),
+        ("missing", "", 302),
+        ("miss", "", 302),
+    ]
+    assert calls in (["EVALSHA"], ["EVALSHA", "EVAL"])  # one script call for all six
+    # Clicks are in the stream for the three answered redirects; two of them count.
+    assert store.click_stream_length() == 3
+    assert store.counts_pending_many([plain.short_code, other.short_code]) == {
+        plain.short_code: 1, other.short_code: 1}

@@ -44,6 +44,19 @@ def test_storing_the_same_entries_twice_inserts_them_once(make_link):
     assert LinkHourlyStats.objects.get(link=link).clicks == 4
 
 
+def test_fresh_entries_that_were_somehow_stored_fall_back_to_the_checked_insert(make_link):
+    # Fresh entries skip the lookup of stored ones; the unique stream id must still stop a duplicate
+    # (and its rollup increment) if such an entry was stored after all, e.g. by a claiming consumer.
+    link = make_link()
+    record(link.short_code, 3)
+    entries = store.click_read_new("c1", 100)
+    assert clicks.clicks_store(entries[:2]).inserted == 2
+    result = clicks.clicks_store(entries, fresh=True)
+    assert (result.inserted, result.duplicates) == (1, 2)
+    assert Click.objects.filter(link=link).count() == 3
+    assert LinkHourlyStats.objects.get(link=link).clicks == 3
+
+
 def test_entries_of_a_killed_consumer_are_claimed_and_inserted_exactly_once(make_link, settings):
     link = make_link()
     record(link.short_code, 5)
