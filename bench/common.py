@@ -329,6 +329,8 @@ def nginx_302_baseline(*, connections: int = 64, duration: int = 10) -> WrkResul
 
 def _cell(value) -> str:
     if isinstance(value, float):
+        if value < 1:
+            return f"{value:.3f}"  # ratios: 0.003 must not print as 0.00
         return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
     if isinstance(value, int):
         return f"{value:,}"
