@@ -216,6 +216,7 @@ class _RedirectBatcher:
     def __init__(self):
         self.waiting: list[tuple[tuple, asyncio.Future]] = []
         self.scheduled = False
+        self.running: set[asyncio.Task] = set()  # the loop holds tasks weakly
 
     def submit(self, click: tuple) -> asyncio.Future:
         loop = asyncio.get_running_loop()
@@ -231,7 +232,9 @@ class _RedirectBatcher:
         waiting, self.waiting = self.waiting, []
         for start in range(0, len(waiting), _REDIRECT_BATCH_MAX):
             batch = waiting[start:start + _REDIRECT_BATCH_MAX]
-            asyncio.get_running_loop().create_task(self._run(batch))
+            task = asyncio.get_running_loop().create_task(self._run(batch))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
 
     @staticmethod
     async def _run(batch: list[tuple[tuple, asyncio.Future]]) -> None:

@@ -204,3 +204,19 @@ async def test_concurrent_hot_creations_share_commits_and_one_alias_is_claimed_o
     assert await Link.objects.filter(short_code="one-winner").acount() == 1
     codes = {body["short_code"] for status, _, body in results if status == 201}
     assert len(codes) == 31
+
+
+async def test_concurrent_hot_redirects_each_get_their_own_link_and_click(make_link):
+    first = await sync_to_async(make_link)(long_url="https://example.com/first")
+    second = await sync_to_async(make_link)(long_url="https://example.com/second", redirect_type=301)
+    for code in (first.short_code, second.short_code):
+        await asgi_request(f"/{code}")  # through Django: fills the cache (no user agent: a bot, not counted)
+    codes = [first.short_code, second.short_code] * 10
+    answers = await asyncio.gather(*(asgi_request(f"/{code}", headers=[(b"user-agent", BROWSER_UA)])
+                                     for code in codes))
+    assert [(status, headers[b"location"]) for status, headers, _ in answers] == [
+        (302, b"https://example.com/first"), (301, b"https://example.com/second")] * 10
+    assert not any(_django_answered(headers) for _, headers, _ in answers)
+    assert store.counts_pending(first.short_code) == 10
+    assert store.counts_pending(second.short_code) == 10
+    assert store.click_stream_length() == 22
