@@ -5,6 +5,8 @@ socket activity); a per-user socket counter makes several devices one presence, 
 ``last_seen`` is written when the last socket closes.
 """
 
+import logging
+
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -14,6 +16,7 @@ from chat.models import UserPresence
 from chat.presenters import iso
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 TYPING_MAX_GROUP = 100
 
@@ -29,7 +32,10 @@ async def presence_socket_closed(*, user: User) -> None:
     from chat.services.receipts import receipts_flush_user
 
     remaining = await store.presence_disconnect(user.id)
-    await database_sync_to_async(receipts_flush_user)(user_id=user.id)
+    try:
+        await database_sync_to_async(receipts_flush_user)(user_id=user.id)
+    except Exception:  # noqa: BLE001 - the receipts stay in Redis for the periodic flush
+        logger.exception("receipts flush on disconnect failed for user %s", user.id)
     if remaining == 0:
         last_seen = timezone.now()
         peers = await database_sync_to_async(_record_last_seen)(user.id, last_seen)

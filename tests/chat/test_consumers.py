@@ -295,6 +295,18 @@ async def test_a_rest_send_reaches_every_socket_including_the_senders(connect, a
         assert (await socket.receive_type("message.new"))["message"]["id"] == response.json()["id"]
 
 
+async def test_peers_learn_of_the_last_close_even_when_the_receipt_flush_fails(connect, alice, bob, direct):
+    from unittest import mock
+
+    alice_socket = await connect(alice)
+    bob_socket = await connect(bob)
+    await alice_socket.receive_type("presence")
+    with mock.patch("chat.services.receipts.receipts_flush_user", side_effect=RuntimeError("database away")):
+        await bob_socket.close()
+        offline = await alice_socket.receive_type("presence")
+    assert offline["user"] == "bob" and offline["online"] is False and offline["last_seen"]
+
+
 async def test_presence_goes_only_to_users_sharing_a_direct_conversation(connect, alice, bob, carol, direct, group):
     alice_socket = await connect(alice)
     carol_socket = await connect(carol)  # shares only the group with bob
