@@ -1,8 +1,9 @@
 """The redirect hot path: ``GET|HEAD /<code>`` answered before Django in one Redis round trip.
 
-Only the common case is answered here: a cached, active, unexpired link without password or click
-limit, asked for by a client that does not want JSON. Everything else returns None and Django's
-redirect view (same services, same cache) answers.
+Only the common case is answered here: an active, unexpired link without password or click limit,
+asked for by a client that does not want JSON. A cache miss is filled here too (on a worker thread,
+through the same selector as Django's view). Everything else returns None and Django's redirect
+view (same services, same cache) answers.
 """
 
 from __future__ import annotations
@@ -54,14 +55,20 @@ async def handle(scope, receive, send) -> int | None:
     if is_reserved(code) or "json" in _header(scope, b"accept"):
         return None
     user_agent = _header(scope, b"user-agent")
-    outcome = await store.aredirect(
-        code,
-        referrer=_header(scope, b"referer"),
-        ip=_client_ip(scope),
-        user_agent=user_agent,
-        method=method,
-        count=method == "GET" and not looks_like_bot(user_agent),
-    )
+    visit = {
+        "referrer": _header(scope, b"referer"),
+        "ip": _client_ip(scope),
+        "user_agent": user_agent,
+        "method": method,
+        "count": method == "GET" and not looks_like_bot(user_agent),
+    }
+    outcome = await store.aredirect(code, **visit)
+    if outcome.kind == "miss":
+        # A first hit: load the link into the cache (the same lease-guarded selector Django's view
+        # uses) on a worker thread, then answer from the cache like any other hit.
+        if not await _fill_cache(code):
+            return None  # unknown code: Django renders the 404 (now negatively cached)
+        outcome = await store.aredirect(code, **visit)
     if outcome.kind != "ok":
         return None
     # The click is already recorded: from here on this handler must answer.
@@ -79,6 +86,19 @@ async def handle(scope, receive, send) -> int | None:
     )
     await send({"type": "http.response.body", "body": b""})
     return outcome.redirect_type
+
+
+def _fill_cache_sync(code: str) -> bool:
+    from shortener import selectors
+
+    try:
+        return selectors.link_for_redirect(code) is not None
+    finally:
+        if connection.vendor != "sqlite":  # pooled PostgreSQL connections go back to the pool
+            close_old_connections()
+
+
+_fill_cache = sync_to_async(_fill_cache_sync, thread_sensitive=False)
 
 
 # --- creation -----------------------------------------------------------------------------------

@@ -54,18 +54,25 @@ def _django_answered(headers: dict) -> bool:
     return b"x-frame-options" in headers
 
 
-async def test_a_miss_falls_through_to_django_then_the_hot_path_answers(link):
+async def test_a_miss_is_filled_and_answered_on_the_hot_path(link):
     store.cache_invalidate(link.short_code)
-    status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
-    assert status == 302
-    assert headers[b"location"] == b"https://example.com/hot"
-    assert _django_answered(headers)
-    status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
-    assert status == 302
-    assert headers[b"location"] == b"https://example.com/hot"
-    assert not _django_answered(headers)
+    for _ in range(2):
+        status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+        assert status == 302
+        assert headers[b"location"] == b"https://example.com/hot"
+        assert not _django_answered(headers)
+    assert store.cache_get(link.short_code).long_url == "https://example.com/hot"
     assert store.counts_pending(link.short_code) == 2
     assert store.click_stream_length() == 2
+
+
+async def test_a_miss_on_an_expired_link_is_filled_then_answered_410_by_django(link):
+    await Link.objects.filter(pk=link.pk).aupdate(expires_at=link.created_at)
+    store.cache_invalidate(link.short_code)
+    status, headers, body = await asgi_request(f"/{link.short_code}", headers=[(b"accept", b"text/html")])
+    assert status == 410 and _django_answered(headers)
+    assert store.cache_get(link.short_code) is not None
+    assert store.click_stream_length() == 0
 
 
 async def test_head_on_the_hot_path_records_a_bot_click_and_counts_nothing(link, drain_clicks):
