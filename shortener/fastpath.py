@@ -94,8 +94,7 @@ def _fill_cache_sync(code: str) -> bool:
     try:
         return selectors.link_for_redirect(code) is not None
     finally:
-        if connection.vendor != "sqlite":  # pooled PostgreSQL connections go back to the pool
-            close_old_connections()
+        _release_connection()
 
 
 _fill_cache = sync_to_async(_fill_cache_sync, thread_sensitive=False)
@@ -166,10 +165,15 @@ def _shorten_batch_sync(requests: list[tuple[str, object, str]]) -> list[tuple[i
                 answers[index] = (201, link_summary(result))
         return answers
     finally:
-        # Pooled PostgreSQL connections go back to the pool. A SQLite connection stays with its thread:
-        # closing the last one checkpoints the WAL, which cost more than the whole request.
-        if connection.vendor != "sqlite":
-            close_old_connections()
+        _release_connection()
+
+
+def _release_connection() -> None:
+    """After hot-path database work on a worker thread: pooled PostgreSQL connections go back to the
+    pool. A SQLite connection stays with its thread: closing the last one checkpoints the WAL, which
+    cost more than the whole request."""
+    if connection.vendor != "sqlite":
+        close_old_connections()
 
 
 class _CreateBatcher:
