@@ -1,5 +1,7 @@
 """WebSocket routes of every app."""
 
 from chat.routing import websocket_urlpatterns as chat_websockets
+from core.ws_routes import catch_all
 
-websocket_urlpatterns: list = [*chat_websockets]
+# Last: any other path is refused with close code 4404 (core/ws_routes.py).
+websocket_urlpatterns: list = [*chat_websockets, *catch_all()]

@@ -224,9 +224,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    # JSON nested deeper than MAX_JSON_DEPTH is a 400 parse_error, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.json_parser.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "64"))
+# Links one signed-in user may create per minute (anonymous callers: 20 per minute per IP).
+SHORTENER_CREATE_PER_MINUTE = int(os.environ.get("SHORTENER_CREATE_PER_MINUTE", "100"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Systems API",
     "DESCRIPTION": "URL shortener, news feed, chat and ride dispatch.",

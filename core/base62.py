@@ -30,3 +30,11 @@ def decode(text: str) -> int:
         except KeyError:
             raise ValueError(f"invalid base62 character {char!r}") from None
     return number
+
+
+def encode_padded(number: int, length: int) -> str:
+    """``encode`` left-padded with the zero digit to exactly ``length`` characters."""
+    code = encode(number)
+    if len(code) > length:
+        raise ValueError(f"{number} needs more than {length} base62 characters")
+    return code.rjust(length, ALPHABET[0])

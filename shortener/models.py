@@ -18,9 +18,11 @@ class RedirectType(models.IntegerChoices):
 
 
 class Link(models.Model):
-    # The Snowflake id doubles as the source of the generated short code (base62).
     id = models.BigIntegerField(primary_key=True)
     short_code = models.CharField(max_length=32, unique=True)
+    # The counter value a generated short code was made from (core.codes); null for aliases and for
+    # the older codes that were the base62 of the id. Its maximum re-seeds a counter Redis lost.
+    code_seq = models.BigIntegerField(null=True, blank=True, unique=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="links"
     )

@@ -111,6 +111,10 @@ def link_click_counts(links: list[Link]) -> dict[int, int]:
 # --- stats ------------------------------------------------------------------------------------
 
 TOP_N = 10
+# Stats bounds must fall inside this window: far enough from the calendar's edges that a range
+# computed from them (a day added, a week taken off) can never leave it.
+STATS_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+STATS_LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -134,17 +138,18 @@ def _parse_bound(value: str, field: str, *, is_end: bool) -> datetime:
             parsed = parse_datetime(value)
             if parsed is None:
                 raise ValueError
-    except ValueError:
+        parsed = timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # impossible dates, offsets past 24 h, the calendar's last day
         raise FieldError({field: "Must be an ISO 8601 date or datetime."})
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
+    if not STATS_EARLIEST <= parsed <= STATS_LATEST:
+        raise FieldError({field: f"Must be between {STATS_EARLIEST:%Y-%m-%d} and {STATS_LATEST:%Y-%m-%d}."})
     return parsed
 
 
 def stats_range(*, start: str | None, end: str | None, granularity: str | None) -> StatsRange:
     now = timezone.now()
     end_at = _parse_bound(end, "to", is_end=True) if end else now
-    start_at = _parse_bound(start, "from", is_end=False) if start else end_at - timedelta(days=7)
+    start_at = _parse_bound(start, "from", is_end=False) if start else max(end_at - timedelta(days=7), STATS_EARLIEST)
     if start_at >= end_at:
         raise FieldError({"from": "Must be before 'to'."})
     if end_at - start_at > timedelta(days=731):

@@ -12,11 +12,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from core import base62
+from core import codes
 from core.errors import ApplicationError, FieldError
+from core.ratelimit import RateLimit, check, rate_limited_error
 from core.snowflake import next_id
 from shortener import store
 from shortener.errors import alias_taken, link_deleted
@@ -28,6 +29,9 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MAX_TAGS = 10
 DEFAULT_EXPIRES_IN_DAYS = 365
 MAX_EXPIRES_IN_DAYS = 3650
+# Anonymous creators are limited per client IP, signed-in ones per user (SHORTENER_CREATE_PER_MINUTE).
+ANONYMOUS_CREATE = RateLimit("shortener-anon-shorten", limit=20, period=60)
+DEFAULT_CREATE_PER_MINUTE = 100
 
 # Every top-level path the project serves (and a few it may): an alias must never shadow one.
 RESERVED_ALIASES = frozenset(
@@ -95,6 +99,9 @@ def validate_long_url(long_url: object, *, request_host: str | None = None, fiel
         raise FieldError({field: "Only http and https URLs can be shortened."})
     if not host:
         raise FieldError({field: "URL has no host."})
+    if "@" in parts.netloc:
+        # "https://bank.example@evil.example/" reads as the bank's address but leads elsewhere.
+        raise FieldError({field: "URLs with a user name or password cannot be shortened."})
     own_hosts = {_hostname(settings.PUBLIC_BASE_URL)}
     if request_host:
         own_hosts.add(request_host.lower().rsplit(":", 1)[0] if not request_host.startswith("[") else request_host)
@@ -186,7 +193,7 @@ def suggest_aliases(alias: str, count: int = 3) -> list[str]:
 class LinkInput:
     long_url: str
     custom_alias: str | None = None
-    expires_in_days: int = DEFAULT_EXPIRES_IN_DAYS
+    expires_in_days: int | None = DEFAULT_EXPIRES_IN_DAYS  # None: never expires
     redirect_type: int = RedirectType.FOUND
     password: str | None = None
     max_clicks: int | None = None
@@ -194,12 +201,19 @@ class LinkInput:
 
 
 def link_input_from(data: dict, *, request_host: str | None = None) -> LinkInput:
-    """Validate a shorten payload (API body or CSV row); raises FieldError naming the field."""
+    """Validate a shorten payload (API body or CSV row); raises FieldError naming the field.
+
+    ``expires_in_days`` absent means one year; an explicit null means the link never expires.
+    """
     long_url = validate_long_url(data.get("long_url"), request_host=request_host)
     alias = data.get("custom_alias")
     alias = validate_alias(alias) if alias not in (None, "") else None
-    days = data.get("expires_in_days")
-    days = validate_expires_in_days(days) if days is not None else DEFAULT_EXPIRES_IN_DAYS
+    if "expires_in_days" not in data:
+        days = DEFAULT_EXPIRES_IN_DAYS
+    elif data["expires_in_days"] is None:
+        days = None
+    else:
+        days = validate_expires_in_days(data["expires_in_days"])
     redirect_type = data.get("redirect_type")
     redirect_type = validate_redirect_type(redirect_type) if redirect_type is not None else RedirectType.FOUND
     return LinkInput(
@@ -213,41 +227,66 @@ def link_input_from(data: dict, *, request_host: str | None = None) -> LinkInput
     )
 
 
-def link_create(*, owner, data: LinkInput) -> Link:
+def _create_limit() -> RateLimit:
+    per_minute = int(getattr(settings, "SHORTENER_CREATE_PER_MINUTE", DEFAULT_CREATE_PER_MINUTE))
+    return RateLimit("shortener-user-create", limit=per_minute, period=60)
+
+
+def _creation_refused(*, owner, client_ip: str | None) -> ApplicationError | None:
+    """Take one creation from the creator's bucket; the 429 error (with retry_after) when it is empty.
+
+    A signed-in creator is limited per user (wherever the request comes from), an anonymous one per
+    client IP. A caller that is neither (a management command, tests) is not limited.
+    """
+    if owner is not None and owner.is_authenticated:
+        rule, identity = _create_limit(), str(owner.pk)
+    elif client_ip:
+        rule, identity = ANONYMOUS_CREATE, client_ip
+    else:
+        return None
+    decision = check(rule, identity)
+    return None if decision.allowed else rate_limited_error(decision)
+
+
+def link_create(*, owner, data: LinkInput, client_ip: str | None = None, throttle: bool = True) -> Link:
     """Create a link under a generated code or the requested alias.
 
-    Generated codes are base62 Snowflakes (unique by construction); aliases share the same unique
-    column, so of two concurrent claims exactly one insert wins and the other raises a 409
-    ApplicationError carrying three free suggestions.
+    Raises a 429 ApplicationError (``retry_after``) when the creator is over its creation rate
+    (per user when signed in, else per ``client_ip``); ``throttle=False`` is for callers that
+    charged the whole request already (a CSV import). Generated codes are unique by construction
+    (core.codes); aliases share the same unique column, so of two concurrent claims exactly one
+    insert wins and the other raises a 409 ApplicationError carrying three free suggestions.
     """
-    for _attempt in range(3):
-        try:
-            link = _link_insert(owner=owner, data=data)
-        except IntegrityError:
-            if data.custom_alias:
-                if Link.objects.filter(short_code=data.custom_alias).exists():
-                    raise alias_taken(suggest_aliases(data.custom_alias))
-                raise
-            continue  # a generated code equal to an existing alias: draw the next Snowflake
-        if data.custom_alias:
-            # A negative-cache entry for this alias (someone probed it before) must not outlive the link.
-            # Generated codes come from future Snowflakes: nobody can have probed them.
-            _invalidate_now_and_after_commit(link.short_code)
-        return link
-    raise IntegrityError("could not allocate a short code")
+    if throttle and (refused := _creation_refused(owner=owner, client_ip=client_ip)):
+        raise refused
+    try:
+        link = _link_insert(owner=owner, data=data)
+    except IntegrityError:
+        if data.custom_alias and Link.objects.filter(short_code=data.custom_alias).exists():
+            raise alias_taken(suggest_aliases(data.custom_alias))
+        raise
+    if data.custom_alias:
+        # A negative-cache entry for this alias (someone probed it before) must not outlive the link.
+        # Generated codes are fresh permutations of unused counter values: nobody can have probed them.
+        _invalidate_now_and_after_commit(link.short_code)
+    return link
 
 
 def link_create_batch(*, items: list[tuple[object, LinkInput]]) -> list[Link | ApplicationError]:
-    """Create several links with one commit; the slot of a taken alias holds its 409 error instead.
+    """Create several links with one commit; the slot of a taken alias holds its 409 error instead,
+    the slot of a creator over its rate (see ``link_create``) a 429 error with ``retry_after``.
 
     The same rules as ``link_create``. Generated codes cannot collide, so they go in one multi-row
     INSERT; each alias gets its own savepoint so a taken one fails alone. Group commit is what lets
     concurrent API calls share a write.
     """
     results: dict[int, Link | ApplicationError] = {}
+    for i, (owner, _data) in enumerate(items):
+        if refused := _creation_refused(owner=owner, client_ip=None):
+            results[i] = refused
     with transaction.atomic():
         generated = {i: _link_build(owner=owner, data=data) for i, (owner, data) in enumerate(items)
-                     if not data.custom_alias}
+                     if not data.custom_alias and i not in results}
         try:
             with transaction.atomic():
                 Link.objects.bulk_create(list(generated.values()))
@@ -256,7 +295,7 @@ def link_create_batch(*, items: list[tuple[object, LinkInput]]) -> list[Link | A
             for i in generated:
                 results[i] = _link_insert(owner=items[i][0], data=items[i][1])
         for i, (owner, data) in enumerate(items):
-            if not data.custom_alias:
+            if not data.custom_alias or i in results:
                 continue
             try:
                 results[i] = _link_insert(owner=owner, data=data)
@@ -269,25 +308,55 @@ def link_create_batch(*, items: list[tuple[object, LinkInput]]) -> list[Link | A
     return [results[i] for i in range(len(items))]
 
 
+def _sequence_floor() -> int:
+    """The lowest short-code counter value no stored link uses."""
+    highest = Link.objects.aggregate(highest=Max("code_seq"))["highest"]
+    return 0 if highest is None else highest + 1
+
+
+code_sequence = codes.SequenceAllocator(floor=_sequence_floor)
+
+
+def _generated_code() -> tuple[int, str]:
+    while True:
+        sequence = code_sequence.next()
+        code = codes.code_for(sequence)
+        if not is_reserved(code):
+            return sequence, code
+
+
 def _link_insert(*, owner, data: LinkInput) -> Link:
-    link = _link_build(owner=owner, data=data)
-    with transaction.atomic():
-        link.save(force_insert=True)
-    return link
+    """Insert one link; a generated code found taken (an alias of that length, or a counter that
+    went back after a Redis restore) lifts the counter and takes the next code."""
+    for _attempt in range(3):
+        link = _link_build(owner=owner, data=data)
+        try:
+            with transaction.atomic():
+                link.save(force_insert=True)
+        except IntegrityError:
+            if data.custom_alias:
+                raise
+            code_sequence.raise_floor()
+            continue
+        return link
+    raise IntegrityError("could not allocate a short code")
 
 
 def _link_build(*, owner, data: LinkInput) -> Link:
-    link_id = next_id()
-    code = data.custom_alias or base62.encode(link_id)
+    if data.custom_alias:
+        sequence, code = None, data.custom_alias
+    else:
+        sequence, code = _generated_code()
     now = timezone.now()
     link = Link(
-        id=link_id,
+        id=next_id(),
         short_code=code,
+        code_seq=sequence,
         owner=owner if owner is not None and owner.is_authenticated else None,
         long_url=data.long_url,
         redirect_type=data.redirect_type,
         created_at=now,
-        expires_at=now + timedelta(days=data.expires_in_days),
+        expires_at=None if data.expires_in_days is None else now + timedelta(days=data.expires_in_days),
         password_hash=make_password(data.password) if data.password else "",
         max_clicks=data.max_clicks,
         tags=encode_tags(list(data.tags)),
@@ -324,7 +393,9 @@ def link_update(*, link: Link, changes: dict, request_host: str | None = None) -
         if "long_url" in changes:
             link.long_url = validate_long_url(changes["long_url"], request_host=request_host)
         if "expires_in_days" in changes:
-            link.expires_at = now + timedelta(days=validate_expires_in_days(changes["expires_in_days"]))
+            # Counted from the edit, not from creation; null means never.
+            days = changes["expires_in_days"]
+            link.expires_at = None if days is None else now + timedelta(days=validate_expires_in_days(days))
         elif "expires_at" in changes:
             link.expires_at = _parse_expires_at(changes["expires_at"], now)
         if "redirect_type" in changes:
@@ -347,11 +418,17 @@ def _parse_expires_at(value: object, now: datetime) -> datetime | None:
         return None
     from django.utils.dateparse import parse_datetime
 
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    invalid = FieldError({"expires_at": "Must be an ISO 8601 datetime (UTC offset within ±24 h) or null."})
+    try:
+        # Impossible dates (February 30th) and offsets past 24 h raise ValueError; a moment at the
+        # calendar's edge that falls outside it in UTC raises OverflowError.
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is not None:
+            parsed = timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise invalid
     if parsed is None:
-        raise FieldError({"expires_at": "Must be an ISO 8601 datetime or null."})
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, UTC)
+        raise invalid
     if parsed > now + timedelta(days=MAX_EXPIRES_IN_DAYS):
         raise FieldError({"expires_at": f"Must be within {MAX_EXPIRES_IN_DAYS} days."})
     return parsed

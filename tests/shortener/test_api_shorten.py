@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django.urls import get_resolver
 
-from core import base62
+from core import base62, codes
 from shortener.models import BlockedHost, Link, RedirectType
 from shortener.services.links import RESERVED_ALIASES
 
@@ -25,11 +25,14 @@ def test_anonymous_shorten_returns_the_link_fields(api_client):
     assert (link.expires_at - link.created_at).days == 365
 
 
-def test_generated_code_is_the_base62_of_the_snowflake_id(api_client):
+def test_generated_code_is_seven_characters_from_the_permuted_counter(api_client):
     body = api_client.post(URL, {"long_url": "https://example.com/"}, format="json").json()
     link = Link.objects.get(short_code=body["short_code"])
-    assert len(body["short_code"]) >= 7
-    assert base62.decode(body["short_code"]) == link.id
+    assert len(body["short_code"]) == 7
+    assert set(body["short_code"]) <= set(base62.ALPHABET)
+    assert link.code_seq is not None
+    assert codes.code_for(link.code_seq) == body["short_code"]
+    assert codes.sequence_of(body["short_code"]) == link.code_seq
 
 
 def test_signed_in_links_belong_to_the_caller(auth_client):
