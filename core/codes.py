@@ -178,5 +178,9 @@ class SequenceAllocator:
         """After a generated code turned out taken: move the shared counter past every stored value
         and drop this process's block, so the next values are fresh."""
         self._client().eval(_RAISE_FLOOR, 1, SHORT_CODE_SEQUENCE_KEY, self.floor())
+        self.forget_block()
+
+    def forget_block(self) -> None:
+        """Drop the rest of this process's block; the next value comes from a new one."""
         with self._lock:
             self._next = self._end = 0

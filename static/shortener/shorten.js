@@ -13,8 +13,10 @@ function payloadFrom(formNode) {
   const payload = { long_url: longUrl };
   const alias = (data.get("custom_alias") || "").trim();
   if (alias) payload.custom_alias = alias;
+  // null asks for a link that never expires; leaving the field out means the one-year default.
   const days = (data.get("expires_in_days") || "").trim();
-  if (days) payload.expires_in_days = Number(days);
+  if (data.get("never_expires")) payload.expires_in_days = null;
+  else if (days) payload.expires_in_days = Number(days);
   payload.redirect_type = Number(data.get("redirect_type") || 302);
   const password = data.get("password") || "";
   if (password) payload.password = password;
@@ -122,4 +124,10 @@ async function onSubmit(event) {
   }
 }
 
-if (form) form.addEventListener("submit", onSubmit);
+if (form) {
+  form.addEventListener("submit", onSubmit);
+  const never = form.querySelector("[data-never-expires]");
+  never.addEventListener("change", () => {
+    form.elements.expires_in_days.disabled = never.checked;
+  });
+}

@@ -183,3 +183,55 @@ def test_batch_creation_fails_a_taken_alias_alone(make_link, user):
     assert isinstance(results[1], ApplicationError) and results[1].status == 409
     assert len(results[1].extra["suggested"]) == 3
     assert Link.objects.get(short_code="batch-free").owner is None
+
+
+def test_signed_in_creation_is_rate_limited_per_user_with_retry_after(auth_client, client_for, make_user, settings):
+    settings.SHORTENER_CREATE_PER_MINUTE = 5
+    statuses = [auth_client.post(URL, {"long_url": f"https://example.com/{i}"}, format="json") for i in range(8)]
+    assert [r.status_code for r in statuses] == [201] * 5 + [429] * 3
+    limited = statuses[-1]
+    assert limited.json()["code"] == "rate_limited"
+    assert int(limited["Retry-After"]) >= 1
+    assert Link.objects.filter(owner=auth_client.user).count() == 5
+    # The bucket is the user's: another user, and the same user from another address, are judged apart.
+    other = client_for(make_user("bob"))
+    assert other.post(URL, {"long_url": "https://example.com/bob"}, format="json").status_code == 201
+    again = auth_client.post(URL, {"long_url": "https://example.com/x"}, format="json", REMOTE_ADDR="10.9.9.9")
+    assert again.status_code == 429
+
+
+def test_a_burst_of_signed_in_creation_is_cut_at_the_default_limit(auth_client):
+    statuses = [auth_client.post(URL, {"long_url": f"https://example.com/{i}"}, format="json").status_code
+                for i in range(settings.SHORTENER_CREATE_PER_MINUTE + 5)]
+    assert statuses.count(201) == settings.SHORTENER_CREATE_PER_MINUTE
+    assert statuses[-5:] == [429] * 5
+
+
+def test_batch_creation_answers_429_in_the_slots_of_a_user_over_the_limit(make_user, settings):
+    from core.errors import ApplicationError
+    from shortener.services.links import link_create_batch, link_input_from
+
+    settings.SHORTENER_CREATE_PER_MINUTE = 2
+    busy, calm = make_user("busy"), make_user("calm")
+    items = [(busy, link_input_from({"long_url": f"https://example.com/{i}"})) for i in range(3)]
+    items.append((calm, link_input_from({"long_url": "https://example.com/calm"})))
+    results = link_create_batch(items=items)
+    assert [isinstance(r, Link) for r in results] == [True, True, False, True]
+    assert isinstance(results[2], ApplicationError)
+    assert (results[2].status, results[2].code) == (429, "rate_limited")
+    assert results[2].extra["retry_after"] >= 1
+    assert Link.objects.filter(owner=busy).count() == 2
+
+
+def test_null_expiry_means_the_link_never_expires(auth_client):
+    response = auth_client.post(URL, {"long_url": "https://example.com/", "expires_in_days": None}, format="json")
+    assert response.status_code == 201
+    assert response.json()["expires_at"] is None
+    assert Link.objects.get(short_code=response.json()["short_code"]).expires_at is None
+
+
+def test_an_absent_expiry_is_still_one_year(auth_client):
+    body = auth_client.post(URL, {"long_url": "https://example.com/"}, format="json").json()
+    link = Link.objects.get(short_code=body["short_code"])
+    assert body["expires_at"] is not None
+    assert (link.expires_at - link.created_at).days == 365

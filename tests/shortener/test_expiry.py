@@ -66,3 +66,28 @@ def test_consume_command_prints_progress(make_link):
     assert "inserted 1" in out.getvalue()
     link.refresh_from_db()
     assert link.click_count == 1
+
+
+@pytest.mark.parametrize("field", ["expires_in_days", "expires_at"])
+def test_extending_an_old_link_counts_from_the_edit(auth_client, make_link, client, field):
+    link = make_link(owner=auth_client.user, expires_in_days=30)
+    long_ago = timezone.now() - timedelta(days=100)
+    Link.objects.filter(pk=link.pk).update(created_at=long_ago, expires_at=long_ago + timedelta(days=30),
+                                           state=LinkState.EXPIRED)
+    store.cache_invalidate(link.short_code)
+    assert client.get(f"/{link.short_code}").status_code == 410
+
+    before = timezone.now()
+    if field == "expires_in_days":
+        payload = {"expires_in_days": 10}
+    else:
+        payload = {"expires_at": (before + timedelta(days=10)).isoformat()}
+    body = auth_client.patch(f"/api/v1/links/{link.short_code}", payload, format="json").json()
+
+    link.refresh_from_db()
+    assert body["state"] == "active"
+    assert before + timedelta(days=10) - timedelta(seconds=5) <= link.expires_at <= timezone.now() + timedelta(days=10)
+    assert client.get(f"/{link.short_code}").status_code == 302
+    # Still reachable nine days on, gone after the tenth.
+    assert selectors.link_state(link, now=before + timedelta(days=9, hours=23)) == LinkState.ACTIVE
+    assert selectors.link_state(link, now=before + timedelta(days=10, minutes=1)) == LinkState.EXPIRED

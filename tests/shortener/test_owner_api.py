@@ -200,3 +200,45 @@ def test_endpoints_are_in_the_openapi_schema(api_client):
                  "/api/v1/links/{code}/stats"):
         assert path in paths, path
     assert any("qr" in path for path in paths)
+
+
+def test_patch_null_expiry_makes_the_link_never_expire(auth_client, make_link):
+    link = make_link(owner=auth_client.user)
+    response = auth_client.patch(f"/api/v1/links/{link.short_code}", {"expires_in_days": None}, format="json")
+    assert response.status_code == 200
+    assert response.json()["expires_at"] is None
+    link.refresh_from_db()
+    assert link.expires_at is None
+
+
+def test_csv_import_with_an_overlong_field_is_400_naming_the_line(auth_client):
+    csv_text = "long_url,custom_alias\nhttps://example.com/ok,\nhttps://example.com/x," + "a" * 140_000 + "\n"
+    response = auth_client.post("/api/v1/links/import", {"file": _csv(csv_text)}, format="multipart")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert body["fields"]["file"][0].startswith("Line 3:")
+    assert "field larger than field limit" in body["fields"]["file"][0]
+    assert not Link.objects.filter(owner=auth_client.user).exists()
+
+
+def test_csv_imports_are_rate_limited_per_user(auth_client, client_for, make_user):
+    from shortener.services.imports import IMPORT_LIMIT
+
+    for i in range(IMPORT_LIMIT.limit):
+        response = auth_client.post("/api/v1/links/import", {"file": _csv(f"https://example.com/{i}\n")},
+                                    format="multipart")
+        assert response.status_code == 200
+    limited = auth_client.post("/api/v1/links/import", {"file": _csv("https://example.com/x\n")}, format="multipart")
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "rate_limited" and int(limited["Retry-After"]) >= 1
+    other = client_for(make_user("importer"))
+    assert other.post("/api/v1/links/import", {"file": _csv("https://example.com/y\n")},
+                      format="multipart").status_code == 200
+
+
+def test_a_csv_import_is_not_cut_by_the_per_link_creation_limit(auth_client, settings):
+    settings.SHORTENER_CREATE_PER_MINUTE = 2
+    rows = "".join(f"https://example.com/{i}\n" for i in range(10))
+    body = auth_client.post("/api/v1/links/import", {"file": _csv(rows)}, format="multipart").json()
+    assert (body["created"], body["failed"]) == (10, 0)
