@@ -202,3 +202,33 @@ def test_idle_consumers_without_pending_work_are_forgotten(make_link):
     assert store.click_consumers_prune(0) == ["finished"]
     names = {c["name"].decode() for c in store.get_redis().xinfo_consumers(store.CLICK_STREAM_KEY, store.CLICK_GROUP)}
     assert names == {"gone"}
+
+
+def test_a_database_failure_while_storing_leaves_the_clicks_pending_for_a_later_consumer(make_link, settings,
+                                                                                          monkeypatch):
+    from django.db import DatabaseError
+
+    link = make_link()
+    record(link.short_code, 4)
+    real_insert = clicks._insert_clicks
+
+    def insert_then_fail(rows):
+        real_insert(rows)  # the rows are written inside the transaction, then the database gives out
+        raise DatabaseError("connection lost mid-batch")
+
+    monkeypatch.setattr(clicks, "_insert_clicks", insert_then_fail)
+    with pytest.raises(DatabaseError):
+        clicks.clicks_consume(consumer="crashing")
+    assert Click.objects.filter(link=link).count() == 0
+    assert not LinkHourlyStats.objects.filter(link=link).exists()
+    assert store.click_pending_count() == 4  # delivered, never acknowledged
+
+    monkeypatch.setattr(clicks, "_insert_clicks", real_insert)
+    settings.SHORTENER_CLAIM_IDLE_SECONDS = 0
+    result = clicks.clicks_consume(consumer="later")
+    assert result.inserted == 4
+    assert clicks.clicks_consume(consumer="later").inserted == 0
+    assert Click.objects.filter(link=link).count() == 4
+    assert len(set(Click.objects.filter(link=link).values_list("stream_id", flat=True))) == 4
+    assert LinkHourlyStats.objects.get(link=link).clicks == 4
+    assert store.click_pending_count() == 0
