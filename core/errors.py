@@ -6,7 +6,7 @@ errors add ``"fields": {name: [messages]}``.
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -77,6 +77,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         if retry_after := exc.extra.get("retry_after"):
             response["Retry-After"] = str(int(retry_after))
         return response
+    if isinstance(exc, RequestDataTooBig):  # Django's own limit on bodies, hit while DRF reads one
+        return Response({"error": "Request body too large.", "code": "too_large"}, status=413)
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return Response({"error": str(exc), "code": "too_many_fields"}, status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

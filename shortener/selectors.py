@@ -129,6 +129,8 @@ def _parse_bound(value: str, field: str, *, is_end: bool) -> datetime:
 
     value = value.strip()
     try:
+        if not value.isascii():  # ISO 8601 digits only: other scripts' digits parse as numbers too
+            raise ValueError
         day = parse_date(value) if len(value) == 10 else None
         if day is not None:
             parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)

@@ -422,7 +422,7 @@ def _parse_expires_at(value: object, now: datetime) -> datetime | None:
     try:
         # Impossible dates (February 30th) and offsets past 24 h raise ValueError; a moment at the
         # calendar's edge that falls outside it in UTC raises OverflowError.
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        parsed = parse_datetime(value) if isinstance(value, str) and value.isascii() else None
         if parsed is not None:
             parsed = timezone.make_aware(parsed, UTC) if timezone.is_naive(parsed) else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
