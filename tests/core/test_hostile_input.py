@@ -1,6 +1,5 @@
 """Crafted requests to the platform: deep JSON, path traversal under /static/, unknown WebSocket paths."""
 
-import asyncio
 import json
 
 import pytest
@@ -11,6 +10,7 @@ from config.asgi import application
 from core.json_parser import JSONTooDeep, depth_exceeds, loads
 from core.services import token_for
 from core.ws_routes import UNKNOWN_ROUTE_CLOSE_CODE
+from tests.shortener.test_fastpath import asgi_request
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
@@ -82,34 +82,6 @@ def test_depth_is_measured_without_recursion():
 # --- static files ----------------------------------------------------------------------------------
 
 
-async def asgi_get(path: str, raw_path: bytes | None = None) -> tuple[int, bytes]:
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": raw_path or path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver")], "client": ("203.0.113.9", 50000), "server": ("testserver", 80),
-    }
-    sent: list[dict] = []
-    done = asyncio.Event()
-    requested = False
-
-    async def receive():
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            done.set()
-
-    await asyncio.wait_for(application(scope, receive, send), timeout=10)
-    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
-    return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-
-
 @pytest.mark.parametrize("raw", [
     "/static/..%2f..%2fsecret_key", "/static/..%2fsecret_key", "/static/%2e%2e/%2e%2e/secret_key",
     "/static/../../secret_key", "/static/core/..%2f..%2f..%2fsecret_key", "/static/..%5c..%5csecret_key",
@@ -119,7 +91,7 @@ async def asgi_get(path: str, raw_path: bytes | None = None) -> tuple[int, bytes
 async def test_static_paths_escaping_the_static_directories_are_404(raw):
     from urllib.parse import unquote
 
-    status, body = await asgi_get(unquote(raw), raw.encode())
+    status, _, body = await asgi_request(unquote(raw))
     assert status == 404
     assert settings.SECRET_KEY.encode() not in body
     assert b"SECRET_KEY" not in body
@@ -127,7 +99,7 @@ async def test_static_paths_escaping_the_static_directories_are_404(raw):
 
 @pytest.mark.django_db
 async def test_static_files_are_still_served():
-    status, body = await asgi_get("/static/core/app.css")
+    status, _, body = await asgi_request("/static/core/app.css")
     assert status == 200 and b".card" in body
 
 
