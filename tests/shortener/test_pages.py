@@ -113,3 +113,41 @@ def test_dashboard_of_a_deleted_link_still_shows_its_stats(web, user):
 
 def test_pages_reject_writes(web):
     assert web.post("/links/").status_code == 405
+
+
+def test_the_shorten_form_offers_a_link_that_never_expires(client):
+    html = client.get("/").content.decode()
+    assert 'name="never_expires"' in html
+    assert "data-never-expires" in html
+    assert "Never expires" in html
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_never_expires_in_the_form_creates_a_link_without_expiry(page, live_asgi_server):
+    import re
+
+    from playwright.sync_api import expect
+
+    from shortener.models import Link
+
+    page.goto(f"{live_asgi_server}/")
+    page.get_by_placeholder(re.compile("Paste a long URL")).fill("https://example.org/forever")
+    page.get_by_text("Options:").click()
+    page.get_by_label("Never expires").check()
+    expect(page.get_by_label("Expires in (days)")).to_be_disabled()
+    page.get_by_role("button", name="Shorten", exact=True).click()
+
+    expect(page.get_by_test_id("shorten-result").locator("[data-result-url]")).to_be_visible()
+    link = Link.objects.get(long_url="https://example.org/forever")
+    assert link.expires_at is None
+    expect(page.locator("[data-result-expiry]")).to_have_text("")
+
+    # Unticked again, the days field is back and its value is sent.
+    page.get_by_label("Never expires").uncheck()
+    page.get_by_label("Expires in (days)").fill("3")
+    page.get_by_placeholder(re.compile("Paste a long URL")).fill("https://example.org/three-days")
+    page.get_by_role("button", name="Shorten", exact=True).click()
+    expect(page.locator("[data-result-expiry]")).to_have_text(re.compile("Expires"))
+    three = Link.objects.get(long_url="https://example.org/three-days")
+    assert (three.expires_at - three.created_at).days == 3
