@@ -1,5 +1,6 @@
 """Concurrent callers: one alias claimed twice, a click budget hit by many visitors."""
 
+import asyncio
 import threading
 
 import pytest
@@ -62,3 +63,41 @@ def test_concurrent_visitors_never_get_past_max_clicks(make_link):
     assert sorted(statuses) == [302] * 3 + [410] * 5
     link.refresh_from_db()
     assert link.served_count == 3
+
+
+def test_concurrent_creations_by_one_user_never_pass_the_rate_limit(make_user, settings):
+    from core.services import token_for
+
+    settings.SHORTENER_CREATE_PER_MINUTE = 4
+    user = make_user("burst")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user).key}")
+
+    def create(i):
+        return client.post("/api/v1/shorten", {"long_url": f"https://example.com/{i}"}, format="json").status_code
+
+    statuses = run_concurrently(create, 10)
+    assert sorted(statuses) == [201] * 4 + [429] * 6
+    assert Link.objects.filter(owner=user).count() == 4
+
+
+async def test_the_hot_path_answers_429_for_a_user_over_the_creation_limit(make_user, settings):
+    import json
+
+    from asgiref.sync import sync_to_async
+
+    from core.services import token_for
+    from tests.shortener.test_fastpath import asgi_post
+
+    settings.SHORTENER_CREATE_PER_MINUTE = 2
+    user = await sync_to_async(make_user)("hot")
+    token = await sync_to_async(token_for)(user)
+    auth = [(b"authorization", f"Token {token.key}".encode())]
+    answers = await asyncio.gather(*(
+        asgi_post("/api/v1/shorten", json.dumps({"long_url": f"https://example.com/{i}"}).encode(), auth)
+        for i in range(5)
+    ))
+    assert sorted(status for status, _, _ in answers) == [201, 201, 429, 429, 429]
+    limited = next(body for status, _, body in answers if status == 429)
+    assert limited["code"] == "rate_limited" and limited["retry_after"] >= 1
+    assert await Link.objects.filter(owner=user).acount() == 2
