@@ -170,3 +170,24 @@ def test_concurrent_creators_never_collide(make_user):
     assert len(generated) == len(set(generated)) == 90
     assert {len(code) for code in generated} == {7}
     assert Link.objects.filter(short_code__in=generated).count() == 90
+
+
+@pytest.mark.django_db
+def test_links_with_the_older_snowflake_codes_keep_working(auth_client, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.snowflake import next_id
+
+    link_id = next_id()
+    old = Link.objects.create(id=link_id, short_code=base62.encode(link_id), owner=auth_client.user,
+                              long_url="https://example.com/old", expires_at=timezone.now() + timedelta(days=30))
+    assert len(old.short_code) >= 10 and old.code_seq is None
+    assert client.get(f"/{old.short_code}")["Location"] == "https://example.com/old"
+    response = auth_client.patch(f"/api/v1/links/{old.short_code}", {"long_url": "https://example.com/moved"},
+                                 format="json")
+    assert response.status_code == 200
+    assert client.get(f"/{old.short_code}")["Location"] == "https://example.com/moved"
+    fresh = links.link_create(owner=auth_client.user, data=links.link_input_from({"long_url": "https://example.com/"}))
+    assert len(fresh.short_code) == 7
