@@ -1,5 +1,7 @@
 """POST /api/v1/shorten: every outcome the issue names."""
 
+import time
+
 import pytest
 from django.conf import settings
 from django.urls import get_resolver
@@ -185,8 +187,11 @@ def test_batch_creation_fails_a_taken_alias_alone(make_link, user):
     assert Link.objects.get(short_code="batch-free").owner is None
 
 
-def test_signed_in_creation_is_rate_limited_per_user_with_retry_after(auth_client, client_for, make_user, settings):
+def test_signed_in_creation_is_rate_limited_per_user_with_retry_after(auth_client, client_for, make_user, settings,
+                                                                     monkeypatch):
     settings.SHORTENER_CREATE_PER_MINUTE = 5
+    frozen = time.time_ns() // 1_000_000
+    monkeypatch.setattr("core.ratelimit._now_ms", lambda: frozen)
     statuses = [auth_client.post(URL, {"long_url": f"https://example.com/{i}"}, format="json") for i in range(8)]
     assert [r.status_code for r in statuses] == [201] * 5 + [429] * 3
     limited = statuses[-1]
@@ -200,7 +205,10 @@ def test_signed_in_creation_is_rate_limited_per_user_with_retry_after(auth_clien
     assert again.status_code == 429
 
 
-def test_a_burst_of_signed_in_creation_is_cut_at_the_default_limit(auth_client):
+def test_a_burst_of_signed_in_creation_is_cut_at_the_default_limit(auth_client, monkeypatch):
+    # The burst arrives at one instant: a slow machine must not refill the bucket meanwhile.
+    frozen = time.time_ns() // 1_000_000
+    monkeypatch.setattr("core.ratelimit._now_ms", lambda: frozen)
     statuses = [auth_client.post(URL, {"long_url": f"https://example.com/{i}"}, format="json").status_code
                 for i in range(settings.SHORTENER_CREATE_PER_MINUTE + 5)]
     assert statuses.count(201) == settings.SHORTENER_CREATE_PER_MINUTE
