@@ -12,6 +12,7 @@ from chat.presenters import attachment_payload, iso
 from chat.services import blocks, conversations, messages, notifications
 from chat.services.attachments import attachment_upload
 from core.errors import FieldError
+from core.ids import MAX_ID
 
 
 # --- schema-documenting output shapes ----------------------------------------
@@ -89,8 +90,8 @@ class UsernameIn(serializers.Serializer):
 
 
 class MessagePageIn(serializers.Serializer):
-    after_seq = serializers.IntegerField(required=False, min_value=0)
-    before_seq = serializers.IntegerField(required=False, min_value=0)
+    after_seq = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
+    before_seq = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=selectors.MESSAGE_PAGE_MAX, default=50)
 
 
@@ -227,7 +228,7 @@ class SearchView(APIView):
 class UserSearchView(APIView):
     @extend_schema(parameters=[OpenApiParameter("q", str)],
                    responses=inline_serializer("ChatUser", {"username": serializers.CharField()}, many=True),
-                   summary="Users whose name starts with q (max 20)")
+                   summary="Users whose name starts with q (at least 3 characters; max 20)")
     def get(self, request):
         query = request.query_params.get("q", "")[:150]
         return Response(selectors.user_search(query=query, exclude=request.user))
@@ -237,7 +238,7 @@ class PresenceView(APIView):
     @extend_schema(responses=inline_serializer("Presence", {
         "online": serializers.BooleanField(), "last_seen": serializers.DateTimeField(allow_null=True)}))
     def get(self, request, username: str):
-        return Response(selectors.presence_of(username=username))
+        return Response(selectors.presence_of(viewer=request.user, username=username))
 
 
 class BlockOut(serializers.Serializer):

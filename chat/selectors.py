@@ -10,6 +10,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from chat import errors, store
 from chat.models import Block, Conversation, Membership, Message, Notification, Reaction, UserPresence
 from chat.presenters import conversation_payload, iso, message_payload
+from core.errors import FieldError
+from core.ids import parse_id
 
 User = get_user_model()
 
@@ -32,12 +34,14 @@ def _with_members(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
 
 
 def membership_get(*, user: User, conversation_id: int | str) -> Membership:
-    """The caller's membership (with its conversation); NotFound when they are not a member."""
+    """The caller's membership (with its conversation); NotFound when they are not a member
+    or ``conversation_id`` is no valid id (past 64 bits, negative, not a number)."""
+    conversation_id = parse_id(conversation_id)
+    if conversation_id is None:
+        raise errors.conversation_not_found()
     try:
-        return Membership.objects.select_related("conversation").get(
-            conversation_id=int(conversation_id), user=user
-        )
-    except (Membership.DoesNotExist, ValueError, TypeError):
+        return Membership.objects.select_related("conversation").get(conversation_id=conversation_id, user=user)
+    except Membership.DoesNotExist:
         raise errors.conversation_not_found() from None
 
 
@@ -149,9 +153,12 @@ def message_list(*, user: User, conversation_id: int | str, after_seq: int | Non
 
 
 def message_get_for_member(*, user: User, message_id: int | str) -> Message:
+    message_id = parse_id(message_id)
+    if message_id is None:
+        raise errors.message_not_found()
     try:
-        message = Message.objects.select_related("conversation", "sender").get(id=int(message_id))
-    except (Message.DoesNotExist, ValueError, TypeError):
+        message = Message.objects.select_related("conversation", "sender").get(id=message_id)
+    except Message.DoesNotExist:
         raise errors.message_not_found() from None
     if not Membership.objects.filter(conversation_id=message.conversation_id, user=user).exists():
         raise errors.message_not_found()
@@ -166,8 +173,11 @@ def sync_batches(*, user: User, cursors: dict[int, int]) -> Iterator[tuple[list[
     """Every message after each cursor of the caller's conversations, in ``seq`` order, in batches.
 
     Conversations missing from ``cursors`` replay nothing; the final cursors hold their
-    current last seq. Yields ``(messages, cursors so far)``.
+    current last seq. Yields ``(messages, cursors so far)``. Raises FieldError ``cursors`` when
+    a conversation id or seq is not within 0..2^63-1.
     """
+    if any(parse_id(key) is None or parse_id(value) is None for key, value in cursors.items()):
+        raise FieldError({"cursors": "Conversation ids and seqs are integers from 0 to 2^63-1."})
     memberships = Membership.objects.filter(user=user).values_list("conversation_id", "conversation__last_seq")
     new_cursors: dict[str, int] = {}
     for conversation_id, last_seq in memberships:
@@ -216,13 +226,33 @@ def user_by_username(username: str):
         raise errors.user_not_found() from None
 
 
-def presence_of(*, username: str) -> dict:
+def shares_conversation(user_id: int, other_id: int) -> bool:
+    """Whether the two users are members of one conversation (or are the same user)."""
+    if user_id == other_id:
+        return True
+    mine = Membership.objects.filter(user_id=user_id).values("conversation_id")
+    return Membership.objects.filter(user_id=other_id, conversation_id__in=mine).exists()
+
+
+def presence_of(*, viewer: User, username: str) -> dict:
+    """Online state and last seen of ``username``; NotFound unless the viewer shares a
+    conversation with them (presence is not for strangers, nor is whether the name exists)."""
     user = user_by_username(username)
+    if not shares_conversation(viewer.id, user.id):
+        raise errors.user_not_found()
     record = UserPresence.objects.filter(user=user).first()
     return {"online": store.is_online(user.id), "last_seen": iso(record.last_seen) if record else None}
 
 
+USER_SEARCH_MIN_LENGTH = 3
+
+
 def user_search(*, query: str, exclude: User | None = None) -> list[dict]:
+    """At most USER_SEARCH_LIMIT active users whose name starts with ``query`` (at least
+    USER_SEARCH_MIN_LENGTH characters, so the directory cannot be listed a letter at a time)."""
+    query = query.strip()
+    if len(query) < USER_SEARCH_MIN_LENGTH:
+        raise FieldError({"q": f"Type at least {USER_SEARCH_MIN_LENGTH} characters."})
     queryset = User.objects.filter(is_active=True, username__istartswith=query).order_by("username")
     if exclude is not None:
         queryset = queryset.exclude(id=exclude.id)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from chat import errors, events, selectors, store
 from chat.models import MAX_CONTENT_LENGTH, Attachment, Conversation, Membership, Message, NotificationOutbox, Reaction
+from core.ids import parse_id
 from core.ratelimit import RateLimit, check, rate_limited_error
 
 User = get_user_model()
@@ -42,10 +43,10 @@ def _validate_attachment_ids(attachment_ids) -> list[int]:
         return []
     if not isinstance(attachment_ids, list) or len(attachment_ids) > MAX_ATTACHMENTS:
         raise errors.invalid("attachment_ids", f"Give a list of at most {MAX_ATTACHMENTS} attachment ids.")
-    try:
-        return list(dict.fromkeys(int(a) for a in attachment_ids))
-    except (TypeError, ValueError):
-        raise errors.invalid("attachment_ids", "Attachment ids are numbers.") from None
+    ids = [parse_id(a) for a in attachment_ids]
+    if None in ids:
+        raise errors.invalid("attachment_ids", "Attachment ids are integers from 0 to 2^63-1.")
+    return list(dict.fromkeys(ids))
 
 
 def message_send(*, sender: User, conversation_id: int | str, client_id: str, content: str = "",

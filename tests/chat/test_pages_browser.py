@@ -137,9 +137,9 @@ def test_group_creation_edit_delete_and_reactions(page, second_page, live_asgi_s
 
     ann.get_by_test_id("new-group").click()
     ann.get_by_test_id("group-title").fill("Weekend plans")
-    ann.get_by_test_id("user-search").fill("b")
+    ann.get_by_test_id("user-search").fill("bob")
     ann.locator("[data-testid=user-result][data-username=bob]").click()
-    ann.get_by_test_id("user-search").fill("c")
+    ann.get_by_test_id("user-search").fill("cid")
     ann.locator("[data-testid=user-result][data-username=cid]").click()
     ann.get_by_test_id("create-group").click()
     expect(ann.get_by_test_id("conversation-title")).to_have_text("Weekend plans")
