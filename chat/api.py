@@ -1,18 +1,22 @@
 """REST API of the chat: validate input, call a service or selector, return JSON."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import selectors
+from chat import errors, selectors
 from chat.models import Conversation
 from chat.presenters import attachment_payload, iso
 from chat.services import blocks, conversations, messages, notifications
 from chat.services.attachments import attachment_upload
 from core.errors import FieldError
 from core.ids import MAX_ID
+from core.media import private_file_response
+
+_THUMBNAIL_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
 # --- schema-documenting output shapes ----------------------------------------
@@ -212,6 +216,21 @@ class AttachmentUploadView(APIView):
             raise FieldError({"file": "Send exactly one file in the multipart field 'file'."})
         attachment = attachment_upload(owner=request.user, uploaded=files[0])
         return Response(attachment_payload(attachment), status=status.HTTP_201_CREATED)
+
+
+class AttachmentFileView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   summary="Download an attachment (its uploader and members of its conversation; others 404)")
+    def get(self, request, attachment_id: int, thumbnail: bool = False):
+        attachment = selectors.attachment_for_download(user=request.user, attachment_id=attachment_id)
+        if thumbnail:
+            if not attachment.thumbnail or not attachment.image_verified:
+                raise errors.attachment_not_found()
+            return private_file_response(attachment.thumbnail, name=f"thumbnail-{attachment.name}",
+                                         content_type=_THUMBNAIL_TYPES.get(attachment.thumbnail.name.rsplit(".", 1)[-1]),
+                                         inline=True)
+        return private_file_response(attachment.file, name=attachment.name, content_type=attachment.content_type,
+                                     inline=attachment.image_verified)
 
 
 class SearchView(APIView):

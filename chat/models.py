@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from core.media import private_storage
 from core.snowflake import next_id
 
 MAX_CONTENT_LENGTH = 4000
@@ -107,11 +108,16 @@ class Attachment(models.Model):
     id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments")
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=_attachment_path, max_length=300)
-    thumbnail = models.FileField(upload_to=_thumbnail_path, max_length=300, null=True, blank=True)
+    # Private: read only through the download view, which checks the caller may see it.
+    file = models.FileField(upload_to=_attachment_path, max_length=300, storage=private_storage)
+    thumbnail = models.FileField(upload_to=_thumbnail_path, max_length=300, null=True, blank=True,
+                                 storage=private_storage)
     name = models.CharField(max_length=255)
     size = models.BigIntegerField()
+    # Found from the file's bytes (core.images), never taken from the client.
     content_type = models.CharField(max_length=100)
+    # True once a worker decoded it as a raster image: only then is it shown inline.
+    image_verified = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db.models import Prefetch, Q, QuerySet
 
 from chat import errors, store
-from chat.models import Block, Conversation, Membership, Message, Notification, Reaction, UserPresence
+from chat.models import Attachment, Block, Conversation, Membership, Message, Notification, Reaction, UserPresence
 from chat.presenters import conversation_payload, iso, message_payload
 from core.errors import FieldError
 from core.ids import parse_id
@@ -163,6 +163,25 @@ def message_get_for_member(*, user: User, message_id: int | str) -> Message:
     if not Membership.objects.filter(conversation_id=message.conversation_id, user=user).exists():
         raise errors.message_not_found()
     return message
+
+
+def attachment_for_download(*, user: User, attachment_id: int | str) -> Attachment:
+    """An attachment its uploader or a member of its message's conversation may read;
+    NotFound otherwise (whether it exists is not revealed)."""
+    attachment_id = parse_id(attachment_id)
+    attachment = (
+        Attachment.objects.select_related("message").filter(id=attachment_id).first()
+        if attachment_id is not None else None
+    )
+    if attachment is None:
+        raise errors.attachment_not_found()
+    if attachment.owner_id == user.id:
+        return attachment
+    if attachment.message is not None and not attachment.message.deleted and Membership.objects.filter(
+        conversation_id=attachment.message.conversation_id, user=user
+    ).exists():
+        return attachment
+    raise errors.attachment_not_found()
 
 
 def message_payload_by_id(message_id: int) -> dict:

@@ -111,8 +111,8 @@ function attachmentEls(attachments) {
   if (!attachments || !attachments.length) return null;
   return h("div", { class: "attachments" },
     attachments.map((file) => {
-      const isImage = (file.content_type || "").startsWith("image/") && (file.thumbnail_url || file.url);
-      if (isImage) {
+      // Only an image the server decoded has a thumbnail; anything else is a download.
+      if (file.thumbnail_url) {
         return h("a", { class: "attachment-image", href: file.url, target: "_blank", rel: "noopener", "data-testid": "attachment-image" },
           h("img", { src: file.thumbnail_url || file.url, alt: file.name || "image", loading: "lazy" }));
       }

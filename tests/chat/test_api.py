@@ -159,7 +159,8 @@ def test_members_endpoints(client_for, alice, bob, carol, group, make_user):
 
 @pytest.fixture
 def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "public"
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     return tmp_path
 
 
@@ -169,9 +170,11 @@ def _png(size=(800, 600)) -> bytes:
     return out.getvalue()
 
 
-def test_image_upload_gets_a_thumbnail_and_can_be_sent(client_for, alice, bob, direct, media_root):
+def test_image_upload_gets_a_thumbnail_and_can_be_sent(client_for, alice, bob, direct, media_root,
+                                                       django_capture_on_commit_callbacks):
     api = client_for(alice)
-    response = api.post(f"{BASE}/attachments", {"file": SimpleUploadedFile("photo.png", _png(), "image/png")},
+    with django_capture_on_commit_callbacks(execute=True):  # the thumbnail task runs after commit
+        response = api.post(f"{BASE}/attachments", {"file": SimpleUploadedFile("photo.png", _png(), "image/png")},
                         format="multipart")
     assert response.status_code == 201
     body = response.json()

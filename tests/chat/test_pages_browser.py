@@ -241,7 +241,7 @@ def test_image_attachment_uploads_and_shows_a_thumbnail(page, second_page, live_
     image = bob.locator("[data-testid=message][data-sender=ann] [data-testid=attachment-image] img")
     expect(image).to_be_visible()
     # The thumbnail, not the original, is what the bubble shows; the link opens the full image.
-    expect(image).to_have_attribute("src", re.compile(r"^/media/.+"))
+    expect(image).to_have_attribute("src", re.compile(r"^/api/v1/chat/attachments/[0-9]+/thumbnail$"))
     link = bob.locator("[data-testid=message][data-sender=ann] [data-testid=attachment-image]")
     assert link.get_attribute("href") != image.get_attribute("src")
     expect(bob.get_by_test_id("attachment-file")).to_contain_text("notes.txt")
