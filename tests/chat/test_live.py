@@ -83,3 +83,40 @@ def test_live_hostile_ids_in_frames_get_error_frames_and_the_socket_stays_open(l
     from chat.models import Message
 
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["abc", -1, True, None, 1.5])
+def test_live_hostile_receipt_seqs_are_invalid(live_asgi_server, alice, bob, direct, value):
+    with _socket(live_asgi_server, alice) as socket:
+        error = _answer(socket, {"type": "receipt", "conversation": str(direct.id), "status": "read",
+                                 "up_to_seq": value})
+        assert error["code"] == "invalid" and "up_to_seq" in error["fields"]
+
+
+def test_live_receipt_seq_past_64_bits_is_capped_not_an_error(live_asgi_server, alice, bob, direct):
+    with _socket(live_asgi_server, alice) as socket:
+        socket.send(json.dumps({"type": "receipt", "conversation": str(direct.id), "status": "read",
+                                "up_to_seq": 99999999999999999999}))
+        socket.send(json.dumps({"type": "ping"}))
+        assert _next_of(socket, ("pong", "error"))["type"] == "pong"
+
+
+def _next_of(socket, frame_types: tuple[str, ...]) -> dict:
+    while True:
+        frame = json.loads(socket.recv(timeout=5))
+        if frame["type"] in frame_types:
+            return frame
+
+
+def test_live_presence_reaches_only_people_sharing_a_conversation(live_asgi_server, alice, bob, carol, direct):
+    with _socket(live_asgi_server, bob) as bob_socket, _socket(live_asgi_server, carol) as carol_socket:
+        with _socket(live_asgi_server, alice):
+            assert _next(bob_socket, "presence") == {"type": "presence", "user": "alice", "online": True,
+                                                     "last_seen": None}
+        offline = _next(bob_socket, "presence")
+        assert offline["user"] == "alice" and offline["online"] is False and offline["last_seen"]
+        carol_socket.send(json.dumps({"type": "ping"}))
+        frames = []
+        while (frame := json.loads(carol_socket.recv(timeout=5)))["type"] != "pong":
+            frames.append(frame)
+        assert [f for f in frames if f["type"] == "presence" and f["user"] == "alice"] == []
