@@ -11,3 +11,4 @@ def ratelimit_key(scope: str, identity: str) -> str:
 
 METRICS_REQUESTS_KEY = "core:metrics:requests"  # hash: "<route>|<method>|<status>" -> count
 METRICS_LATENCY_KEY = "core:metrics:latency"  # hash: "<route>|<le>" -> count, "<route>|sum" -> seconds
+METRICS_COUNTERS_KEY = "core:metrics:counters"  # hash: "<name>|<rendered labels>" -> count

@@ -125,16 +125,18 @@ def _store(sender, conversation_id: int, client_id: str, content: str, attachmen
                 [NotificationOutbox(user_id=u, message=message) for u in offline], ignore_conflicts=True
             )
         payload = selectors.message_payload_by_id(message.id)
-        transaction.on_commit(lambda: _announce(payload, members, origin_channel, bool(offline)))
+        # After commit, and never able to fail the stored send: the socket fan-out is best
+        # effort (sync repairs it) and the beat schedule drains an outbox a lost task left.
+        events.publish_on_commit(members, events.message_new(payload), skip_channel=origin_channel)
+        if offline:
+            transaction.on_commit(_deliver_notifications_later, robust=True)
     return payload
 
 
-def _announce(payload: dict, member_ids: list[int], origin_channel: str | None, has_offline: bool) -> None:
-    events.publish_now(member_ids, events.message_new(payload), skip_channel=origin_channel)
-    if has_offline:
-        from chat.tasks import deliver_notifications
+def _deliver_notifications_later() -> None:
+    from chat.tasks import deliver_notifications
 
-        deliver_notifications.delay()
+    deliver_notifications.delay()
 
 
 def _own_message_for_update(user, message_id: int | str) -> Message:
@@ -147,9 +149,7 @@ def _own_message_for_update(user, message_id: int | str) -> Message:
 def _announce_update(message: Message) -> None:
     members = selectors.member_ids(message.conversation_id)
     message_id = message.id
-    transaction.on_commit(
-        lambda: events.publish_now(members, events.message_updated(selectors.message_payload_by_id(message_id)))
-    )
+    events.publish_on_commit(members, lambda: events.message_updated(selectors.message_payload_by_id(message_id)))
 
 
 def message_edit(*, user: User, message_id: int | str, content: str) -> dict:
@@ -174,7 +174,7 @@ def message_delete(*, user: User, message_id: int | str) -> dict:
             attachments = list(Attachment.objects.filter(message=message))
             Attachment.objects.filter(id__in=[a.id for a in attachments]).delete()
             # Files go only once the tombstone is committed.
-            transaction.on_commit(lambda: _delete_files(attachments))
+            transaction.on_commit(lambda: _delete_files(attachments), robust=True)
             _announce_update(message)
     return selectors.message_payload_by_id(message.id)
 
