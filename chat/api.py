@@ -56,6 +56,7 @@ class ConversationOut(serializers.Serializer):
     admins = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     last_activity_at = serializers.DateTimeField()
+    last_change = serializers.IntegerField(help_text="Change cursor: sync with it replays later edits, deletes, reactions")
     last_message = MessageOut(allow_null=True)
     unread_count = serializers.IntegerField()
 

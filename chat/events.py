@@ -35,8 +35,12 @@ def message_ack(client_id: str, message: dict) -> dict:
     return {"type": "message.ack", "client_id": client_id, "message": message}
 
 
-def message_updated(message: dict) -> dict:
-    return {"type": "message.updated", "message": message}
+def message_updated(message: dict, change: int | None = None) -> dict:
+    """``change``: the conversation's change number of this update (the client's change cursor)."""
+    payload = {"type": "message.updated", "message": message}
+    if change is not None:
+        payload["change"] = change
+    return payload
 
 
 def receipt(conversation_id: int, username: str, status: str, up_to_seq: int) -> dict:
@@ -57,8 +61,8 @@ def conversation_changed(conversation_id: int, change: str) -> dict:
     return {"type": "conversation.updated", "conversation": str(conversation_id), "change": change}
 
 
-def sync_done(cursors: dict[str, int]) -> dict:
-    return {"type": "sync.done", "cursors": cursors}
+def sync_done(cursors: dict[str, int], changes: dict[str, int] | None = None) -> dict:
+    return {"type": "sync.done", "cursors": cursors, "changes": changes or {}}
 
 
 def error(code: str, message: str, ref: Any = None) -> dict:
@@ -68,13 +72,17 @@ def error(code: str, message: str, ref: Any = None) -> dict:
 def _layer_message(payload: dict, skip_channel: str | None) -> dict:
     """The channel-layer message for ``payload``: serialised once here, not once per socket.
 
-    A ``message.new`` event also carries its conversation and seq beside the text, so a
-    socket can drop a message it already sent during ``sync`` without parsing the JSON.
+    A ``message.new`` event also carries its conversation and seq beside the text (a
+    ``message.updated`` one its conversation and change number), so a socket can drop what it
+    already sent during ``sync`` without parsing the JSON.
     """
     event = {"type": EVENT_HANDLER, "text": json.dumps(payload), "skip": skip_channel}
     if payload.get("type") == "message.new":
         event["conversation"] = str(payload["message"]["conversation"])
         event["seq"] = payload["message"]["seq"]
+    elif payload.get("type") == "message.updated" and "change" in payload:
+        event["conversation"] = str(payload["message"]["conversation"])
+        event["change"] = payload["change"]
     return event
 
 

@@ -27,6 +27,9 @@ class Conversation(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     last_seq = models.BigIntegerField(default=0)
+    # Per-conversation change counter: each edit, delete or reaction change takes the next value
+    # (under the conversation row lock), so ``sync`` can replay changes made while a device was away.
+    last_change = models.BigIntegerField(default=0)
     last_activity_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -93,6 +96,22 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} on {self.message_id}"
+
+
+class MessageChange(models.Model):
+    """The latest change of a message (edit, delete, reaction): one row per changed message."""
+
+    message = models.OneToOneField(Message, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    change = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "change"], name="chat_message_change_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} change {self.change}"
 
 
 def _attachment_path(instance: "Attachment", filename: str) -> str:

@@ -60,4 +60,5 @@ def conversation_payload(conversation: Conversation) -> dict:
         "admins": [m.user.username for m in memberships if m.role == m.Role.ADMIN],
         "created_at": iso(conversation.created_at),
         "last_activity_at": iso(conversation.last_activity_at),
+        "last_change": conversation.last_change,
     }

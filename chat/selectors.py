@@ -8,7 +8,17 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db.models import Prefetch, Q, QuerySet
 
 from chat import errors, store
-from chat.models import Attachment, Block, Conversation, Membership, Message, Notification, Reaction, UserPresence
+from chat.models import (
+    Attachment,
+    Block,
+    Conversation,
+    Membership,
+    Message,
+    MessageChange,
+    Notification,
+    Reaction,
+    UserPresence,
+)
 from chat.presenters import conversation_payload, iso, message_payload
 from core.errors import FieldError
 from core.ids import parse_id
@@ -188,6 +198,52 @@ def message_payload_by_id(message_id: int) -> dict:
     return message_payload(with_message_relations(Message.objects.filter(id=message_id)).get())
 
 
+def _check_cursors(field: str, cursors: dict) -> None:
+    if any(parse_id(key) is None or parse_id(value) is None for key, value in cursors.items()):
+        raise FieldError({field: "Conversation ids and positions are integers from 0 to 2^63-1."})
+
+
+def change_positions(*, user: User) -> dict[int, int]:
+    """The last change number of each of the caller's conversations (taken before a sync replays
+    messages, so any later change reaches the socket live)."""
+    return dict(Membership.objects.filter(user=user).values_list("conversation_id", "conversation__last_change"))
+
+
+def sync_change_batches(*, user: User, changes: dict[int, int], positions: dict[int, int],
+                        seq_cursors: dict[int, int]) -> Iterator[tuple[list[tuple[int, dict]], dict[str, int]]]:
+    """Messages edited, deleted or reacted to after each change cursor, up to ``positions``
+    (``change_positions``), in change order, each once in its current state, in batches.
+
+    Messages after a conversation's seq cursor are left out: sync sends them whole as new.
+    Conversations missing from ``changes`` replay nothing; the final cursors hold their
+    position. Yields ``([(change, message payload)], change cursors so far)``. Raises
+    FieldError ``changes`` when an id or cursor is not within 0..2^63-1.
+    """
+    _check_cursors("changes", changes)
+    new_cursors: dict[str, int] = {}
+    for conversation_id, position in positions.items():
+        if conversation_id not in changes:
+            new_cursors[str(conversation_id)] = position
+            continue
+        cursor = changes[conversation_id]
+        new_cursors[str(conversation_id)] = cursor
+        while cursor < position:
+            rows = list(
+                MessageChange.objects.filter(conversation_id=conversation_id, change__gt=cursor, change__lte=position)
+                .order_by("change").values_list("change", "message_id")[:SYNC_BATCH]
+            )
+            if not rows:
+                break
+            cursor = rows[-1][0]
+            new_cursors[str(conversation_id)] = cursor
+            messages = Message.objects.filter(id__in=[message_id for _, message_id in rows])
+            if conversation_id in seq_cursors:
+                messages = messages.filter(seq__lte=seq_cursors[conversation_id])
+            by_id = {m.id: m for m in with_message_relations(messages)}
+            yield [(change, message_payload(by_id[m])) for change, m in rows if m in by_id], dict(new_cursors)
+    yield [], new_cursors
+
+
 def sync_batches(*, user: User, cursors: dict[int, int]) -> Iterator[tuple[list[dict], dict[str, int]]]:
     """Every message after each cursor of the caller's conversations, in ``seq`` order, in batches.
 
@@ -195,8 +251,7 @@ def sync_batches(*, user: User, cursors: dict[int, int]) -> Iterator[tuple[list[
     current last seq. Yields ``(messages, cursors so far)``. Raises FieldError ``cursors`` when
     a conversation id or seq is not within 0..2^63-1.
     """
-    if any(parse_id(key) is None or parse_id(value) is None for key, value in cursors.items()):
-        raise FieldError({"cursors": "Conversation ids and seqs are integers from 0 to 2^63-1."})
+    _check_cursors("cursors", cursors)
     memberships = Membership.objects.filter(user=user).values_list("conversation_id", "conversation__last_seq")
     new_cursors: dict[str, int] = {}
     for conversation_id, last_seq in memberships:

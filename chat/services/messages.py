@@ -12,7 +12,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import errors, events, selectors, store
-from chat.models import MAX_CONTENT_LENGTH, Attachment, Conversation, Membership, Message, NotificationOutbox, Reaction
+from chat.models import (
+    MAX_CONTENT_LENGTH,
+    Attachment,
+    Conversation,
+    Membership,
+    Message,
+    MessageChange,
+    NotificationOutbox,
+    Reaction,
+)
 from core.ids import parse_id
 from core.ratelimit import RateLimit, check, rate_limited_error
 
@@ -146,10 +155,25 @@ def _own_message_for_update(user, message_id: int | str) -> Message:
     return message
 
 
+def _record_change(message: Message) -> int:
+    """Take the conversation's next change number for ``message`` (under the conversation row
+    lock, so numbers are unique and follow commit order); ``sync`` replays changes after a cursor."""
+    conversation = Conversation.objects.select_for_update().only("id", "last_change").get(id=message.conversation_id)
+    conversation.last_change += 1
+    conversation.save(update_fields=["last_change"])
+    MessageChange.objects.update_or_create(
+        message_id=message.id, defaults={"conversation_id": conversation.id, "change": conversation.last_change}
+    )
+    return conversation.last_change
+
+
 def _announce_update(message: Message) -> None:
     members = selectors.member_ids(message.conversation_id)
     message_id = message.id
-    events.publish_on_commit(members, lambda: events.message_updated(selectors.message_payload_by_id(message_id)))
+    change = _record_change(message)
+    events.publish_on_commit(
+        members, lambda: events.message_updated(selectors.message_payload_by_id(message_id), change=change)
+    )
 
 
 def message_edit(*, user: User, message_id: int | str, content: str) -> dict:
