@@ -284,3 +284,12 @@ def test_with_serve_media_off_the_checked_download_is_handed_to_the_proxy(client
     assert thumbnail["X-Accel-Redirect"] == f"/internal-media/{attachment.thumbnail.name}"
     refused = client_for(carol).get(upload["url"])
     assert refused.status_code == 404 and not refused.has_header("X-Accel-Redirect")
+
+
+def test_the_admin_shows_a_message_with_private_attachments(client, django_user_model, sent_image):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-long-enough-123")
+    client.force_login(admin)
+    message = Attachment.objects.get().message
+    response = client.get(f"/admin/chat/message/{message.id}/change/")
+    assert response.status_code == 200
+    assert b"p.png" in response.content
