@@ -227,10 +227,10 @@ class AttachmentFileView(APIView):
         if thumbnail:
             if not attachment.thumbnail or not attachment.image_verified:
                 raise errors.attachment_not_found()
-            return private_file_response(attachment.thumbnail, name=f"thumbnail-{attachment.name}",
+            return private_file_response(request, attachment.thumbnail, name=f"thumbnail-{attachment.name}",
                                          content_type=_THUMBNAIL_TYPES.get(attachment.thumbnail.name.rsplit(".", 1)[-1]),
                                          inline=True)
-        return private_file_response(attachment.file, name=attachment.name, content_type=attachment.content_type,
+        return private_file_response(request, attachment.file, name=attachment.name, content_type=attachment.content_type,
                                      inline=attachment.image_verified)
 
 

@@ -8,12 +8,13 @@ Public uploads live under MEDIA_ROOT (``/media/``); private ones (chat attachmen
 PRIVATE_MEDIA_ROOT, served only through views that check who asks (``private_file_response``).
 """
 
+import asyncio
 import os
 from urllib.parse import quote
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
@@ -21,6 +22,7 @@ from core.images import INLINE_TYPES, RASTER_TYPES, open_raster
 
 DOWNLOAD_TYPE = "application/octet-stream"
 SANDBOX_CSP = "sandbox; default-src 'none'"
+CHUNK_BYTES = 64 * 1024
 
 
 class PrivateMediaStorage(FileSystemStorage):
@@ -46,6 +48,25 @@ def private_storage() -> PrivateMediaStorage:
     return _private
 
 
+async def _read_chunks(handle):
+    try:
+        while chunk := await asyncio.to_thread(handle.read, CHUNK_BYTES):
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+def _file_body(request, handle) -> StreamingHttpResponse:
+    """Stream an open file. Under ASGI (the request carries a scope) the chunks are read on a
+    thread as they are sent: Django would otherwise read a synchronous file whole into memory."""
+    if getattr(request, "scope", None) is None:
+        return FileResponse(handle)
+    size = os.fstat(handle.fileno()).st_size
+    response = StreamingHttpResponse(_read_chunks(handle))
+    response["Content-Length"] = str(size)
+    return response
+
+
 def _safe_headers(response: HttpResponse, *, name: str, content_type: str | None, inline: bool) -> HttpResponse:
     inline = inline and content_type in INLINE_TYPES
     response["Content-Type"] = content_type if inline else DOWNLOAD_TYPE
@@ -55,7 +76,7 @@ def _safe_headers(response: HttpResponse, *, name: str, content_type: str | None
     return response
 
 
-def private_file_response(field_file, *, name: str, content_type: str | None, inline: bool) -> HttpResponse:
+def private_file_response(request, field_file, *, name: str, content_type: str | None, inline: bool) -> HttpResponse:
     """A private file for a caller already checked: streamed by the app, or with SERVE_MEDIA=0
     handed to the proxy via ``X-Accel-Redirect`` (MEDIA_ACCEL_REDIRECT_PREFIX + its path).
 
@@ -66,7 +87,7 @@ def private_file_response(field_file, *, name: str, content_type: str | None, in
             handle = field_file.storage.open(field_file.name, "rb")
         except FileNotFoundError:
             raise Http404("File not found.") from None
-        response = FileResponse(handle)
+        response = _file_body(request, handle)
     else:
         response = HttpResponse()
         response["X-Accel-Redirect"] = settings.MEDIA_ACCEL_REDIRECT_PREFIX + quote(field_file.name)
@@ -90,5 +111,5 @@ def serve_public(request, path: str) -> HttpResponse:
     except Exception:  # noqa: BLE001, S110 - not a raster image: served as a download
         pass
     handle.seek(0)
-    response = FileResponse(handle)
+    response = _file_body(request, handle)
     return _safe_headers(response, name=os.path.basename(full), content_type=content_type, inline=True)

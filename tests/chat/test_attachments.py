@@ -293,3 +293,28 @@ def test_the_admin_shows_a_message_with_private_attachments(client, django_user_
     response = client.get(f"/admin/chat/message/{message.id}/change/")
     assert response.status_code == 200
     assert b"p.png" in response.content
+
+
+def test_under_asgi_a_download_streams_in_chunks_without_reading_the_file_whole(async_client, bob, sent_image):
+    import warnings
+
+    from asgiref.sync import async_to_sync
+
+    from core.services import token_for
+
+    _, upload = sent_image
+    token = token_for(bob).key
+
+    async def fetch():
+        response = await async_client.get(upload["url"], headers={"Authorization": f"Token {token}"})
+        return response, [chunk async for chunk in response.streaming_content]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Django warns when it has to read a sync file whole
+        response, chunks = async_to_sync(fetch)()
+
+    attachment = Attachment.objects.get()
+    with attachment.file.open("rb") as handle:
+        stored = handle.read()
+    assert response.status_code == 200 and b"".join(chunks) == stored
+    assert response["Content-Length"] == str(len(stored)) and response["Content-Type"] == "image/png"
