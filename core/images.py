@@ -24,7 +24,7 @@ INLINE_TYPES = frozenset(RASTER_TYPES.values())
 THUMBNAIL_SIZE = (320, 320)
 
 # What Pillow raises on files that only look like images (truncated, corrupt, crafted headers).
-_NOT_AN_IMAGE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError)
+NOT_AN_IMAGE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError)
 
 
 class ImageTooLarge(FieldError):
@@ -70,7 +70,7 @@ def image_header(fileobj, *, field: str) -> ImageHeader | None:
             image.verify()  # structure and checksums (PNG chunks' CRCs); still no decoding
     except Image.DecompressionBombError:
         raise FieldError({field: f"Images are limited to {max_pixels():,} pixels."}, code="image_too_large") from None
-    except _NOT_AN_IMAGE:
+    except NOT_AN_IMAGE:
         return None
     finally:
         fileobj.seek(0)
@@ -97,7 +97,7 @@ def image_thumbnail(fileobj, *, size: tuple[int, int] = THUMBNAIL_SIZE) -> tuple
         thumbnail = thumbnail.convert("RGBA" if has_alpha else "RGB")
         out = io.BytesIO()
         thumbnail.save(out, format="PNG" if has_alpha else "JPEG", quality=85)
-    except (Image.DecompressionBombError, *_NOT_AN_IMAGE):
+    except (Image.DecompressionBombError, *NOT_AN_IMAGE):
         return None
     finally:
         fileobj.seek(0)

@@ -17,8 +17,9 @@ from django.core.files.storage import FileSystemStorage
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
+from PIL import Image
 
-from core.images import INLINE_TYPES, RASTER_TYPES, open_raster
+from core.images import INLINE_TYPES, NOT_AN_IMAGE, RASTER_TYPES, open_raster
 
 DOWNLOAD_TYPE = "application/octet-stream"
 SANDBOX_CSP = "sandbox; default-src 'none'"
@@ -108,8 +109,8 @@ def serve_public(request, path: str) -> HttpResponse:
     try:
         with open_raster(handle) as image:
             content_type = RASTER_TYPES[image.format]
-    except Exception:  # noqa: BLE001, S110 - not a raster image: served as a download
-        pass
+    except (Image.DecompressionBombError, *NOT_AN_IMAGE):
+        pass  # not a raster image: served as a download
     handle.seek(0)
     response = _file_body(request, handle)
     return _safe_headers(response, name=os.path.basename(full), content_type=content_type, inline=True)
