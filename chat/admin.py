@@ -22,7 +22,7 @@ class ConversationAdmin(admin.ModelAdmin):
 class AttachmentInline(admin.TabularInline):
     model = Attachment
     extra = 0
-    fields = ["name", "size", "content_type", "file"]
+    fields = ["name", "size", "content_type", "image_verified"]  # files are private: no public URL
     readonly_fields = fields
 
 

@@ -1,17 +1,22 @@
 """REST API of the chat: validate input, call a service or selector, return JSON."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chat import selectors
+from chat import errors, selectors
 from chat.models import Conversation
 from chat.presenters import attachment_payload, iso
 from chat.services import blocks, conversations, messages, notifications
 from chat.services.attachments import attachment_upload
 from core.errors import FieldError
+from core.ids import MAX_ID
+from core.media import private_file_response
+
+_THUMBNAIL_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
 
 # --- schema-documenting output shapes ----------------------------------------
@@ -51,6 +56,7 @@ class ConversationOut(serializers.Serializer):
     admins = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     last_activity_at = serializers.DateTimeField()
+    last_change = serializers.IntegerField(help_text="Change cursor: sync with it replays later edits, deletes, reactions")
     last_message = MessageOut(allow_null=True)
     unread_count = serializers.IntegerField()
 
@@ -89,8 +95,8 @@ class UsernameIn(serializers.Serializer):
 
 
 class MessagePageIn(serializers.Serializer):
-    after_seq = serializers.IntegerField(required=False, min_value=0)
-    before_seq = serializers.IntegerField(required=False, min_value=0)
+    after_seq = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
+    before_seq = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=selectors.MESSAGE_PAGE_MAX, default=50)
 
 
@@ -213,6 +219,21 @@ class AttachmentUploadView(APIView):
         return Response(attachment_payload(attachment), status=status.HTTP_201_CREATED)
 
 
+class AttachmentFileView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+                   summary="Download an attachment (its uploader and members of its conversation; others 404)")
+    def get(self, request, attachment_id: int, thumbnail: bool = False):
+        attachment = selectors.attachment_for_download(user=request.user, attachment_id=attachment_id)
+        if thumbnail:
+            if not attachment.thumbnail or not attachment.image_verified:
+                raise errors.attachment_not_found()
+            return private_file_response(request, attachment.thumbnail, name=f"thumbnail-{attachment.name}",
+                                         content_type=_THUMBNAIL_TYPES.get(attachment.thumbnail.name.rsplit(".", 1)[-1]),
+                                         inline=True)
+        return private_file_response(request, attachment.file, name=attachment.name, content_type=attachment.content_type,
+                                     inline=attachment.image_verified)
+
+
 class SearchView(APIView):
     @extend_schema(parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("conversation", str)],
                    responses=inline_serializer("SearchOut", {"results": MessageOut(many=True)}),
@@ -227,7 +248,7 @@ class SearchView(APIView):
 class UserSearchView(APIView):
     @extend_schema(parameters=[OpenApiParameter("q", str)],
                    responses=inline_serializer("ChatUser", {"username": serializers.CharField()}, many=True),
-                   summary="Users whose name starts with q (max 20)")
+                   summary="Users whose name starts with q (at least 3 characters; max 20)")
     def get(self, request):
         query = request.query_params.get("q", "")[:150]
         return Response(selectors.user_search(query=query, exclude=request.user))
@@ -237,7 +258,7 @@ class PresenceView(APIView):
     @extend_schema(responses=inline_serializer("Presence", {
         "online": serializers.BooleanField(), "last_seen": serializers.DateTimeField(allow_null=True)}))
     def get(self, request, username: str):
-        return Response(selectors.presence_of(username=username))
+        return Response(selectors.presence_of(viewer=request.user, username=username))
 
 
 class BlockOut(serializers.Serializer):

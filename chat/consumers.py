@@ -58,6 +58,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # Together they make each message reach a socket once, whichever way comes first.
         self.live_seqs: dict[str, set[int]] = {}
         self.replayed_up_to: dict[str, int] = {}
+        # The same for message changes (edits, deletes, reactions), by change number.
+        self.live_changes: dict[str, set[int]] = {}
+        self.replayed_changes_up_to: dict[str, int] = {}
 
     async def disconnect(self, code) -> None:
         if getattr(self, "joined", False):
@@ -124,6 +127,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_sync(self, frame: dict) -> None:
         cursors = _parse_cursors(frame.get("cursors"))
+        changes = _parse_cursors(frame.get("changes"))
+        positions = await database_sync_to_async(selectors.change_positions)(user=self.user)
         batches = selectors.sync_batches(user=self.user, cursors=cursors)
         final: dict[str, int] = {}
         while (step := await database_sync_to_async(next)(batches, None)) is not None:
@@ -137,7 +142,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if key in final:
                 self.replayed_up_to[key] = max(self.replayed_up_to.get(key, 0), final[key])
                 self.live_seqs.pop(key, None)
-        await self.send_json(events.sync_done(final))
+        updates = selectors.sync_change_batches(user=self.user, changes=changes, positions=positions,
+                                                seq_cursors=cursors)
+        final_changes: dict[str, int] = {}
+        while (step := await database_sync_to_async(next)(updates, None)) is not None:
+            changed, final_changes = step
+            for change, message in changed:
+                if change not in self.live_changes.get(str(message["conversation"]), ()):
+                    await self.send_json(events.message_updated(message, change=change))
+        for conversation_id in changes:
+            key = str(conversation_id)
+            if key in final_changes:
+                self.replayed_changes_up_to[key] = max(self.replayed_changes_up_to.get(key, 0), final_changes[key])
+                self.live_changes.pop(key, None)
+        await self.send_json(events.sync_done(final, final_changes))
 
     async def on_ping(self, frame: dict) -> None:
         await self.send_json({"type": "pong"})
@@ -162,4 +180,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             seen.add(seq)
             if len(seen) > LIVE_SEQS_KEPT:  # a long-lived socket keeps only the recent ones
                 self.live_seqs[conversation] = set(sorted(seen)[-LIVE_SEQS_KEPT // 2:])
+        change = event.get("change")
+        if change is not None:
+            conversation = event["conversation"]
+            if change <= self.replayed_changes_up_to.get(conversation, 0):
+                return  # a sync replay already sent this message in a later state
+            seen = self.live_changes.setdefault(conversation, set())
+            seen.add(change)
+            if len(seen) > LIVE_SEQS_KEPT:
+                self.live_changes[conversation] = set(sorted(seen)[-LIVE_SEQS_KEPT // 2:])
         await self.send(text_data=event["text"])

@@ -33,6 +33,10 @@ def message_not_found() -> NotFound:
     return NotFound("Message not found.", ChatError.NOT_FOUND)
 
 
+def attachment_not_found() -> NotFound:
+    return NotFound("Attachment not found.", ChatError.NOT_FOUND)
+
+
 def user_not_found() -> NotFound:
     return NotFound("User not found.", ChatError.NOT_FOUND)
 

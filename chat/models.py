@@ -5,6 +5,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from core.media import private_storage
 from core.snowflake import next_id
 
 MAX_CONTENT_LENGTH = 4000
@@ -26,6 +27,9 @@ class Conversation(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     last_seq = models.BigIntegerField(default=0)
+    # Per-conversation change counter: each edit, delete or reaction change takes the next value
+    # (under the conversation row lock), so ``sync`` can replay changes made while a device was away.
+    last_change = models.BigIntegerField(default=0)
     last_activity_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -94,6 +98,22 @@ class Reaction(models.Model):
         return f"{self.emoji} on {self.message_id}"
 
 
+class MessageChange(models.Model):
+    """The latest change of a message (edit, delete, reaction): one row per changed message."""
+
+    message = models.OneToOneField(Message, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    change = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "change"], name="chat_message_change_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} change {self.change}"
+
+
 def _attachment_path(instance: "Attachment", filename: str) -> str:
     # A random segment keeps attachment URLs unguessable from their ids.
     return f"chat/attachments/{instance.id}-{secrets.token_urlsafe(8)}/{filename}"
@@ -107,11 +127,16 @@ class Attachment(models.Model):
     id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments")
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
-    file = models.FileField(upload_to=_attachment_path, max_length=300)
-    thumbnail = models.FileField(upload_to=_thumbnail_path, max_length=300, null=True, blank=True)
+    # Private: read only through the download view, which checks the caller may see it.
+    file = models.FileField(upload_to=_attachment_path, max_length=300, storage=private_storage)
+    thumbnail = models.FileField(upload_to=_thumbnail_path, max_length=300, null=True, blank=True,
+                                 storage=private_storage)
     name = models.CharField(max_length=255)
     size = models.BigIntegerField()
+    # Found from the file's bytes (core.images), never taken from the client.
     content_type = models.CharField(max_length=100)
+    # True once a worker decoded it as a raster image: only then is it shown inline.
+    image_verified = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

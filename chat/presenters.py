@@ -5,6 +5,8 @@ Callers prefetch what these read (see ``selectors.with_message_relations``).
 
 from datetime import datetime
 
+from django.urls import reverse
+
 from chat.models import Attachment, Conversation, Message
 
 
@@ -13,13 +15,15 @@ def iso(value: datetime | None) -> str | None:
 
 
 def attachment_payload(attachment: Attachment) -> dict:
+    """URLs point at the download view, which checks the caller (session or token) may see it."""
+    url = reverse("chat-attachment-file", kwargs={"attachment_id": attachment.id})
     return {
         "id": str(attachment.id),
-        "url": attachment.file.url,
+        "url": url,
         "name": attachment.name,
         "size": attachment.size,
         "content_type": attachment.content_type,
-        "thumbnail_url": attachment.thumbnail.url if attachment.thumbnail else None,
+        "thumbnail_url": f"{url}/thumbnail" if attachment.thumbnail and attachment.image_verified else None,
     }
 
 
@@ -56,4 +60,5 @@ def conversation_payload(conversation: Conversation) -> dict:
         "admins": [m.user.username for m in memberships if m.role == m.Role.ADMIN],
         "created_at": iso(conversation.created_at),
         "last_activity_at": iso(conversation.last_activity_at),
+        "last_change": conversation.last_change,
     }

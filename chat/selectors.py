@@ -8,8 +8,20 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db.models import Prefetch, Q, QuerySet
 
 from chat import errors, store
-from chat.models import Block, Conversation, Membership, Message, Notification, Reaction, UserPresence
+from chat.models import (
+    Attachment,
+    Block,
+    Conversation,
+    Membership,
+    Message,
+    MessageChange,
+    Notification,
+    Reaction,
+    UserPresence,
+)
 from chat.presenters import conversation_payload, iso, message_payload
+from core.errors import FieldError
+from core.ids import parse_id
 
 User = get_user_model()
 
@@ -32,12 +44,14 @@ def _with_members(queryset: QuerySet[Conversation]) -> QuerySet[Conversation]:
 
 
 def membership_get(*, user: User, conversation_id: int | str) -> Membership:
-    """The caller's membership (with its conversation); NotFound when they are not a member."""
+    """The caller's membership (with its conversation); NotFound when they are not a member
+    or ``conversation_id`` is no valid id (past 64 bits, negative, not a number)."""
+    conversation_id = parse_id(conversation_id)
+    if conversation_id is None:
+        raise errors.conversation_not_found()
     try:
-        return Membership.objects.select_related("conversation").get(
-            conversation_id=int(conversation_id), user=user
-        )
-    except (Membership.DoesNotExist, ValueError, TypeError):
+        return Membership.objects.select_related("conversation").get(conversation_id=conversation_id, user=user)
+    except Membership.DoesNotExist:
         raise errors.conversation_not_found() from None
 
 
@@ -149,25 +163,95 @@ def message_list(*, user: User, conversation_id: int | str, after_seq: int | Non
 
 
 def message_get_for_member(*, user: User, message_id: int | str) -> Message:
+    message_id = parse_id(message_id)
+    if message_id is None:
+        raise errors.message_not_found()
     try:
-        message = Message.objects.select_related("conversation", "sender").get(id=int(message_id))
-    except (Message.DoesNotExist, ValueError, TypeError):
+        message = Message.objects.select_related("conversation", "sender").get(id=message_id)
+    except Message.DoesNotExist:
         raise errors.message_not_found() from None
     if not Membership.objects.filter(conversation_id=message.conversation_id, user=user).exists():
         raise errors.message_not_found()
     return message
 
 
+def attachment_for_download(*, user: User, attachment_id: int | str) -> Attachment:
+    """An attachment its uploader or a member of its message's conversation may read;
+    NotFound otherwise (whether it exists is not revealed)."""
+    attachment_id = parse_id(attachment_id)
+    attachment = (
+        Attachment.objects.select_related("message").filter(id=attachment_id).first()
+        if attachment_id is not None else None
+    )
+    if attachment is None:
+        raise errors.attachment_not_found()
+    if attachment.owner_id == user.id:
+        return attachment
+    if attachment.message is not None and not attachment.message.deleted and Membership.objects.filter(
+        conversation_id=attachment.message.conversation_id, user=user
+    ).exists():
+        return attachment
+    raise errors.attachment_not_found()
+
+
 def message_payload_by_id(message_id: int) -> dict:
     return message_payload(with_message_relations(Message.objects.filter(id=message_id)).get())
+
+
+def _check_cursors(field: str, cursors: dict) -> None:
+    if any(parse_id(key) is None or parse_id(value) is None for key, value in cursors.items()):
+        raise FieldError({field: "Conversation ids and positions are integers from 0 to 2^63-1."})
+
+
+def change_positions(*, user: User) -> dict[int, int]:
+    """The last change number of each of the caller's conversations (taken before a sync replays
+    messages, so any later change reaches the socket live)."""
+    return dict(Membership.objects.filter(user=user).values_list("conversation_id", "conversation__last_change"))
+
+
+def sync_change_batches(*, user: User, changes: dict[int, int], positions: dict[int, int],
+                        seq_cursors: dict[int, int]) -> Iterator[tuple[list[tuple[int, dict]], dict[str, int]]]:
+    """Messages edited, deleted or reacted to after each change cursor, up to ``positions``
+    (``change_positions``), in change order, each once in its current state, in batches.
+
+    Messages after a conversation's seq cursor are left out: sync sends them whole as new.
+    Conversations missing from ``changes`` replay nothing; the final cursors hold their
+    position. Yields ``([(change, message payload)], change cursors so far)``. Raises
+    FieldError ``changes`` when an id or cursor is not within 0..2^63-1.
+    """
+    _check_cursors("changes", changes)
+    new_cursors: dict[str, int] = {}
+    for conversation_id, position in positions.items():
+        if conversation_id not in changes:
+            new_cursors[str(conversation_id)] = position
+            continue
+        cursor = changes[conversation_id]
+        new_cursors[str(conversation_id)] = cursor
+        while cursor < position:
+            rows = list(
+                MessageChange.objects.filter(conversation_id=conversation_id, change__gt=cursor, change__lte=position)
+                .order_by("change").values_list("change", "message_id")[:SYNC_BATCH]
+            )
+            if not rows:
+                break
+            cursor = rows[-1][0]
+            new_cursors[str(conversation_id)] = cursor
+            messages = Message.objects.filter(id__in=[message_id for _, message_id in rows])
+            if conversation_id in seq_cursors:
+                messages = messages.filter(seq__lte=seq_cursors[conversation_id])
+            by_id = {m.id: m for m in with_message_relations(messages)}
+            yield [(change, message_payload(by_id[m])) for change, m in rows if m in by_id], dict(new_cursors)
+    yield [], new_cursors
 
 
 def sync_batches(*, user: User, cursors: dict[int, int]) -> Iterator[tuple[list[dict], dict[str, int]]]:
     """Every message after each cursor of the caller's conversations, in ``seq`` order, in batches.
 
     Conversations missing from ``cursors`` replay nothing; the final cursors hold their
-    current last seq. Yields ``(messages, cursors so far)``.
+    current last seq. Yields ``(messages, cursors so far)``. Raises FieldError ``cursors`` when
+    a conversation id or seq is not within 0..2^63-1.
     """
+    _check_cursors("cursors", cursors)
     memberships = Membership.objects.filter(user=user).values_list("conversation_id", "conversation__last_seq")
     new_cursors: dict[str, int] = {}
     for conversation_id, last_seq in memberships:
@@ -216,13 +300,33 @@ def user_by_username(username: str):
         raise errors.user_not_found() from None
 
 
-def presence_of(*, username: str) -> dict:
+def shares_conversation(user_id: int, other_id: int) -> bool:
+    """Whether the two users are members of one conversation (or are the same user)."""
+    if user_id == other_id:
+        return True
+    mine = Membership.objects.filter(user_id=user_id).values("conversation_id")
+    return Membership.objects.filter(user_id=other_id, conversation_id__in=mine).exists()
+
+
+def presence_of(*, viewer: User, username: str) -> dict:
+    """Online state and last seen of ``username``; NotFound unless the viewer shares a
+    conversation with them (presence is not for strangers, nor is whether the name exists)."""
     user = user_by_username(username)
+    if not shares_conversation(viewer.id, user.id):
+        raise errors.user_not_found()
     record = UserPresence.objects.filter(user=user).first()
     return {"online": store.is_online(user.id), "last_seen": iso(record.last_seen) if record else None}
 
 
+USER_SEARCH_MIN_LENGTH = 3
+
+
 def user_search(*, query: str, exclude: User | None = None) -> list[dict]:
+    """At most USER_SEARCH_LIMIT active users whose name starts with ``query`` (at least
+    USER_SEARCH_MIN_LENGTH characters, so the directory cannot be listed a letter at a time)."""
+    query = query.strip()
+    if len(query) < USER_SEARCH_MIN_LENGTH:
+        raise FieldError({"q": f"Type at least {USER_SEARCH_MIN_LENGTH} characters."})
     queryset = User.objects.filter(is_active=True, username__istartswith=query).order_by("username")
     if exclude is not None:
         queryset = queryset.exclude(id=exclude.id)

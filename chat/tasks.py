@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from chat.services.attachments import attachment_thumbnail_make
 from chat.services.notifications import outbox_drain
 from chat.services.receipts import receipts_flush
 
@@ -14,3 +15,9 @@ def flush_receipts() -> int:
 @shared_task(name="chat.deliver_notifications", ignore_result=True)
 def deliver_notifications() -> int:
     return outbox_drain()
+
+
+@shared_task(name="chat.make_attachment_thumbnail", ignore_result=True)
+def make_attachment_thumbnail(attachment_id: int) -> bool:
+    # Decoding an image takes memory in proportion to its pixels: a worker's, not a web process's.
+    return attachment_thumbnail_make(attachment_id=attachment_id)

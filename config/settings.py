@@ -259,6 +259,13 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"
 SERVE_MEDIA = env_bool("SERVE_MEDIA", True)
+# Files only their audience may read (chat attachments): outside MEDIA_ROOT, so a proxy serving
+# /media/ never exposes them. Each download is checked by the app; with SERVE_MEDIA=0 it answers
+# with X-Accel-Redirect to this internal prefix (a proxy location aliasing PRIVATE_MEDIA_ROOT).
+PRIVATE_MEDIA_ROOT = DATA_DIR / "private-media"
+MEDIA_ACCEL_REDIRECT_PREFIX = os.environ.get("MEDIA_ACCEL_REDIRECT_PREFIX", "/internal-media/")
+# Images with more pixels are refused before any decoding (decompression bombs).
+IMAGE_MAX_PIXELS = int(os.environ.get("IMAGE_MAX_PIXELS", "40000000"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

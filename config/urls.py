@@ -2,10 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.static import serve as static_serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core import api as core_api
+from core import media as core_media
 from core import views as core_views
 
 handler404 = "core.views.page_not_found"
@@ -31,10 +31,11 @@ urlpatterns = [
 ]
 
 if settings.SERVE_MEDIA:
-    # One address serves uploads too (attachment paths are unguessable); behind a
-    # proxy that serves MEDIA_ROOT itself, SERVE_MEDIA=0 turns this off.
+    # One address serves public uploads too (only raster images inline); behind a proxy that
+    # serves MEDIA_ROOT itself, SERVE_MEDIA=0 turns this off. Private files (chat attachments)
+    # are never here: they live in PRIVATE_MEDIA_ROOT behind views that check access.
     urlpatterns += [
-        re_path(r"^media/(?P<path>.+)$", static_serve, {"document_root": settings.MEDIA_ROOT}, name="media"),
+        re_path(r"^media/(?P<path>.+)$", core_media.serve_public, name="media"),
     ]
 
 # Last: a single path segment is a short code (shortener/redirect_urls.py).

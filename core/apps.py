@@ -3,3 +3,10 @@ from django.apps import AppConfig
 
 class CoreConfig(AppConfig):
     name = "core"
+
+    def ready(self) -> None:
+        from core.channels_adapter import check_channels_redis_version
+
+        # Fails start-up (web, workers, manage.py) rather than publishing through internals
+        # of a channels-redis version the adapter was not written against.
+        check_channels_redis_version()

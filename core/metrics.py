@@ -12,8 +12,12 @@ from collections import Counter
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
-from core.store import METRICS_LATENCY_KEY, METRICS_REQUESTS_KEY
+from core.store import METRICS_COUNTERS_KEY, METRICS_LATENCY_KEY, METRICS_REQUESTS_KEY
 
+# Counters other code increments with ``recorder.count(name, **labels)``: name -> help text.
+COUNTERS = {
+    "publish_failures_total": "WebSocket group publishes that failed (logged, not retried), by app.",
+}
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FLUSH_SECONDS = 2.0
 
@@ -24,6 +28,7 @@ class Recorder:
         self._requests: Counter[str] = Counter()
         self._latency: Counter[str] = Counter()
         self._sums: Counter[str] = Counter()
+        self._counters: Counter[str] = Counter()
         self._pid: int | None = None
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -36,16 +41,26 @@ class Recorder:
                     self._latency[f"{route}|{bound}"] += 1
             self._latency[f"{route}|+Inf"] += 1
             self._sums[route] += seconds
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._flush_forever, daemon=True, name="metrics-flush")
-                self._thread.start()
+            self._start_flushing()
+
+    def count(self, name: str, amount: int = 1, **labels: str) -> None:
+        """Add to the counter ``name`` (declared in COUNTERS) with these label values."""
+        rendered = ",".join(f'{key}="{_escape(str(value))}"' for key, value in sorted(labels.items()))
+        with self._lock:
+            self._counters[f"{name}|{rendered}"] += amount
+            self._start_flushing()
+
+    def _start_flushing(self) -> None:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._flush_forever, daemon=True, name="metrics-flush")
+            self._thread.start()
 
     def flush(self) -> None:
         with self._lock:
-            requests, latency, sums = self._requests, self._latency, self._sums
-            self._requests, self._latency, self._sums = Counter(), Counter(), Counter()
-        if not (requests or latency):
+            requests, latency, sums, counters = self._requests, self._latency, self._sums, self._counters
+            self._requests, self._latency, self._sums, self._counters = Counter(), Counter(), Counter(), Counter()
+        if not (requests or latency or counters):
             return
         from core.redis import get_redis
 
@@ -57,12 +72,15 @@ class Recorder:
                 pipe.hincrby(METRICS_LATENCY_KEY, field, count)
             for route, total in sums.items():
                 pipe.hincrbyfloat(METRICS_LATENCY_KEY, f"{route}|sum", total)
+            for field, count in counters.items():
+                pipe.hincrby(METRICS_COUNTERS_KEY, field, count)
             pipe.execute()
         except Exception:  # Redis down: keep the counts for the next flush
             with self._lock:
                 self._requests.update(requests)
                 self._latency.update(latency)
                 self._sums.update(sums)
+                self._counters.update(counters)
 
     def _flush_forever(self) -> None:
         while not self._stopped.wait(FLUSH_SECONDS):
@@ -75,6 +93,7 @@ class Recorder:
             self._thread.join(timeout=FLUSH_SECONDS + 5)
         with self._lock:
             self._requests, self._latency, self._sums = Counter(), Counter(), Counter()
+            self._counters = Counter()
 
 
 recorder = Recorder()
@@ -129,9 +148,10 @@ def render() -> str:
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(METRICS_REQUESTS_KEY)
     pipe.hgetall(METRICS_LATENCY_KEY)
+    pipe.hgetall(METRICS_COUNTERS_KEY)
     for queue in settings.CELERY_QUEUES_REPORTED:
         pipe.llen(queue)
-    requests, latency, *depths = pipe.execute()
+    requests, latency, counters, *depths = pipe.execute()
 
     lines = [
         "# HELP http_requests_total HTTP requests by route, method and status.",
@@ -158,6 +178,13 @@ def render() -> str:
             )
         lines.append(f'http_request_duration_seconds_sum{{route="{label}"}} {values.get("sum", 0.0):.6f}')
         lines.append(f'http_request_duration_seconds_count{{route="{label}"}} {int(values.get("+Inf", 0))}')
+    by_name: dict[str, list[tuple[str, int]]] = {}
+    for field, count in counters.items():
+        name, labels = field.decode().split("|", 1)
+        by_name.setdefault(name, []).append((labels, int(count)))
+    for name, help_text in COUNTERS.items():
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+        lines += [f"{name}{{{labels}}} {count}" for labels, count in sorted(by_name.get(name, []))]
     lines += [
         "# HELP celery_queue_depth Messages waiting in a Celery queue.",
         "# TYPE celery_queue_depth gauge",

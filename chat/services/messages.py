@@ -12,7 +12,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import errors, events, selectors, store
-from chat.models import MAX_CONTENT_LENGTH, Attachment, Conversation, Membership, Message, NotificationOutbox, Reaction
+from chat.models import (
+    MAX_CONTENT_LENGTH,
+    Attachment,
+    Conversation,
+    Membership,
+    Message,
+    MessageChange,
+    NotificationOutbox,
+    Reaction,
+)
+from core.ids import parse_id
 from core.ratelimit import RateLimit, check, rate_limited_error
 
 User = get_user_model()
@@ -42,10 +52,10 @@ def _validate_attachment_ids(attachment_ids) -> list[int]:
         return []
     if not isinstance(attachment_ids, list) or len(attachment_ids) > MAX_ATTACHMENTS:
         raise errors.invalid("attachment_ids", f"Give a list of at most {MAX_ATTACHMENTS} attachment ids.")
-    try:
-        return list(dict.fromkeys(int(a) for a in attachment_ids))
-    except (TypeError, ValueError):
-        raise errors.invalid("attachment_ids", "Attachment ids are numbers.") from None
+    ids = [parse_id(a) for a in attachment_ids]
+    if None in ids:
+        raise errors.invalid("attachment_ids", "Attachment ids are integers from 0 to 2^63-1.")
+    return list(dict.fromkeys(ids))
 
 
 def message_send(*, sender: User, conversation_id: int | str, client_id: str, content: str = "",
@@ -124,16 +134,18 @@ def _store(sender, conversation_id: int, client_id: str, content: str, attachmen
                 [NotificationOutbox(user_id=u, message=message) for u in offline], ignore_conflicts=True
             )
         payload = selectors.message_payload_by_id(message.id)
-        transaction.on_commit(lambda: _announce(payload, members, origin_channel, bool(offline)))
+        # After commit, and never able to fail the stored send: the socket fan-out is best
+        # effort (sync repairs it) and the beat schedule drains an outbox a lost task left.
+        events.publish_on_commit(members, events.message_new(payload), skip_channel=origin_channel)
+        if offline:
+            transaction.on_commit(_deliver_notifications_later, robust=True)
     return payload
 
 
-def _announce(payload: dict, member_ids: list[int], origin_channel: str | None, has_offline: bool) -> None:
-    events.publish_now(member_ids, events.message_new(payload), skip_channel=origin_channel)
-    if has_offline:
-        from chat.tasks import deliver_notifications
+def _deliver_notifications_later() -> None:
+    from chat.tasks import deliver_notifications
 
-        deliver_notifications.delay()
+    deliver_notifications.delay()
 
 
 def _own_message_for_update(user, message_id: int | str) -> Message:
@@ -143,11 +155,24 @@ def _own_message_for_update(user, message_id: int | str) -> Message:
     return message
 
 
+def _record_change(message: Message) -> int:
+    """Take the conversation's next change number for ``message`` (under the conversation row
+    lock, so numbers are unique and follow commit order); ``sync`` replays changes after a cursor."""
+    conversation = Conversation.objects.select_for_update().only("id", "last_change").get(id=message.conversation_id)
+    conversation.last_change += 1
+    conversation.save(update_fields=["last_change"])
+    MessageChange.objects.update_or_create(
+        message_id=message.id, defaults={"conversation_id": conversation.id, "change": conversation.last_change}
+    )
+    return conversation.last_change
+
+
 def _announce_update(message: Message) -> None:
     members = selectors.member_ids(message.conversation_id)
     message_id = message.id
-    transaction.on_commit(
-        lambda: events.publish_now(members, events.message_updated(selectors.message_payload_by_id(message_id)))
+    change = _record_change(message)
+    events.publish_on_commit(
+        members, lambda: events.message_updated(selectors.message_payload_by_id(message_id), change=change)
     )
 
 
@@ -173,7 +198,7 @@ def message_delete(*, user: User, message_id: int | str) -> dict:
             attachments = list(Attachment.objects.filter(message=message))
             Attachment.objects.filter(id__in=[a.id for a in attachments]).delete()
             # Files go only once the tombstone is committed.
-            transaction.on_commit(lambda: _delete_files(attachments))
+            transaction.on_commit(lambda: _delete_files(attachments), robust=True)
             _announce_update(message)
     return selectors.message_payload_by_id(message.id)
 

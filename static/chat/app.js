@@ -410,7 +410,8 @@ const socket = new ChatSocket(config.socket_path, {
 let openedOnce = false;
 
 async function handleOpen() {
-  socket.send({ type: "sync", cursors: state.cursorPayload() });
+  // Missed messages and the edits, deletes and reactions made meanwhile both come back on the socket.
+  socket.send({ type: "sync", cursors: state.cursorPayload(), changes: state.changePayload() });
   sentReceipts.delivered.clear();
   sentReceipts.read.clear();
   for (const pending of state.pending.values()) if (!pending.error) sendPending(pending);
@@ -419,7 +420,6 @@ async function handleOpen() {
     try {
       await loadConversations();
       if (state.activeId) {
-        await catchUp(state.activeId);
         await fetchConversation(state.activeId);
         renderAll();
       }
@@ -471,6 +471,7 @@ const frameHandlers = {
   "message.updated": (frame) => {
     const message = frame.message || frame;
     state.updateMessage(message);
+    state.bumpChange(String(message.conversation), frame.change);
     schedule({ pane: state.activeId === String(message.conversation) });
   },
   receipt: (frame) => {
@@ -497,6 +498,7 @@ const frameHandlers = {
   },
   "sync.done": (frame) => {
     for (const [id, seq] of Object.entries(frame.cursors || {})) if (state.conversations.has(id)) state.bumpCursor(id, seq);
+    for (const [id, change] of Object.entries(frame.changes || {})) state.bumpChange(id, change);
     schedule();
   },
   error: (frame) => {

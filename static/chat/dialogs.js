@@ -3,6 +3,9 @@
 import { resultsOf } from "./api.js";
 import { avatar, clear, debounce, h } from "./dom.js";
 
+// The server refuses shorter searches (the user directory is not listed a letter at a time).
+const MIN_SEARCH_LENGTH = 3;
+
 export class Dialogs {
   constructor(dialogEl, { api, state, onConversation, onLeft }) {
     this.el = dialogEl;
@@ -42,6 +45,11 @@ export class Dialogs {
     const results = h("ul", { class: "user-results", "data-testid": "user-results" });
     const search = debounce(async () => {
       const q = input.value.trim();
+      if (q.length < MIN_SEARCH_LENGTH) {
+        clear(results);
+        results.append(h("li", { class: "muted empty" }, `Type at least ${MIN_SEARCH_LENGTH} letters of a username`));
+        return;
+      }
       try {
         const users = resultsOf(await this.api.get("users", { q }));
         const skip = new Set([this.state.me, ...exclude()]);

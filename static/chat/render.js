@@ -2,6 +2,7 @@
 // caller keeps the scroll position (see app.js) so rebuilding never makes the pane jump.
 
 import { avatar, avatarColor, clear, clockTime, dayKey, dayLabel, fileSize, h, icon, lastSeenText, listTime } from "./dom.js";
+import { linkedText } from "./links.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
@@ -111,8 +112,8 @@ function attachmentEls(attachments) {
   if (!attachments || !attachments.length) return null;
   return h("div", { class: "attachments" },
     attachments.map((file) => {
-      const isImage = (file.content_type || "").startsWith("image/") && (file.thumbnail_url || file.url);
-      if (isImage) {
+      // Only an image the server decoded has a thumbnail; anything else is a download.
+      if (file.thumbnail_url) {
         return h("a", { class: "attachment-image", href: file.url, target: "_blank", rel: "noopener", "data-testid": "attachment-image" },
           h("img", { src: file.thumbnail_url || file.url, alt: file.name || "image", loading: "lazy" }));
       }
@@ -152,7 +153,7 @@ function messageEl(state, conv, message, { first, last }, handlers) {
     mine && !message.deleted ? tickEl(state.tickFor(conv.id, message)) : null);
   const body = message.deleted
     ? h("div", { class: "message-text deleted", "data-testid": "message-text" }, icon("ban"), "This message was deleted")
-    : message.content ? h("div", { class: "message-text", "data-testid": "message-text" }, message.content) : null;
+    : message.content ? h("div", { class: "message-text", "data-testid": "message-text" }, linkedText(message.content)) : null;
   return h("div", { class: `message ${mine ? "mine" : "theirs"} ${first ? "first" : ""} ${last ? "last" : ""}`, "data-testid": "message", "data-seq": message.seq, "data-id": message.id, "data-sender": message.sender },
     !mine && conv.kind === "group" ? (last ? avatar(message.sender, { size: "small" }) : h("div", { class: "avatar-spacer" })) : null,
     h("div", { class: "message-stack" },

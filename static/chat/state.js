@@ -37,6 +37,7 @@ export class ChatState {
     this.presence = new Map(); // username -> {online, last_seen}
     this.typing = new Map(); // conversation id -> Map(username -> expiry ms)
     this.cursors = new Map(); // conversation id -> highest seq seen
+    this.changeCursors = new Map(); // conversation id -> last change (edit, delete, reaction) applied
     this.blocked = new Set(); // usernames the viewer blocked
     this.unreadMarker = null; // {conversation, seq, count}: where "N unread messages" goes while open
     this.activeId = null;
@@ -53,6 +54,8 @@ export class ChatState {
     if (conv.receipts) this.receipts.set(id, { ...conv.receipts });
     this.conversations.set(id, merged);
     if (merged.last_message) this.bumpCursor(id, merged.last_message.seq);
+    // Fetched state already holds every change up to last_change; sync replays the later ones.
+    if (typeof conv.last_change === "number" && !this.changeCursors.has(id)) this.changeCursors.set(id, conv.last_change);
     return merged;
   }
 
@@ -61,11 +64,22 @@ export class ChatState {
     this.threads.delete(id);
     this.receipts.delete(id);
     this.cursors.delete(id);
+    this.changeCursors.delete(id);
     if (this.activeId === id) this.activeId = null;
   }
 
   bumpCursor(id, seq) {
     if (typeof seq === "number" && seq > (this.cursors.get(id) || 0)) this.cursors.set(id, seq);
+  }
+
+  bumpChange(id, change) {
+    if (this.conversations.has(id) && typeof change === "number" && change > (this.changeCursors.get(id) || 0)) {
+      this.changeCursors.set(id, change);
+    }
+  }
+
+  changePayload() {
+    return Object.fromEntries(this.changeCursors);
   }
 
   activityOf(conv) {

@@ -159,7 +159,8 @@ def test_members_endpoints(client_for, alice, bob, carol, group, make_user):
 
 @pytest.fixture
 def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "public"
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
     return tmp_path
 
 
@@ -169,9 +170,11 @@ def _png(size=(800, 600)) -> bytes:
     return out.getvalue()
 
 
-def test_image_upload_gets_a_thumbnail_and_can_be_sent(client_for, alice, bob, direct, media_root):
+def test_image_upload_gets_a_thumbnail_and_can_be_sent(client_for, alice, bob, direct, media_root,
+                                                       django_capture_on_commit_callbacks):
     api = client_for(alice)
-    response = api.post(f"{BASE}/attachments", {"file": SimpleUploadedFile("photo.png", _png(), "image/png")},
+    with django_capture_on_commit_callbacks(execute=True):  # the thumbnail task runs after commit
+        response = api.post(f"{BASE}/attachments", {"file": SimpleUploadedFile("photo.png", _png(), "image/png")},
                         format="multipart")
     assert response.status_code == 201
     body = response.json()
@@ -221,7 +224,7 @@ def test_search_ranks_better_matches_first_on_postgres(client_for, alice, bob, d
     assert [r["client_id"] for r in results] == ["2", "1"]
 
 
-def test_presence_endpoint(client_for, alice, bob):
+def test_presence_endpoint(client_for, alice, bob, direct):
     api = client_for(alice)
     assert api.get(f"{BASE}/users/bob/presence").json() == {"online": False, "last_seen": None}
     assert api.get(f"{BASE}/users/nobody/presence").status_code == 404
@@ -246,9 +249,9 @@ def test_blocks_crud_and_blocked_direct_messages_are_403(client_for, alice, bob,
 
 
 def test_user_search_is_a_prefix_match_without_the_caller(client_for, alice, make_user):
-    make_user("alfred")
+    make_user("alicia")
     make_user("bert")
-    assert client_for(alice).get(f"{BASE}/users", {"q": "al"}).json() == [{"username": "alfred"}]
+    assert client_for(alice).get(f"{BASE}/users", {"q": "ali"}).json() == [{"username": "alicia"}]
 
 
 def test_rest_sends_are_rate_limited(client_for, alice, bob, direct, settings):
@@ -295,3 +298,91 @@ def test_deleting_a_message_removes_its_attachment_files(client_for, alice, bob,
     assert api.delete(f"{BASE}/messages/{sent['id']}").json()["attachments"] == []
     assert not Attachment.objects.exists()
     assert not any(os.path.exists(p) for p in paths)
+
+
+# --- crafted ids ----------------------------------------------------------------
+HOSTILE_IDS = ["99999999999999999999", "9223372036854775808", "-1", "-9223372036854775809", "abc", "1e3", "0x10",
+               "１２", "12 ", "%00"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+@pytest.mark.parametrize("path", ["conversations/{}", "conversations/{}/messages", "conversations/{}/members",
+                                  "messages/{}", "messages/{}/reactions"])
+def test_hostile_ids_in_urls_are_404_json(client_for, alice, value, path):
+    response = client_for(alice).get(f"{BASE}/{path.format(value)}")
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_hostile_ids_in_writes_to_urls_are_404(client_for, alice, value):
+    api = client_for(alice)
+    assert api.post(f"{BASE}/conversations/{value}/messages", {"content": "x", "client_id": "h"},
+                    format="json").status_code == 404
+    assert api.patch(f"{BASE}/messages/{value}", {"content": "x"}, format="json").status_code == 404
+    assert api.post(f"{BASE}/messages/{value}/reactions", {"emoji": "👍"}, format="json").status_code == 404
+
+
+def test_the_largest_64_bit_id_is_a_plain_404(client_for, alice):
+    assert client_for(alice).get(f"{BASE}/conversations/9223372036854775807").status_code == 404
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_hostile_conversation_in_search_is_404(client_for, alice, bob, direct, value):
+    response = client_for(alice).get(f"{BASE}/search", {"q": "x", "conversation": value})
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("value", [*HOSTILE_IDS, 9223372036854775808, -1, True, None, 1.5])
+def test_hostile_attachment_ids_are_a_400_naming_the_field(client_for, alice, bob, direct, value):
+    response = client_for(alice).post(f"{BASE}/conversations/{direct.id}/messages",
+                                      {"content": "x", "client_id": "h", "attachment_ids": [value]}, format="json")
+    assert response.status_code == 400, response.content
+    assert "attachment_ids" in response.json()["fields"]
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize("param", ["after_seq", "before_seq"])
+@pytest.mark.parametrize("value", ["99999999999999999999", "9223372036854775808", "-1", "abc"])
+def test_hostile_seqs_in_message_pages_are_a_400_naming_the_field(client_for, alice, bob, direct, param, value):
+    response = client_for(alice).get(f"{BASE}/conversations/{direct.id}/messages", {param: value})
+    assert response.status_code == 400 and param in response.json()["fields"]
+
+
+# --- what a signed-in user can learn about others ----------------------------------
+def test_presence_of_a_user_sharing_no_conversation_is_404(client_for, alice, bob, carol, direct):
+    from django.utils import timezone
+
+    UserPresence.objects.create(user=carol, last_seen=timezone.now())
+    response = client_for(alice).get(f"{BASE}/users/carol/presence")
+    assert response.status_code == 404 and response.json() == client_for(alice).get(
+        f"{BASE}/users/nobody/presence").json()
+    assert "last_seen" not in response.json()
+
+
+def test_presence_is_visible_to_group_co_members_and_oneself(client_for, alice, bob, carol, group):
+    assert client_for(bob).get(f"{BASE}/users/carol/presence").status_code == 200
+    assert client_for(carol).get(f"{BASE}/users/carol/presence").status_code == 200
+
+
+def test_presence_is_hidden_again_after_leaving_the_only_shared_conversation(client_for, alice, bob, carol, group):
+    client_for(carol).delete(f"{BASE}/conversations/{group.id}/members", {"members": ["carol"]}, format="json")
+    assert client_for(bob).get(f"{BASE}/users/carol/presence").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["", "a", "al", "  al  "])
+def test_user_search_needs_three_characters(client_for, alice, make_user, query):
+    make_user("alfred")
+    response = client_for(alice).get(f"{BASE}/users", {"q": query})
+    assert response.status_code == 400 and "q" in response.json()["fields"]
+
+
+def test_user_search_without_q_is_a_400_naming_q(client_for, alice):
+    response = client_for(alice).get(f"{BASE}/users")
+    assert response.status_code == 400 and "q" in response.json()["fields"]
+
+
+def test_user_search_returns_at_most_20(client_for, alice, django_user_model):
+    django_user_model.objects.bulk_create([django_user_model(username=f"member{i:02}") for i in range(30)])
+    results = client_for(alice).get(f"{BASE}/users", {"q": "mem"}).json()
+    assert results == [{"username": f"member{i:02}"} for i in range(20)]

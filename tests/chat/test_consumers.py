@@ -68,6 +68,48 @@ async def test_concurrent_retries_of_one_client_id_store_one_message(connect, al
     assert await Message.objects.filter(conversation=direct).acount() == 1
 
 
+async def test_the_same_client_id_from_two_members_stores_and_acks_a_message_for_each(connect, alice, bob, direct):
+    alice_socket = await connect(alice)
+    bob_socket = await connect(bob)
+
+    await alice_socket.send({"type": "message.send", "conversation": str(direct.id), "client_id": "same",
+                             "content": "from alice"})
+    alice_ack = await alice_socket.receive_type("message.ack")
+    await bob_socket.send({"type": "message.send", "conversation": str(direct.id), "client_id": "same",
+                           "content": "from bob"})
+    bob_ack = await bob_socket.receive_type("message.ack")
+
+    assert (alice_ack["message"]["sender"], alice_ack["message"]["content"], alice_ack["message"]["seq"]) == (
+        "alice", "from alice", 1)
+    assert (bob_ack["client_id"], bob_ack["message"]["sender"], bob_ack["message"]["content"],
+            bob_ack["message"]["seq"]) == ("same", "bob", "from bob", 2)
+    assert bob_ack["message"]["id"] != alice_ack["message"]["id"]
+    stored = [m async for m in Message.objects.filter(conversation=direct).order_by("seq")
+              .values_list("sender__username", "client_id", "content")]
+    assert stored == [("alice", "same", "from alice"), ("bob", "same", "from bob")]
+    # Alice hears Bob's message as a new one, not as a retry of hers.
+    assert (await alice_socket.receive_type("message.new"))["message"]["content"] == "from bob"
+
+
+async def test_sync_never_replays_a_conversation_the_caller_is_not_in(connect, alice, bob, carol, direct):
+    def foreign_conversation():
+        conversation, _ = conversation_create(creator=bob, usernames=["carol"])
+        for n in range(3):
+            message_send(sender=bob, conversation_id=conversation.id, client_id=f"s{n}", content=f"secret {n}")
+        return conversation
+
+    foreign = await database_sync_to_async(foreign_conversation)()
+    await database_sync_to_async(message_send)(sender=bob, conversation_id=direct.id, client_id="m", content="mine")
+    alice_socket = await connect(alice)
+
+    await alice_socket.send({"type": "sync", "cursors": {str(foreign.id): 0, str(direct.id): 0}})
+    frames = await alice_socket.frames_until("sync.done")
+
+    replayed = [f["message"] for f in frames if f["type"] == "message.new"]
+    assert [(m["conversation"], m["content"]) for m in replayed] == [(str(direct.id), "mine")]
+    assert frames[-1]["cursors"] == {str(direct.id): 1}
+
+
 async def test_sync_after_a_disconnect_replays_missed_messages_once_in_order(connect, alice, bob, direct, group):
     bob_socket = await connect(bob)
     await database_sync_to_async(message_send)(sender=alice, conversation_id=direct.id, client_id="a", content="1")

@@ -2,6 +2,9 @@
 
 import json
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -114,3 +117,34 @@ def test_every_module_the_entry_imports_is_a_static_file():
 
 def test_post_is_not_allowed(logged_in):
     assert logged_in.post("/chat/").status_code == 405
+
+
+NODE = shutil.which("node")
+LINK_CASES = [
+    ("see https://example.com/a?b=1#c.", [{"text": "see "}, {"text": "https://example.com/a?b=1#c",
+                                                              "href": "https://example.com/a?b=1#c"}, {"text": "."}]),
+    ("(http://example.com/x)", [{"text": "("}, {"text": "http://example.com/x", "href": "http://example.com/x"},
+                                {"text": ")"}]),
+    ("https://en.wikipedia.org/wiki/Mercury_(planet)!", [
+        {"text": "https://en.wikipedia.org/wiki/Mercury_(planet)", "href": "https://en.wikipedia.org/wiki/Mercury_(planet)"},
+        {"text": "!"}]),
+    ("javascript:alert(document.cookie)", [{"text": "javascript:alert(document.cookie)"}]),
+    ("JaVaScRiPt://example.com/%0aalert(1)", [{"text": "JaVaScRiPt://example.com/%0aalert(1)"}]),
+    ("data:text/html,<script>alert(1)</script>", [{"text": "data:text/html,<script>alert(1)</script>"}]),
+    ('https://x.test/"><img src=x onerror=alert(1)>', [{"text": "https://x.test/", "href": "https://x.test/"},
+                                                       {"text": '"><img src=x onerror=alert(1)>'}]),
+    ("https://", [{"text": "https://"}]),
+    ("no links here", [{"text": "no links here"}]),
+    ("a http://a.test b https://b.test", [{"text": "a "}, {"text": "http://a.test", "href": "http://a.test/"},
+                                         {"text": " b "}, {"text": "https://b.test", "href": "https://b.test/"}]),
+]
+
+
+@pytest.mark.skipif(NODE is None, reason="node is not installed")
+def test_message_links_split_only_http_addresses():
+    module = Path(finders.find("chat/links.js")).as_uri()
+    script = (f"import {{ splitLinks }} from {json.dumps(module)};"
+              f"console.log(JSON.stringify({json.dumps([text for text, _ in LINK_CASES])}.map(splitLinks)));")
+    result = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True,  # noqa: S603
+                            timeout=30, check=True)
+    assert json.loads(result.stdout) == [expected for _, expected in LINK_CASES]

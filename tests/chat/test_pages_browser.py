@@ -137,9 +137,9 @@ def test_group_creation_edit_delete_and_reactions(page, second_page, live_asgi_s
 
     ann.get_by_test_id("new-group").click()
     ann.get_by_test_id("group-title").fill("Weekend plans")
-    ann.get_by_test_id("user-search").fill("b")
+    ann.get_by_test_id("user-search").fill("bob")
     ann.locator("[data-testid=user-result][data-username=bob]").click()
-    ann.get_by_test_id("user-search").fill("c")
+    ann.get_by_test_id("user-search").fill("cid")
     ann.locator("[data-testid=user-result][data-username=cid]").click()
     ann.get_by_test_id("create-group").click()
     expect(ann.get_by_test_id("conversation-title")).to_have_text("Weekend plans")
@@ -241,7 +241,7 @@ def test_image_attachment_uploads_and_shows_a_thumbnail(page, second_page, live_
     image = bob.locator("[data-testid=message][data-sender=ann] [data-testid=attachment-image] img")
     expect(image).to_be_visible()
     # The thumbnail, not the original, is what the bubble shows; the link opens the full image.
-    expect(image).to_have_attribute("src", re.compile(r"^/media/.+"))
+    expect(image).to_have_attribute("src", re.compile(r"^/api/v1/chat/attachments/[0-9]+/thumbnail$"))
     link = bob.locator("[data-testid=message][data-sender=ann] [data-testid=attachment-image]")
     assert link.get_attribute("href") != image.get_attribute("src")
     expect(bob.get_by_test_id("attachment-file")).to_contain_text("notes.txt")
@@ -306,6 +306,16 @@ window.WebSocket = class extends NativeWebSocket {
 """
 
 
+def _cut_sockets(page) -> None:
+    page.evaluate("() => { window.__blockSockets = true; window.__chatSockets.forEach((ws) => ws.close()); }")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "offline")
+
+
+def _restore_sockets(page) -> None:
+    page.evaluate("() => { window.__blockSockets = false; window.dispatchEvent(new Event('online')); }")
+    expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
+
+
 def test_reconnect_resyncs_missed_messages_and_resends_pending(page, second_page, live_asgi_server, ann_and_bob):
     ann, bob = page, second_page
     bob.add_init_script(SOCKET_CUTTER)
@@ -316,16 +326,14 @@ def test_reconnect_resyncs_missed_messages_and_resends_pending(page, second_page
     bob.get_by_test_id("conversation-item").filter(has_text="ann").click()
     expect(bob.locator("[data-testid=message][data-sender=ann]")).to_have_count(1)
 
-    bob.evaluate("() => { window.__blockSockets = true; window.__chatSockets.forEach((ws) => ws.close()); }")
-    expect(bob.get_by_test_id("connection-status")).to_have_attribute("data-state", "offline")
+    _cut_sockets(bob)
     _send(ann, "while you were away 1")
     _send(ann, "while you were away 2")
     bob.get_by_test_id("composer-input").fill("sent while offline")
     bob.get_by_test_id("composer-input").press("Enter")
     expect(bob.locator("[data-pending=true] [data-testid=tick]")).to_have_attribute("data-state", "pending")
 
-    bob.evaluate("() => { window.__blockSockets = false; window.dispatchEvent(new Event('online')); }")
-    expect(bob.get_by_test_id("connection-status")).to_have_attribute("data-state", "online")
+    _restore_sockets(bob)
     expect(bob.locator("[data-testid=message][data-sender=ann] [data-testid=message-text]")).to_have_text(
         ["before the drop", "while you were away 1", "while you were away 2"]
     )
@@ -476,3 +484,36 @@ def test_a_direct_chat_started_by_someone_else_appears_before_any_message(
     _start_direct_chat(ann, "bob")
 
     expect(bob.get_by_test_id("conversation-item").filter(has_text="ann")).to_have_count(1)
+
+
+def test_reconnect_replays_edits_and_reactions_made_while_away_without_refetching(
+        page, second_page, live_asgi_server, ann_and_bob):
+    ann, bob = page, second_page
+    bob.add_init_script(SOCKET_CUTTER)
+    _open_chat(ann, live_asgi_server, "ann")
+    _open_chat(bob, live_asgi_server, "bob")
+    _start_direct_chat(ann, "bob")
+    _send(ann, "first draft")
+    _send(ann, "react to me")
+    bob.get_by_test_id("conversation-item").filter(has_text="ann").click()
+    expect(bob.locator("[data-testid=message][data-sender=ann]")).to_have_count(2)
+
+    _cut_sockets(bob)
+    ann_messages = ann.locator("[data-testid=message][data-sender=ann]")
+    ann_messages.first.hover()
+    ann_messages.first.get_by_test_id("edit-button").click()
+    ann.get_by_test_id("composer-input").fill("final text")
+    ann.get_by_test_id("composer-input").press("Enter")
+    ann_messages.last.hover()
+    ann_messages.last.get_by_test_id("react-button").click()
+    ann.locator("[data-testid=reaction-picker] button[data-emoji='👍']").click()
+    expect(ann.locator("[data-testid=reaction][data-emoji='👍']")).to_have_count(1)
+
+    message_pages = []
+    bob.on("request", lambda request: "/messages" in request.url and message_pages.append(request.url))
+    _restore_sockets(bob)
+    bob_messages = bob.locator("[data-testid=message][data-sender=ann]")
+    expect(bob_messages.get_by_test_id("message-text")).to_have_text(["final text", "react to me"])
+    expect(bob_messages.first.get_by_test_id("edited")).to_be_visible()
+    expect(bob_messages.last.locator("[data-testid=reaction][data-emoji='👍'] .count")).to_have_text("1")
+    assert message_pages == []
