@@ -13,12 +13,13 @@ from django.utils.html import format_html
 
 from chat.models import Attachment, Block, Conversation, Membership, Message, Notification, Reaction
 from chat.services.conversations import (
+    conversation_delete_by_staff,
     conversation_rename_by_staff,
     member_role_set_by_staff,
     members_add_by_staff,
     members_remove_by_staff,
 )
-from chat.services.messages import message_delete_by_staff, message_edit_by_staff
+from chat.services.messages import message_delete_by_staff, message_edit_by_staff, reaction_remove_by_staff
 from core.errors import ApplicationError
 
 
@@ -65,6 +66,13 @@ class ConversationAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
     def save_model(self, request, obj, form, change) -> None:
         if "title" in form.changed_data:
             conversation_rename_by_staff(conversation_id=obj.pk, title=obj.title)
+
+    def delete_model(self, request, obj) -> None:
+        conversation_delete_by_staff(conversation_id=obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for conversation_id in queryset.values_list("id", flat=True):
+            conversation_delete_by_staff(conversation_id=conversation_id)
 
 
 @admin.register(Membership)
@@ -141,6 +149,24 @@ class MessageAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
             message_delete_by_staff(message_id=message_id)
 
 
-admin.site.register(Reaction, raw_id_fields=["message", "user"])
+@admin.register(Reaction)
+class ReactionAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
+    list_display = ["emoji", "message", "user", "created_at"]
+    raw_id_fields = ["message", "user"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # a reaction is a member's own act
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request, obj) -> None:
+        reaction_remove_by_staff(reaction_id=obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for reaction_id in queryset.values_list("id", flat=True):
+            reaction_remove_by_staff(reaction_id=reaction_id)
+
+
 admin.site.register(Block, raw_id_fields=["blocker", "blocked"])
 admin.site.register(Notification, list_display=["user", "preview", "read", "created_at"], raw_id_fields=["user", "conversation", "message"])

@@ -5,7 +5,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat import errors, events
-from chat.models import MAX_MEMBERS, Conversation, Membership
+from chat.models import MAX_MEMBERS, Attachment, Conversation, Membership
+from chat.services.messages import attachment_files_delete
 
 User = get_user_model()
 
@@ -199,3 +200,14 @@ def conversation_rename_by_staff(*, conversation_id: int, title: str | None) -> 
             Conversation.objects.filter(id=conversation.id).update(title=title)
             members = list(Membership.objects.filter(conversation=conversation).values_list("user_id", flat=True))
             events.publish_on_commit(members, events.conversation_changed(conversation.id, "title"))
+
+
+def conversation_delete_by_staff(*, conversation_id: int) -> None:
+    """Staff delete a conversation with its messages and files; its members' lists drop it."""
+    with transaction.atomic():
+        conversation = _locked_conversation(conversation_id)
+        members = list(Membership.objects.filter(conversation=conversation).values_list("user_id", flat=True))
+        attachments = list(Attachment.objects.filter(message__conversation=conversation))
+        conversation.delete()
+        transaction.on_commit(lambda: attachment_files_delete(attachments), robust=True)
+        events.publish_on_commit(members, events.conversation_changed(conversation_id, "deleted"))

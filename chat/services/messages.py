@@ -174,7 +174,7 @@ def _tombstone(message: Message) -> None:
     attachments = list(Attachment.objects.filter(message=message))
     Attachment.objects.filter(id__in=[a.id for a in attachments]).delete()
     # Files go only once the tombstone is committed.
-    transaction.on_commit(lambda: _delete_files(attachments), robust=True)
+    transaction.on_commit(lambda: attachment_files_delete(attachments), robust=True)
     _announce_update(message)
 
 
@@ -210,7 +210,8 @@ def message_delete_by_staff(*, message_id: int | str) -> dict:
     return selectors.message_payload_by_id(int(message_id))
 
 
-def _delete_files(attachments: list[Attachment]) -> None:
+def attachment_files_delete(attachments: list[Attachment]) -> None:
+    """Remove stored files (and thumbnails) of attachments whose rows are gone; call after commit."""
     for attachment in attachments:
         attachment.file.delete(save=False)
         if attachment.thumbnail:
@@ -245,3 +246,10 @@ def reaction_remove(*, user: User, message_id: int | str, emoji: str) -> dict:
     return selectors.message_payload_by_id(message.id)
 
 
+def reaction_remove_by_staff(*, reaction_id: int) -> None:
+    """Staff remove any reaction (also of a former member); members see the message change."""
+    with transaction.atomic():
+        reaction = Reaction.objects.select_related("message").filter(id=reaction_id).first()
+        if reaction is not None:
+            reaction.delete()
+            _announce_update(reaction.message)

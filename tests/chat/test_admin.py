@@ -35,7 +35,7 @@ async def test_an_admin_delete_of_a_message_is_announced_to_members_sockets(admi
         event = await socket.receive_type("message.updated")
         assert (event["message"]["id"], event["message"]["deleted"], event["message"]["content"]) == (
             stored["id"], True, "")
-        assert not event["message"]["reactions"]
+        assert event["message"]["reactions"] == {}
     # A tombstone, as the sender's own delete leaves: the seqs stay gapless.
     message = await Message.objects.aget(id=int(stored["id"]))
     assert (message.seq, message.deleted, message.content) == (1, True, "")
@@ -165,3 +165,42 @@ def test_a_role_change_in_the_admin_is_saved_and_a_member_cannot_be_moved(admin_
     assert response.status_code == 302
     bobs.refresh_from_db()
     assert (bobs.user_id, bobs.role) == (bob.id, "admin")
+
+
+async def test_an_admin_delete_of_a_reaction_is_announced(admin_client, connect, alice, bob, direct):
+    stored, _ = await database_sync_to_async(message_send)(sender=alice, conversation_id=direct.id,
+                                                           client_id="m1", content="hi")
+    await database_sync_to_async(reaction_add)(user=bob, message_id=stored["id"], emoji="👍")
+    reaction = await Reaction.objects.aget(message_id=int(stored["id"]))
+    alice_socket = await connect(alice)
+
+    response = await database_sync_to_async(admin_client.post)(f"/admin/chat/reaction/{reaction.id}/delete/",
+                                                               {"post": "yes"})
+
+    assert response.status_code == 302
+    event = await alice_socket.receive_type("message.updated")
+    assert (event["message"]["id"], event["message"]["reactions"]) == (stored["id"], {})
+    assert await Reaction.objects.acount() == 0
+
+
+async def test_an_admin_delete_of_a_conversation_drops_it_from_members_lists(admin_client, connect, alice, bob,
+                                                                             carol, group):
+    await database_sync_to_async(message_send)(sender=alice, conversation_id=group.id, client_id="m1",
+                                               content="bye")
+    sockets = [await connect(user) for user in (alice, bob, carol)]
+
+    response = await database_sync_to_async(admin_client.post)(f"/admin/chat/conversation/{group.id}/delete/",
+                                                               {"post": "yes"})
+
+    assert response.status_code == 302
+    for socket in sockets:
+        event = await socket.receive_type("conversation.updated")
+        assert (event["conversation"], event["change"]) == (str(group.id), "deleted")
+    assert not await Conversation.objects.filter(id=group.id).aexists()
+    assert await Message.objects.filter(conversation_id=group.id).acount() == 0
+
+
+def test_admin_searches_with_any_text_answer_200(admin_client, group):
+    for path in ("conversation", "membership", "message", "reaction"):
+        for term in ("abc", str(group.id), "99999999999999999999", "-1"):
+            assert admin_client.get(f"/admin/chat/{path}/", {"q": term}).status_code == 200, (path, term)
