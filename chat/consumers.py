@@ -63,12 +63,25 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.replayed_changes_up_to: dict[str, int] = {}
 
     async def disconnect(self, code) -> None:
-        if getattr(self, "joined", False):
-            self.joined = False
-            await events.leave_user_group(self.user.id, self.channel_name)
-        if getattr(self, "opened", False):
-            self.opened = False
-            await presence_socket_closed(user=self.user)
+        try:
+            if getattr(self, "joined", False):
+                self.joined = False
+                await events.leave_user_group(self.user.id, self.channel_name)
+        finally:
+            # The socket count must drop whatever else failed, or the user stays "online".
+            if getattr(self, "opened", False):
+                self.opened = False
+                await presence_socket_closed(user=self.user)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except OSError:
+            # The client went away while this frame was on its way (uvicorn raises
+            # ClientDisconnected). Its websocket.disconnect is already queued behind: raising
+            # would end the consumer without disconnect(), leaving the socket counted and the
+            # user shown online to peers until the presence key expires.
+            logger.debug("frame to a closed socket of user %s dropped", self.user.id)
 
     async def send_json(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload))

@@ -7,7 +7,8 @@ Every app publishes through this module, never through the channel layer directl
   ``robust=True``); a rolled-back write is never announced. ``message`` may be a callable that
   builds the message then, so it shows the committed state.
 - ``publish_now(groups, message, app=...)``: synchronous code with nothing left to commit.
-- ``apublish(groups, message, app=...)``: the same from async code (consumers).
+- ``apublish(groups, message, app=...)``: the same from async code (consumers); ``message`` is a
+  ready dict there.
 - ``group_join(group, channel_name)`` / ``group_leave(...)``: a consumer's socket joins or
   leaves a group.
 
@@ -32,7 +33,7 @@ from core.metrics import recorder
 
 logger = logging.getLogger(__name__)
 
-Message = dict | Callable[[], dict]
+MessageOrBuilder = dict | Callable[[], dict]
 
 PUBLISH_FAILURES = "publish_failures_total"
 
@@ -78,7 +79,7 @@ async def apublish(groups: Iterable[str], message: dict, *, app: str) -> bool:
     return True
 
 
-def publish_now(groups: Iterable[str], message: Message, *, app: str) -> bool:
+def publish_now(groups: Iterable[str], message: MessageOrBuilder, *, app: str) -> bool:
     """``apublish`` for synchronous code; False (logged, counted) if it failed.
 
     A callable ``message`` is built here, in synchronous code, so it may read the database.
@@ -92,7 +93,7 @@ def publish_now(groups: Iterable[str], message: Message, *, app: str) -> bool:
         return False
 
 
-def publish_on_commit(groups: Iterable[str], message: Message, *, app: str) -> None:
+def publish_on_commit(groups: Iterable[str], message: MessageOrBuilder, *, app: str) -> None:
     """Publish once the current transaction commits (at once outside a transaction).
 
     Never raises and never makes the commit fail; a failed send is logged and counted.

@@ -176,15 +176,38 @@ def _announce_update(message: Message) -> None:
     )
 
 
+def _message_for_staff(message_id: int | str) -> Message:
+    try:
+        return Message.objects.select_for_update().get(id=int(message_id))
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise errors.message_not_found() from None
+
+
+def _edit(message: Message, content) -> None:
+    if message.deleted:
+        raise errors.invalid("content", "A deleted message cannot be edited.", code=errors.ChatError.MESSAGE_DELETED)
+    content = _validate_content(content, has_attachments=message.attachments.exists())
+    Message.objects.filter(id=message.id).update(content=content, edited_at=timezone.now())
+    _announce_update(message)
+
+
+def _tombstone(message: Message) -> None:
+    if message.deleted:
+        return
+    Message.objects.filter(id=message.id).update(deleted=True, content="", edited_at=timezone.now())
+    Reaction.objects.filter(message=message).delete()
+    attachments = list(Attachment.objects.filter(message=message))
+    Attachment.objects.filter(id__in=[a.id for a in attachments]).delete()
+    # Files go only once the tombstone is committed.
+    transaction.on_commit(lambda: attachment_files_delete(attachments), robust=True)
+    _announce_update(message)
+
+
 def message_edit(*, user: User, message_id: int | str, content: str) -> dict:
     """The sender changes the text of a live message (``message.updated`` to every member)."""
     with transaction.atomic():
         message = _own_message_for_update(user, message_id)
-        if message.deleted:
-            raise errors.invalid("content", "A deleted message cannot be edited.", code=errors.ChatError.MESSAGE_DELETED)
-        content = _validate_content(content, has_attachments=message.attachments.exists())
-        Message.objects.filter(id=message.id).update(content=content, edited_at=timezone.now())
-        _announce_update(message)
+        _edit(message, content)
     return selectors.message_payload_by_id(message.id)
 
 
@@ -192,18 +215,28 @@ def message_delete(*, user: User, message_id: int | str) -> dict:
     """The sender deletes a message: it stays as a tombstone so seqs stay gapless."""
     with transaction.atomic():
         message = _own_message_for_update(user, message_id)
-        if not message.deleted:
-            Message.objects.filter(id=message.id).update(deleted=True, content="", edited_at=timezone.now())
-            Reaction.objects.filter(message=message).delete()
-            attachments = list(Attachment.objects.filter(message=message))
-            Attachment.objects.filter(id__in=[a.id for a in attachments]).delete()
-            # Files go only once the tombstone is committed.
-            transaction.on_commit(lambda: _delete_files(attachments), robust=True)
-            _announce_update(message)
+        _tombstone(message)
     return selectors.message_payload_by_id(message.id)
 
 
-def _delete_files(attachments: list[Attachment]) -> None:
+def message_edit_by_staff(*, message_id: int | str, content: str) -> dict:
+    """Staff (the admin site) change any live message's text: the same limits on the text and the
+    same ``message.updated`` event as ``message_edit``. Raises NotFound or FieldError."""
+    with transaction.atomic():
+        _edit(_message_for_staff(message_id), content)
+    return selectors.message_payload_by_id(int(message_id))
+
+
+def message_delete_by_staff(*, message_id: int | str) -> dict:
+    """Staff delete any message the way its sender would: a tombstone (seqs stay gapless), its
+    reactions and files gone, ``message.updated`` to every member. Idempotent; raises NotFound."""
+    with transaction.atomic():
+        _tombstone(_message_for_staff(message_id))
+    return selectors.message_payload_by_id(int(message_id))
+
+
+def attachment_files_delete(attachments: list[Attachment]) -> None:
+    """Remove stored files (and thumbnails) of attachments whose rows are gone; call after commit."""
     for attachment in attachments:
         attachment.file.delete(save=False)
         if attachment.thumbnail:
@@ -238,3 +271,10 @@ def reaction_remove(*, user: User, message_id: int | str, emoji: str) -> dict:
     return selectors.message_payload_by_id(message.id)
 
 
+def reaction_remove_by_staff(*, reaction_id: int) -> None:
+    """Staff remove any reaction (also of a former member); members see the message change."""
+    with transaction.atomic():
+        reaction = Reaction.objects.select_related("message").filter(id=reaction_id).first()
+        if reaction is not None:
+            reaction.delete()
+            _announce_update(reaction.message)

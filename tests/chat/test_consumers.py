@@ -349,6 +349,43 @@ async def test_peers_learn_of_the_last_close_even_when_the_receipt_flush_fails(c
     assert offline["user"] == "bob" and offline["online"] is False and offline["last_seen"]
 
 
+async def test_a_frame_racing_the_close_of_a_socket_still_counts_the_socket_out(connect, alice, bob, direct):
+    """uvicorn raises on a send to a socket whose client just left, with the disconnect queued
+    behind: the consumer must still run its close, or peers see the user online for a minute."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    from chat import events, store
+    from config.asgi import application
+    from core.services import token_for
+
+    alice_socket = await connect(alice)
+    token = await database_sync_to_async(token_for)(bob)
+    inbox: asyncio.Queue = asyncio.Queue()
+    client_gone, send_failed = asyncio.Event(), asyncio.Event()
+
+    async def server_send(message: dict) -> None:
+        if client_gone.is_set():
+            send_failed.set()
+            raise ClientDisconnected()
+
+    scope = {"type": "websocket", "path": "/ws/chat/", "query_string": f"token={token.key}".encode(),
+             "headers": [(b"origin", b"http://testserver")], "subprotocols": []}
+    bob_socket = asyncio.ensure_future(application(scope, inbox.get, server_send))
+    await inbox.put({"type": "websocket.connect"})
+    assert (await alice_socket.receive_type("presence"))["online"] is True
+
+    client_gone.set()  # bob's page closes while alice's typing is on its way to it
+    await events.apublish([bob.id], events.typing(direct.id, "alice"))
+    await asyncio.wait_for(send_failed.wait(), 3)
+    await inbox.put({"type": "websocket.disconnect", "code": 1001})
+    await asyncio.wait({bob_socket}, timeout=5)
+
+    offline = await alice_socket.receive_type("presence")
+    assert (offline["user"], offline["online"], bool(offline["last_seen"])) == ("bob", False, True)
+    assert await database_sync_to_async(store.users_with_open_sockets)([bob.id]) == set()
+    assert bob_socket.done() and bob_socket.exception() is None
+
+
 async def test_presence_goes_only_to_users_sharing_a_direct_conversation(connect, alice, bob, carol, direct, group):
     alice_socket = await connect(alice)
     carol_socket = await connect(carol)  # shares only the group with bob
