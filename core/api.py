@@ -7,17 +7,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import ApplicationError
-from core.ratelimit import RateLimit, client_ip, enforce
-from core.services import token_for, user_register
-
-AUTH_RATE = RateLimit(scope="auth", limit=30, period=60)
+from core.errors import ApplicationError, CoreError
+from core.ratelimit import enforce_credential_limits
+from core.services import USERNAME_RULE, token_for, user_register, username_clean
 
 
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    username = serializers.CharField(max_length=150, help_text=USERNAME_RULE)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    def validate_username(self, value: str) -> str:
+        return username_clean(value)
 
 
 class TokenSerializer(serializers.Serializer):
@@ -37,7 +38,7 @@ class RegisterView(APIView):
         tags=["auth"],
     )
     def post(self, request):
-        enforce(AUTH_RATE, client_ip(request))
+        enforce_credential_limits(request)
         data = RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user, token = user_register(**data.validated_data)
@@ -54,12 +55,12 @@ class TokenView(APIView):
         tags=["auth"],
     )
     def post(self, request):
-        enforce(AUTH_RATE, client_ip(request))
         data = TokenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        enforce_credential_limits(request, data.validated_data["username"])
         user = authenticate(request, **data.validated_data)
         if user is None:
-            raise ApplicationError("Wrong username or password.", "invalid_credentials", status=400)
+            raise ApplicationError("Wrong username or password.", CoreError.INVALID_CREDENTIALS, status=400)
         return Response({"token": token_for(user).key})
 
 

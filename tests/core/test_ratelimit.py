@@ -96,9 +96,9 @@ def test_sync_and_async_callers_share_one_bucket():
 
 @pytest.mark.django_db
 def test_the_auth_api_is_rate_limited_per_client(api_client, monkeypatch):
-    from core import api
+    from core import ratelimit
 
-    monkeypatch.setattr(api, "AUTH_RATE", RateLimit(scope="auth", limit=2, period=3600))
+    monkeypatch.setattr(ratelimit, "CREDENTIALS_PER_IP", RateLimit(scope="auth", limit=2, period=3600))
 
     codes = [
         api_client.post("/api/v1/auth/token", {"username": "x", "password": "y"}, format="json").status_code
