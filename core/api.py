@@ -1,4 +1,4 @@
-"""Auth API: register and obtain a token."""
+"""Auth API: register, obtain, rotate and revoke a token."""
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from core.errors import ApplicationError, CoreError
 from core.ratelimit import enforce_credential_limits
-from core.services import USERNAME_RULE, token_for, user_register, username_clean
+from core.services import USERNAME_RULE, token_for, token_revoke, token_rotate, user_register, username_clean
 
 
 class RegisterSerializer(serializers.Serializer):
@@ -45,15 +45,23 @@ class RegisterView(APIView):
         return Response({"id": user.id, "username": user.username, "token": token.key}, status=status.HTTP_201_CREATED)
 
 
-class TokenView(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
+class ApiTokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send it as 'Authorization: Bearer <token>' (or 'Token <token>').")
 
-    @extend_schema(
-        request=TokenSerializer,
-        responses={200: inline_serializer("Token", {"token": serializers.CharField()})},
-        tags=["auth"],
-    )
+
+class TokenView(APIView):
+    """POST: log in for a token (no credentials needed). DELETE: revoke the token in use."""
+
+    def _logging_in(self) -> bool:
+        return getattr(self.request, "method", None) == "POST"
+
+    def get_authenticators(self):
+        return [] if self._logging_in() else super().get_authenticators()
+
+    def get_permissions(self):
+        return [AllowAny()] if self._logging_in() else super().get_permissions()
+
+    @extend_schema(request=TokenSerializer, responses={200: ApiTokenSerializer}, tags=["auth"])
     def post(self, request):
         data = TokenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -62,6 +70,30 @@ class TokenView(APIView):
         if user is None:
             raise ApplicationError("Wrong username or password.", CoreError.INVALID_CREDENTIALS, status=400)
         return Response({"token": token_for(user).key})
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        tags=["auth"],
+        summary="Revoke the token this request uses",
+        description="The token stops working at once on the API, WebSockets and every other surface. "
+        "With a session instead of a token, the account's token is revoked.",
+    )
+    def delete(self, request):
+        token_revoke(user=request.user, key=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenRotateView(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: ApiTokenSerializer},
+        tags=["auth"],
+        summary="Replace the account's token with a new one",
+        description="The old token stops working at once on the API, WebSockets and every other surface.",
+    )
+    def post(self, request):
+        return Response({"token": token_rotate(user=request.user).key})
 
 
 class MeView(APIView):

@@ -1,5 +1,6 @@
 """Account writes shared by the web pages and the API."""
 
+import functools
 import re
 import unicodedata
 
@@ -10,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from rest_framework.authtoken.models import Token
 
 from core.errors import CoreError, FieldError
+from core.tokens import token_invalidate
 
 User = get_user_model()
 
@@ -95,3 +97,40 @@ def _taken() -> FieldError:
 def token_for(user: User) -> Token:
     token, _ = Token.objects.get_or_create(user=user)
     return token
+
+
+def token_rotate(*, user: User) -> Token:
+    """Give ``user`` a new API token; the old key stops working at once, everywhere.
+
+    The old key is dropped from the token cache after commit (core.tokens), so the
+    API, WebSockets and hot handlers all refuse it from then on. Concurrent
+    rotations of one user are serialised on the user's row: each succeeds and the
+    last one's key is the one that works.
+    """
+    with transaction.atomic():
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        token = Token.objects.filter(user=user).first()
+        if token is not None:
+            token.delete()
+            _invalidate_after_commit(token.key)
+        return Token.objects.create(user=user)
+
+
+def token_revoke(*, user: User, key: str | None = None) -> None:
+    """Delete ``user``'s API token (only the one with ``key`` when given); it stops working at once.
+
+    A key belonging to someone else is left alone: a caller can only revoke its own.
+    """
+    with transaction.atomic():
+        tokens = Token.objects.filter(user=user)
+        if key is not None:
+            tokens = tokens.filter(key=key)
+        for revoked in list(tokens.values_list("key", flat=True)):
+            _invalidate_after_commit(revoked)
+        tokens.delete()
+
+
+def _invalidate_after_commit(key: str) -> None:
+    # robust: the deletion is committed either way; a Redis hiccup must not turn it into a 500
+    # (while Redis is unreachable, core.tokens asks the database directly).
+    transaction.on_commit(functools.partial(token_invalidate, key), robust=True)

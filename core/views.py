@@ -3,9 +3,10 @@
 import functools
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import BaseUserCreationForm
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -14,12 +15,13 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from core import health, metrics
 from core.errors import ApplicationError, CoreError, FieldError, application_error_response, error_response
 from core.ratelimit import enforce_credential_limits
-from core.services import USERNAME_RULE, user_register, username_clean
+from core.selectors import api_token_of
+from core.services import USERNAME_RULE, token_rotate, user_register, username_clean
 
 
 class SignupForm(BaseUserCreationForm):
@@ -102,6 +104,22 @@ def signup(request):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect(_safe_next(request) or "home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+@never_cache
+@login_required
+@require_GET
+def account(request):
+    return render(request, "registration/account.html", {"token": api_token_of(request.user)})
+
+
+@never_cache
+@login_required
+@require_POST
+def account_token_rotate(request):
+    token_rotate(user=request.user)
+    messages.success(request, "Your new token is ready. The old one no longer works.")
+    return redirect("account")
 
 
 @never_cache

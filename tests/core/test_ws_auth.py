@@ -4,7 +4,6 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import path
@@ -28,7 +27,7 @@ class _Echo(AsyncJsonWebsocketConsumer):
 
 
 # The project's own stack around a route that exists only in these tests.
-echo_app = AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter([path("ws/echo/", _Echo.as_asgi())])))
+echo_app = WebSocketAuthMiddleware(URLRouter([path("ws/echo/", _Echo.as_asgi())]))
 
 
 async def _closed_with(app, path, headers=()):
