@@ -109,10 +109,7 @@ def token_rotate(*, user: User) -> Token:
     """
     with transaction.atomic():
         list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-        token = Token.objects.filter(user=user).first()
-        if token is not None:
-            token.delete()
-            _invalidate_after_commit(token.key)
+        _tokens_delete(Token.objects.filter(user=user))
         return Token.objects.create(user=user)
 
 
@@ -125,12 +122,13 @@ def token_revoke(*, user: User, key: str | None = None) -> None:
         tokens = Token.objects.filter(user=user)
         if key is not None:
             tokens = tokens.filter(key=key)
-        for revoked in list(tokens.values_list("key", flat=True)):
-            _invalidate_after_commit(revoked)
-        tokens.delete()
+        _tokens_delete(tokens)
 
 
-def _invalidate_after_commit(key: str) -> None:
-    # robust: the deletion is committed either way; a Redis hiccup must not turn it into a 500
-    # (while Redis is unreachable, core.tokens asks the database directly).
-    transaction.on_commit(functools.partial(token_invalidate, key), robust=True)
+def _tokens_delete(tokens) -> None:
+    # Each key leaves the token cache after commit. robust: the deletion is committed either
+    # way, and a Redis hiccup must not turn it into a 500 (while Redis is unreachable,
+    # core.tokens asks the database directly).
+    for key in list(tokens.values_list("key", flat=True)):
+        transaction.on_commit(functools.partial(token_invalidate, key), robust=True)
+    tokens.delete()
