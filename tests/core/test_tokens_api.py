@@ -1,12 +1,16 @@
 """API tokens over HTTP: Token and Bearer headers, rotation and revocation that bite at once."""
 
+import json
 import threading
 
 import pytest
+from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
 from django.db import connection
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.asgi import application
 from core.services import token_for, token_rotate
 
 pytestmark = pytest.mark.django_db
@@ -200,3 +204,31 @@ def test_the_schema_documents_rotate_delete_and_bearer_auth(client):
     assert "204" in schema["paths"][TOKEN]["delete"]["responses"]
     assert {"tokenAuth": []} in schema["paths"][ROTATE]["post"]["security"]
     assert schema["components"]["securitySchemes"]["tokenAuth"]["scheme"] == "bearer"
+
+
+async def _hot_shorten(key: str) -> int:
+    """POST /api/v1/shorten through the project's ASGI app (its hot handler answers token calls)."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/api/v1/shorten", "raw_path": b"/api/v1/shorten", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                    (b"authorization", f"Bearer {key}".encode())],
+        "client": ("203.0.113.9", 50000), "server": ("testserver", 80),
+    }
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": json.dumps({"long_url": "https://example.com/"}).encode()})
+    start = await communicator.receive_output(5)
+    await communicator.receive_output(5)
+    await communicator.wait(5)
+    return start["status"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_rotated_token_is_refused_by_the_hot_path_at_once(user):
+    old = (await sync_to_async(token_for)(user)).key
+    assert await _hot_shorten(old) == 201  # the hot path has now cached the old key
+
+    response = await sync_to_async(_client(f"Bearer {old}").post)(ROTATE)
+
+    assert await _hot_shorten(old) == 401
+    assert await _hot_shorten(response.json()["token"]) == 201
