@@ -11,7 +11,9 @@ browser sends the session cookie by itself, so
 - a socket without ``Origin`` is accepted only with a token (native apps, bots, scripts).
 
 A refused origin fails the handshake (HTTP 403). Missing or wrong credentials are
-accepted and then closed with 4401, so a client can tell "log in again" apart.
+accepted and then closed with 4401, so a client can tell "log in again" apart. A token
+socket is checked again at each frame it sends: once its token is rotated or revoked,
+the next frame closes it with 4401 instead of reaching the consumer.
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -86,6 +88,17 @@ async def _close_unauthenticated(receive, send) -> None:
         await send({"type": "websocket.close", "code": UNAUTHENTICATED_CLOSE_CODE})
 
 
+def _closing_when_revoked(receive, send, key: str, user_id: int):
+    async def checked_receive():
+        message = await receive()
+        if message["type"] == "websocket.receive" and await auser_id_for_token(key) != user_id:
+            await send({"type": "websocket.close", "code": UNAUTHENTICATED_CLOSE_CODE})
+            return {"type": "websocket.disconnect", "code": UNAUTHENTICATED_CLOSE_CODE}
+        return message
+
+    return checked_receive
+
+
 class _RequireUser:
     def __init__(self, inner):
         self.inner = inner
@@ -102,6 +115,8 @@ class _RequireUser:
         user = scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             return await _close_unauthenticated(receive, send)
+        if key is not None:
+            receive = _closing_when_revoked(receive, send, key, user.pk)
         return await self.inner(scope, receive, send)
 
 

@@ -256,3 +256,35 @@ async def test_a_revoked_token_is_refused_on_new_sockets_at_once(make_user):
     await database_sync_to_async(token_revoke)(user=user, key=key)
 
     assert (await _closed_with(echo_app, "/ws/echo/", [header]))["code"] == UNAUTHENTICATED_CLOSE_CODE
+
+
+@pytest.mark.parametrize("change", ["revoke", "rotate"])
+async def test_an_open_token_socket_is_closed_at_its_next_frame_once_the_token_dies(make_user, change):
+    key = await _token_of(make_user, "wyn")
+    communicator = WebsocketCommunicator(echo_app, "/ws/echo/", headers=[(b"authorization", f"Bearer {key}".encode())])
+    assert (await communicator.connect())[0]
+    assert await communicator.receive_json_from() == {"hello": "wyn"}
+    await communicator.send_json_to({"n": 1})
+    assert await communicator.receive_json_from() == {"echo": {"n": 1}}
+
+    user = await database_sync_to_async(lambda: Token.objects.get(key=key).user)()
+    if change == "revoke":
+        await database_sync_to_async(token_revoke)(user=user, key=key)
+    else:
+        await database_sync_to_async(token_rotate)(user=user)
+    await communicator.send_json_to({"n": 2})
+
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": UNAUTHENTICATED_CLOSE_CODE}
+    await communicator.wait()
+
+
+async def test_a_session_socket_keeps_working_frame_after_frame(make_user):
+    cookie = await database_sync_to_async(_session_cookie)(make_user, "xan")
+    communicator = WebsocketCommunicator(echo_app, "/ws/echo/", headers=[cookie, ORIGIN])
+    assert (await communicator.connect())[0]
+    assert await communicator.receive_json_from() == {"hello": "xan"}
+
+    for n in range(3):
+        await communicator.send_json_to({"n": n})
+        assert await communicator.receive_json_from() == {"echo": {"n": n}}
+    await communicator.disconnect()
