@@ -12,9 +12,10 @@ from rest_framework.authentication import BaseAuthentication
 from core import tokens
 
 
-def _scheme(header: str) -> str:
+def claims_token(header: str) -> bool:
+    """Whether an Authorization header uses a token scheme (well-formed or not)."""
     parts = header.split(None, 1)
-    return parts[0].lower() if parts else ""
+    return bool(parts) and parts[0].lower() in tokens.SCHEMES
 
 
 class TokenAuthentication(BaseAuthentication):
@@ -22,7 +23,7 @@ class TokenAuthentication(BaseAuthentication):
 
     def authenticate(self, request):
         header = request.META.get("HTTP_AUTHORIZATION", "")
-        if _scheme(header) not in tokens.SCHEMES:
+        if not claims_token(header):
             return None  # no credentials, or another scheme: let other authenticators try
         key = tokens.parse_authorization(header)
         if key is None:

@@ -24,6 +24,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 
+from core.authentication import claims_token
 from core.tokens import auser_id_for_token, parse_authorization
 
 UNAUTHENTICATED_CLOSE_CODE = 4401
@@ -63,8 +64,9 @@ def _header(scope, name: bytes) -> str | None:
 
 
 def _token(scope) -> str | None:
-    if key := parse_authorization(_header(scope, b"authorization") or ""):
-        return key
+    header = _header(scope, b"authorization") or ""
+    if claims_token(header):
+        return parse_authorization(header) or ""  # a malformed token header is a wrong token
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     return query.get("token", [None])[0]
 

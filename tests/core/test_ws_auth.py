@@ -288,3 +288,12 @@ async def test_a_session_socket_keeps_working_frame_after_frame(make_user):
         await communicator.send_json_to({"n": n})
         assert await communicator.receive_json_from() == {"echo": {"n": n}}
     await communicator.disconnect()
+
+
+@pytest.mark.parametrize("header", [b"Bearer", b"Bearer two parts", b"Token " + b"x" * 300])
+async def test_a_malformed_token_header_is_closed_with_4401_even_with_a_session(make_user, header):
+    cookie = await database_sync_to_async(_session_cookie)(make_user, "yul")
+
+    message = await _closed_with(echo_app, "/ws/echo/", [cookie, (b"authorization", header)])
+
+    assert message["code"] == UNAUTHENTICATED_CLOSE_CODE
