@@ -2,7 +2,8 @@
 
 A small router answers the few hot routes (each registered in
 ``settings.HOT_PATH_HANDLERS``) without Django's per-request cost; everything
-else goes to Django, and WebSockets go to Channels behind token/session auth.
+else goes to Django, and WebSockets go to Channels behind token/session auth and
+the origin check (core.ws_auth).
 """
 
 import os
@@ -13,7 +14,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
@@ -29,7 +29,8 @@ application = HotPathRouter(
     ProtocolTypeRouter(
         {
             "http": http_app,
-            "websocket": AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
+            # Origin checks live in the auth middleware: token sockets may come without an Origin.
+            "websocket": WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
         }
     )
 )

@@ -8,6 +8,8 @@ from core import api as core_api
 from core import media as core_media
 from core import views as core_views
 
+handler400 = "core.views.bad_request"
+handler403 = "core.views.permission_denied"
 handler404 = "core.views.page_not_found"
 handler500 = "core.views.server_error"
 
@@ -15,14 +17,18 @@ urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
     path("metrics", core_views.metrics_view, name="metrics"),
+    path("admin/login/", core_views.admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
+    path("accounts/", core_views.account, name="account"),
+    path("accounts/token/rotate/", core_views.account_token_rotate, name="account-token-rotate"),
     path("accounts/signup/", core_views.signup, name="signup"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/auth/register", core_api.RegisterView.as_view(), name="api-register"),
     path("api/v1/auth/token", core_api.TokenView.as_view(), name="api-token"),
+    path("api/v1/auth/token/rotate", core_api.TokenRotateView.as_view(), name="api-token-rotate"),
     path("api/v1/auth/me", core_api.MeView.as_view(), name="api-me"),
     path("api/v1/chat/", include("chat.api_urls")),
     path("api/v1/", include("shortener.api_urls")),

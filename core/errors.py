@@ -1,17 +1,76 @@
-"""One error type for the whole project and the DRF handler that renders it.
+"""One error type for the whole project and the one builder of error bodies.
 
-Every API error is ``{"error": <message>, "code": <code>, ...extra}``; validation
-errors add ``"fields": {name: [messages]}``.
+Every error a client sees is ``{"error": <message>, "code": <code>, ...extra}``;
+validation errors add ``"fields": {name: [messages]}``. ``error_body`` builds it,
+and each surface wraps that one dict:
+
+- DRF views: ``api_exception_handler`` (set in ``REST_FRAMEWORK``);
+- plain Django views: ``error_response`` / ``application_error_response``, and the
+  ``handler400/403/404/500`` views in ``core.views`` for ``/api/`` paths;
+- hot ASGI handlers: ``error_json`` (the body as bytes);
+- WebSocket consumers: ``error_frame`` (``{"type": "error", ..., "ref"}``).
+
+Each app keeps its codes in a ``StrEnum`` of its own (``CoreError`` here).
 """
 
+import json
+from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+
+class CoreError(StrEnum):
+    """Error codes of the platform (auth, generic HTTP failures)."""
+
+    INVALID = "invalid"
+    PARSE_ERROR = "parse_error"
+    BAD_REQUEST = "bad_request"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    PERMISSION_DENIED = "permission_denied"
+    CSRF_FAILED = "csrf_failed"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    TOO_LARGE = "too_large"
+    RATE_LIMITED = "rate_limited"
+    USERNAME_TAKEN = "username_taken"
+    INVALID_USERNAME = "invalid_username"
+    WEAK_PASSWORD = "weak_password"
+    SERVER_ERROR = "server_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    ERROR = "error"
+
+
+def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
+    """The one error body: ``{"error": message, "code": code, **extra}``."""
+    return {"error": message, "code": str(code), **extra}
+
+
+def error_json(message: str, code: str, **extra: Any) -> bytes:
+    """``error_body`` serialised, for ASGI handlers that write bytes themselves."""
+    return json.dumps(error_body(message, code, **extra)).encode()
+
+
+def error_frame(message: str, code: str, ref: Any = None, **extra: Any) -> dict[str, Any]:
+    """A WebSocket ``error`` frame; ``ref`` echoes the client's frame reference."""
+    return {"type": "error", **error_body(message, code, **extra), "ref": ref}
+
+
+def error_response(message: str, code: str, status: int, **extra: Any) -> JsonResponse:
+    """A JSON error for plain Django views, with Retry-After when ``retry_after`` is given."""
+    response = JsonResponse(error_body(message, code, **extra), status=status)
+    if retry_after := extra.get("retry_after"):
+        response["Retry-After"] = str(int(retry_after))
+    return response
 
 
 class ApplicationError(Exception):
@@ -25,13 +84,22 @@ class ApplicationError(Exception):
         self.extra = extra
 
     def as_dict(self) -> dict[str, Any]:
-        return {"error": self.message, "code": self.code, **self.extra}
+        return error_body(self.message, self.code, **self.extra)
+
+    def as_frame(self, ref: Any = None) -> dict[str, Any]:
+        return error_frame(self.message, self.code, ref, **self.extra)
+
+
+def application_error_response(exc: ApplicationError) -> JsonResponse:
+    return error_response(exc.message, exc.code, exc.status, **exc.extra)
 
 
 class FieldError(ApplicationError):
     """Invalid input for named fields."""
 
-    def __init__(self, fields: dict[str, list[str] | str], message: str | None = None, code: str = "invalid"):
+    def __init__(
+        self, fields: dict[str, list[str] | str], message: str | None = None, code: str = CoreError.INVALID
+    ):
         normalised = {k: v if isinstance(v, list) else [v] for k, v in fields.items()}
         first_field, first_messages = next(iter(normalised.items()))
         super().__init__(
@@ -40,7 +108,7 @@ class FieldError(ApplicationError):
 
 
 class NotFound(ApplicationError):
-    def __init__(self, message: str = "Not found.", code: str = "not_found"):
+    def __init__(self, message: str = "Not found.", code: str = CoreError.NOT_FOUND):
         super().__init__(message, code, status=404)
 
 
@@ -59,15 +127,15 @@ def _fields(detail: Any) -> dict[str, list[str]]:
 
 
 _CODES = {
-    exceptions.NotAuthenticated: "not_authenticated",
-    exceptions.AuthenticationFailed: "authentication_failed",
-    exceptions.PermissionDenied: "permission_denied",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "rate_limited",
-    exceptions.ParseError: "parse_error",
+    exceptions.NotAuthenticated: CoreError.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: CoreError.AUTHENTICATION_FAILED,
+    exceptions.PermissionDenied: CoreError.PERMISSION_DENIED,
+    exceptions.NotFound: CoreError.NOT_FOUND,
+    exceptions.MethodNotAllowed: CoreError.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: CoreError.NOT_ACCEPTABLE,
+    exceptions.UnsupportedMediaType: CoreError.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.Throttled: CoreError.RATE_LIMITED,
+    exceptions.ParseError: CoreError.PARSE_ERROR,
 }
 
 
@@ -97,10 +165,10 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         fields = _fields(exc.detail)
         first_field, first_messages = next(iter(fields.items()), ("non_field_errors", ["Invalid input."]))
         message = first_messages[0] if first_field == "non_field_errors" else f"{first_field}: {first_messages[0]}"
-        response.data = {"error": message, "code": "invalid", "fields": fields}
+        response.data = error_body(message, CoreError.INVALID, fields=fields)
         response.status_code = status.HTTP_400_BAD_REQUEST
     else:
-        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), CoreError.ERROR)
         message = " ".join(_flatten(exc.detail)) if hasattr(exc, "detail") else str(exc)
-        response.data = {"error": message, "code": code}
+        response.data = error_body(message, code)
     return response

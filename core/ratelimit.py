@@ -4,10 +4,12 @@ One Lua script refills and takes a token atomically, so concurrent callers on
 any number of processes see one consistent bucket.
 """
 
+import hashlib
 import time
+import unicodedata
 from dataclasses import dataclass
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, CoreError
 from core.store import ratelimit_key
 
 # KEYS[1] bucket hash; ARGV: capacity, refill per second, now (ms), cost
@@ -85,7 +87,7 @@ async def acheck(rule: RateLimit, identity: str, *, cost: int = 1, client=None) 
 def rate_limited_error(decision: Decision) -> ApplicationError:
     retry_after = max(1, int(decision.retry_after + 0.999))
     return ApplicationError(
-        "Too many requests; slow down.", "rate_limited", status=429, retry_after=retry_after
+        "Too many requests; slow down.", CoreError.RATE_LIMITED, status=429, retry_after=retry_after
     )
 
 
@@ -108,3 +110,24 @@ def trusted_client_ip(remote: str, forwarded: str | None) -> str:
 
 def client_ip(request) -> str:
     return trusted_client_ip(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR"))
+
+
+# Every check of a password (log-in page, admin log-in, API token) and every sign-up
+# goes through ``enforce_credential_limits``: one bucket per client address and,
+# when a username is given, one per username, so neither one address trying many
+# names nor many addresses trying one name get more than a handful of guesses.
+CREDENTIALS_PER_IP = RateLimit(scope="auth", limit=30, period=60)
+CREDENTIALS_PER_USERNAME = RateLimit(scope="auth-user", limit=10, period=600)
+
+
+def _username_identity(username: str) -> str:
+    # Case and compatibility forms of one name share a bucket; hashing bounds the key.
+    folded = unicodedata.normalize("NFKC", username).casefold()
+    return hashlib.sha256(folded.encode()).hexdigest()[:32]
+
+
+def enforce_credential_limits(request, username: str | None = None) -> None:
+    """Raise a 429 ApplicationError when this client, or this username, has tried too often."""
+    enforce(CREDENTIALS_PER_IP, client_ip(request))
+    if username:
+        enforce(CREDENTIALS_PER_USERNAME, _username_identity(username))

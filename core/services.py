@@ -1,29 +1,61 @@
 """Account writes shared by the web pages and the API."""
 
+import functools
+import re
+import unicodedata
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from rest_framework.authtoken.models import Token
 
-from core.errors import FieldError
+from core.errors import CoreError, FieldError
+from core.tokens import token_invalidate
 
 User = get_user_model()
 
+USERNAME_MIN_LENGTH = 3
+USERNAME_MAX_LENGTH = 30
+USERNAME_RULE = (
+    f"Use {USERNAME_MIN_LENGTH} to {USERNAME_MAX_LENGTH} characters: "
+    "English letters, digits and underscores only."
+)
+_USERNAME = re.compile(rf"[A-Za-z0-9_]{{{USERNAME_MIN_LENGTH},{USERNAME_MAX_LENGTH}}}")
+
+
+def username_clean(raw: str) -> str:
+    """The username to store for ``raw``: its NFKC form, if that follows the rule.
+
+    Only ASCII letters, digits and ``_`` pass, so look-alike letters, invisible
+    characters, spaces, slashes and markup never become part of a name.
+    Raises django's ValidationError (forms and serializers show it on the field).
+    """
+    username = unicodedata.normalize("NFKC", raw)
+    if not _USERNAME.fullmatch(username):
+        raise ValidationError(USERNAME_RULE, code=CoreError.INVALID)
+    return username
+
+
 
 def user_register(*, username: str, password: str, email: str = "") -> tuple[User, Token]:
-    """Create a user and their API token.
+    """Create a user and their API token; the one sign-up path of the web form and the API.
 
-    Raises FieldError naming ``username`` when it is taken (also under a race:
-    the unique constraint decides) and ``password`` when a validator rejects it.
+    The stored username is ``username_clean(username)``. Raises FieldError naming
+    ``username`` when it breaks the rule or is taken in any letter case (also under
+    a race: see ``_lock_username``), and ``password`` when a validator rejects it.
     """
+    try:
+        username = username_clean(username)
+    except ValidationError as exc:
+        raise FieldError({"username": list(exc.messages)}) from None
     if _username_taken(username):
         raise _taken()
     candidate = User(username=username, email=email)
     try:
         validate_password(password, user=candidate)
     except ValidationError as exc:
-        raise FieldError({"password": list(exc.messages)}, code="weak_password") from None
+        raise FieldError({"password": list(exc.messages)}, code=CoreError.WEAK_PASSWORD) from None
     try:
         with transaction.atomic():
             # The unique constraint is case-sensitive; "Ann" and "ann" racing
@@ -59,9 +91,44 @@ def _username_taken(username: str) -> bool:
 
 
 def _taken() -> FieldError:
-    return FieldError({"username": "A user with that username already exists."}, code="username_taken")
+    return FieldError({"username": "A user with that username already exists."}, code=CoreError.USERNAME_TAKEN)
 
 
 def token_for(user: User) -> Token:
     token, _ = Token.objects.get_or_create(user=user)
     return token
+
+
+def token_rotate(*, user: User) -> Token:
+    """Give ``user`` a new API token; the old key stops working at once, everywhere.
+
+    The old key is dropped from the token cache after commit (core.tokens), so the
+    API, WebSockets and hot handlers all refuse it from then on. Concurrent
+    rotations of one user are serialised on the user's row: each succeeds and the
+    last one's key is the one that works.
+    """
+    with transaction.atomic():
+        list(User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        _tokens_delete(Token.objects.filter(user=user))
+        return Token.objects.create(user=user)
+
+
+def token_revoke(*, user: User, key: str | None = None) -> None:
+    """Delete ``user``'s API token (only the one with ``key`` when given); it stops working at once.
+
+    A key belonging to someone else is left alone: a caller can only revoke its own.
+    """
+    with transaction.atomic():
+        tokens = Token.objects.filter(user=user)
+        if key is not None:
+            tokens = tokens.filter(key=key)
+        _tokens_delete(tokens)
+
+
+def _tokens_delete(tokens) -> None:
+    # Each key leaves the token cache after commit. robust: the deletion is committed either
+    # way, and a Redis hiccup must not turn it into a 500 (while Redis is unreachable,
+    # core.tokens asks the database directly).
+    for key in list(tokens.values_list("key", flat=True)):
+        transaction.on_commit(functools.partial(token_invalidate, key), robust=True)
+    tokens.delete()

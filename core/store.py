@@ -1,4 +1,6 @@
-"""Redis keys owned by core: snowflake worker leases, rate limits, metrics."""
+"""Redis keys owned by core: snowflake worker leases, rate limits, metrics, the token cache."""
+
+import hashlib
 
 
 def snowflake_worker_key(worker_id: int) -> str:
@@ -13,3 +15,18 @@ METRICS_REQUESTS_KEY = "core:metrics:requests"  # hash: "<route>|<method>|<statu
 METRICS_LATENCY_KEY = "core:metrics:latency"  # hash: "<route>|<le>" -> count, "<route>|sum" -> seconds
 SHORT_CODE_SEQUENCE_KEY = "core:codes:sequence"  # string: the next unallocated short-code counter value
 METRICS_COUNTERS_KEY = "core:metrics:counters"  # hash: "<name>|<rendered labels>" -> count
+
+
+# API tokens resolved to user ids (see core.tokens). Keyed by a digest: a Redis dump never shows a key.
+TOKEN_CACHE_TTL = 30  # seconds a resolved token is trusted without asking its source again
+TOKEN_NEGATIVE_TTL = 5  # unknown keys, and keys just invalidated (a racing fill cannot resurrect them)
+TOKEN_UNKNOWN = b"-"  # the cached value of a key no source knows
+
+
+def token_cache_key(key: str) -> str:
+    return f"core:token:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def token_user_index_key(user_id: int) -> str:
+    """Set of the token cache keys currently resolving to this user (dropped when they are deactivated)."""
+    return f"core:token:user:{user_id}"

@@ -1,22 +1,76 @@
-"""Platform pages and endpoints: home, sign-up, health, metrics, error pages."""
+"""Platform pages and endpoints: home, sign-up, log-in, health, metrics, error pages."""
 
+import functools
+
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import BaseUserCreationForm
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from core import health, metrics
-from core.errors import FieldError
-from core.services import user_register
+from core.errors import ApplicationError, CoreError, FieldError, application_error_response, error_response
+from core.ratelimit import enforce_credential_limits
+from core.selectors import api_token_of
+from core.services import USERNAME_RULE, token_rotate, user_register, username_clean
 
 
-class SignupForm(UserCreationForm):
+class SignupForm(BaseUserCreationForm):
+    username = forms.CharField(max_length=150, help_text=USERNAME_RULE)
+
+    def clean_username(self) -> str:
+        return username_clean(self.cleaned_data["username"])
+
     def _post_clean(self):  # the service validates and saves; keep the form's own checks only
         pass
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+def credential_limited(view):
+    """Apply the credential limits (core.ratelimit) to a view's POSTs.
+
+    A refused POST gets 429 with Retry-After: a page saying how long to wait, or
+    the JSON error for API clients. The username, when posted, has its own bucket.
+    """
+
+    @functools.wraps(view)
+    def limited(request, *args, **kwargs):
+        if request.method == "POST":
+            try:
+                enforce_credential_limits(request, request.POST.get("username"))
+            except ApplicationError as exc:
+                if _wants_json(request):
+                    return application_error_response(exc)
+                minutes = max(1, -(-exc.extra["retry_after"] // 60))
+                response = render(request, "registration/too_many_attempts.html", {"minutes": minutes}, status=429)
+                response["Retry-After"] = str(exc.extra["retry_after"])
+                return response
+        return view(request, *args, **kwargs)
+
+    return limited
+
+
+@method_decorator(credential_limited, name="dispatch")
+class LoginView(auth_views.LoginView):
+    """Django's log-in page behind the credential limits."""
+
+
+@credential_limited
+def admin_login(request):
+    """The admin's log-in page behind the same limits as the site's."""
+    return admin.site.login(request)
 
 
 def _safe_next(request) -> str | None:
@@ -33,6 +87,7 @@ def home(request):
     return render(request, "home.html")
 
 
+@credential_limited
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")
@@ -52,6 +107,22 @@ def signup(request):
 
 
 @never_cache
+@login_required
+@require_GET
+def account(request):
+    return render(request, "registration/account.html", {"token": api_token_of(request.user)})
+
+
+@never_cache
+@login_required
+@require_POST
+def account_token_rotate(request):
+    token_rotate(user=request.user)
+    messages.success(request, "Your new token is ready. The old one no longer works.")
+    return redirect("account")
+
+
+@never_cache
 @require_GET
 def healthz(request):
     checks = health.run_checks()
@@ -65,18 +136,38 @@ def metrics_view(request):
     return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def _error_page(request, status: int, template: str, message: str):
-    if "application/json" in request.headers.get("Accept", "") or request.path.startswith("/api/"):
-        return JsonResponse({"error": message, "code": {404: "not_found", 500: "server_error"}.get(status, "error")}, status=status)
-    return render(request, template, {"message": message}, status=status)
+# Error handlers (handler400/403/404/500 in config.urls). API clients get the one
+# JSON error body with a fixed message: never the exception's text, a path or a setting.
+
+
+def bad_request(request, exception=None):
+    if _wants_json(request):
+        return error_response("Bad request.", CoreError.BAD_REQUEST, 400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _wants_json(request):
+        return error_response("You do not have permission to do this.", CoreError.PERMISSION_DENIED, 403)
+    return defaults.permission_denied(request, exception)
+
+
+def csrf_failure(request, reason=""):
+    if _wants_json(request):
+        return error_response("CSRF check failed; reload the page and try again.", CoreError.CSRF_FAILED, 403)
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason)
 
 
 def page_not_found(request, exception=None):
-    return _error_page(request, 404, "404.html", "Not found.")
+    if _wants_json(request):
+        return error_response("Not found.", CoreError.NOT_FOUND, 404)
+    return render(request, "404.html", {"message": "Not found."}, status=404)
 
 
 def server_error(request):
+    if _wants_json(request):
+        return error_response("Internal server error.", CoreError.SERVER_ERROR, 500)
     # Rendered without the request context: whatever broke may be the database.
-    if "application/json" in request.headers.get("Accept", "") or request.path.startswith("/api/"):
-        return JsonResponse({"error": "Internal server error.", "code": "server_error"}, status=500)
     return HttpResponse(loader.render_to_string("500.html"), status=500)

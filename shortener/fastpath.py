@@ -14,13 +14,13 @@ import logging
 import re
 import weakref
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connection
 from django.utils.encoding import iri_to_uri
 
 from core.errors import ApplicationError, FieldError
+from core.hotdb import run_db
 from core.ratelimit import trusted_client_ip
+from core.tokens import auser_id_for_token, parse_authorization
 from shortener import store
 from shortener.enrichment import looks_like_bot
 from shortener.services.links import is_reserved
@@ -88,22 +88,22 @@ async def handle(scope, receive, send) -> int | None:
     return outcome.redirect_type
 
 
-def _fill_cache_sync(code: str) -> bool:
+def _link_exists(code: str) -> bool:
     from shortener import selectors
 
-    try:
-        return selectors.link_for_redirect(code) is not None
-    finally:
-        _release_connection()
+    return selectors.link_for_redirect(code) is not None
 
 
-_fill_cache = sync_to_async(_fill_cache_sync, thread_sensitive=False)
+async def _fill_cache(code: str) -> bool:
+    return await run_db(_link_exists, code)
 
 
 # --- creation -----------------------------------------------------------------------------------
 
 SHORTEN_PATH = "/api/v1/shorten"
 MAX_SHORTEN_BODY = 64 * 1024
+_INVALID_TOKEN = {"error": "Invalid token.", "code": "authentication_failed"}
+_WWW_AUTHENTICATE = [(b"www-authenticate", b"Token")]
 _JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff"),
                  (b"cache-control", b"no-store")]
 
@@ -131,49 +131,35 @@ async def _send_json(send, status: int, payload: dict, extra_headers: list | Non
     return status
 
 
-def _shorten_batch_sync(requests: list[tuple[str, object, str]]) -> list[tuple[int, dict]]:
-    """Token auth + validation per request, then one ``link_create_batch`` for the valid ones."""
-    from rest_framework.authtoken.models import Token
+def _shorten_batch_sync(requests: list[tuple[int, object, str]]) -> list[tuple[int, dict]]:
+    """Validation per request, then one ``link_create_batch`` for the valid ones (callers are authenticated)."""
+    from django.contrib.auth import get_user_model
 
     from shortener.api import link_summary
     from shortener.services import links
 
-    try:
-        tokens = {
-            token.key: token
-            for token in Token.objects.select_related("user").filter(key__in={key for key, _, _ in requests})
-        }
-        answers: list[tuple[int, dict] | None] = []
-        to_create: list[tuple[int, object, links.LinkInput]] = []
-        for index, (key, payload, host) in enumerate(requests):
-            token = tokens.get(key)
-            if token is None or not token.user.is_active:
-                answers.append((401, {"error": "Invalid token.", "code": "authentication_failed"}))
-                continue
-            try:
-                if not isinstance(payload, dict):
-                    raise FieldError({"non_field_errors": "Send a JSON object."})
-                to_create.append((index, token.user, links.link_input_from(payload, request_host=host)))
-                answers.append(None)
-            except ApplicationError as exc:
-                answers.append((exc.status, exc.as_dict()))
-        created = links.link_create_batch(items=[(owner, data) for _, owner, data in to_create])
-        for (index, _, _), result in zip(to_create, created, strict=True):
-            if isinstance(result, ApplicationError):
-                answers[index] = (result.status, result.as_dict())
-            else:
-                answers[index] = (201, link_summary(result))
-        return answers
-    finally:
-        _release_connection()
-
-
-def _release_connection() -> None:
-    """After hot-path database work on a worker thread: pooled PostgreSQL connections go back to the
-    pool. A SQLite connection stays with its thread: closing the last one checkpoints the WAL, which
-    cost more than the whole request."""
-    if connection.vendor != "sqlite":
-        close_old_connections()
+    users = get_user_model().objects.in_bulk({user_id for user_id, _, _ in requests})
+    answers: list[tuple[int, dict] | None] = []
+    to_create: list[tuple[int, object, links.LinkInput]] = []
+    for index, (user_id, payload, host) in enumerate(requests):
+        user = users.get(user_id)
+        if user is None or not user.is_active:  # gone since its token was cached
+            answers.append((401, _INVALID_TOKEN))
+            continue
+        try:
+            if not isinstance(payload, dict):
+                raise FieldError({"non_field_errors": "Send a JSON object."})
+            to_create.append((index, user, links.link_input_from(payload, request_host=host)))
+            answers.append(None)
+        except ApplicationError as exc:
+            answers.append((exc.status, exc.as_dict()))
+    created = links.link_create_batch(items=[(owner, data) for _, owner, data in to_create])
+    for (index, _, _), result in zip(to_create, created, strict=True):
+        if isinstance(result, ApplicationError):
+            answers[index] = (result.status, result.as_dict())
+        else:
+            answers[index] = (201, link_summary(result))
+    return answers
 
 
 class _CreateBatcher:
@@ -185,12 +171,12 @@ class _CreateBatcher:
     MAX_BATCH = 200
 
     def __init__(self):
-        self.waiting: list[tuple[str, object, str, asyncio.Future]] = []
+        self.waiting: list[tuple[int, object, str, asyncio.Future]] = []
         self.writing = False
 
-    async def submit(self, key: str, payload: object, host: str) -> tuple[int, dict]:
+    async def submit(self, user_id: int, payload: object, host: str) -> tuple[int, dict]:
         future = asyncio.get_running_loop().create_future()
-        self.waiting.append((key, payload, host, future))
+        self.waiting.append((user_id, payload, host, future))
         if not self.writing:
             self.writing = True
             asyncio.get_running_loop().create_task(self._drain())
@@ -201,9 +187,8 @@ class _CreateBatcher:
             while self.waiting:
                 batch, self.waiting = self.waiting[: self.MAX_BATCH], self.waiting[self.MAX_BATCH :]
                 try:
-                    answers = await sync_to_async(_shorten_batch_sync, thread_sensitive=False)(
-                        [(key, payload, host) for key, payload, host, _ in batch]
-                    )
+                    answers = await run_db(_shorten_batch_sync, [(user_id, payload, host)
+                                                                 for user_id, payload, host, _ in batch])
                 except Exception:  # noqa: BLE001 - every waiter gets the failure, never a hang
                     logger.exception("hot shorten batch failed")
                     answers = [(500, {"error": "Internal server error.", "code": "server_error"})] * len(batch)
@@ -229,28 +214,42 @@ async def handle_shorten(scope, receive, send) -> int | None:
     """``POST /api/v1/shorten`` with a token and a JSON body, answered without Django's request cycle.
 
     Anything else (anonymous callers, who are rate limited; session cookies, which need CSRF; other
-    content types) is left to the DRF view. Validation and creation are the same service calls.
+    content types) is left to the DRF view. Token check, validation and creation are the same calls.
+    Once the body is read Django cannot read it again: from there on this handler always answers.
     """
     if scope.get("method") != "POST" or scope.get("path") != SHORTEN_PATH:
         return None
-    authorization = _header(scope, b"authorization")
-    if not authorization.startswith("Token ") or not _header(scope, b"content-type").startswith("application/json"):
+    key = parse_authorization(_header(scope, b"authorization"))
+    if key is None or not _header(scope, b"content-type").startswith("application/json"):
         return None
     if _header(scope, b"cookie") and "sessionid=" in _header(scope, b"cookie"):
         return None  # a browser: let Django apply its session and CSRF rules
     host = _header(scope, b"host")
     if not _host_allowed(host):
         return None  # Django answers a disallowed Host with its own 400
+    user_id = await auser_id_for_token(key)
+    if user_id is None:
+        return await _send_json(send, 401, _INVALID_TOKEN, _WWW_AUTHENTICATE)
     body = await _read_body(receive, MAX_SHORTEN_BODY)
     if body is None:
         return await _send_json(send, 413, {"error": "Request body too large.", "code": "too_large"})
     try:
+        return await _shorten(send, user_id, body, host)
+    except Exception:
+        logger.exception("hot shorten failed after reading the body")
+        return await _send_json(send, 500, {"error": "Internal server error.", "code": "server_error"})
+
+
+async def _shorten(send, user_id: int, body: bytes, host: str) -> int:
+    try:
         payload = json.loads(body)
+    except RecursionError:
+        error = FieldError({"body": "JSON nested too deeply."}, code="parse_error")
+        return await _send_json(send, error.status, error.as_dict())
     except ValueError:
         return await _send_json(send, 400, {"error": "JSON parse error.", "code": "parse_error"})
-    status, result = await _batcher().submit(authorization.removeprefix("Token ").strip(), payload, host)
-    extra = [(b"www-authenticate", b"Token")] if status == 401 else None
-    return await _send_json(send, status, result, extra)
+    status, result = await _batcher().submit(user_id, payload, host)
+    return await _send_json(send, status, result, _WWW_AUTHENTICATE if status == 401 else None)
 
 
 def _host_allowed(host: str) -> bool:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import redis
 import redis.asyncio as aioredis
 
+from core import hotredis
 from core.redis import get_redis
-from shortener import resp
 
 LINK_CACHE_TTL = 3600
 HOT_LINK_CACHE_TTL = 86400  # a link this busy stays cached for a day (edits still purge it at once)
@@ -244,11 +244,11 @@ class _RedirectBatcher:
         for (code, referrer, ip, user_agent, method, count), _ in batch:
             keys.append(link_cache_key(code))
             args += (code, int(now * 1000), referrer[:512], ip, user_agent[:512], method, "1" if count else "0")
-        conn = resp.connection()
+        conn = hotredis.connection()
         try:
             try:
                 result = await conn.execute("EVALSHA", _REDIRECT_SHA, len(keys), *keys, *args)
-            except resp.RespError as exc:
+            except hotredis.RespError as exc:
                 if not str(exc).startswith("NOSCRIPT"):
                     raise
                 result = await conn.execute("EVAL", _REDIRECT_LUA, len(keys), *keys, *args)

@@ -1,5 +1,7 @@
 """Sign-up, log-out and log-in through the real pages in Chromium."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -52,3 +54,25 @@ def test_the_live_server_speaks_websocket_and_closes_anonymous_sockets_with_4401
     )
 
     assert code == 4401
+
+
+def test_the_account_page_copies_and_rotates_the_token(page, live_asgi_server):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_asgi_server)
+    signup(page, live_asgi_server, "zelda", PASSWORD)
+    page.locator("header").get_by_role("link", name="Account").click()
+    token = page.get_by_test_id("api-token")
+    expect(token).to_have_value(re.compile(r"^[0-9a-f]{40}$"))
+    old = token.input_value()
+
+    page.get_by_test_id("copy-token").click()
+    expect(page.get_by_test_id("copy-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == old
+
+    with page.expect_navigation():
+        page.get_by_test_id("rotate-token").click()
+    expect(token).to_have_value(re.compile(r"^[0-9a-f]{40}$"))
+    assert token.input_value() != old
+    me = page.request.get(f"{live_asgi_server}/api/v1/auth/me", headers={"Authorization": f"Bearer {old}"})
+    assert me.status == 401
+    me = page.request.get(f"{live_asgi_server}/api/v1/auth/me", headers={"Authorization": f"Bearer {token.input_value()}"})
+    assert me.status == 200

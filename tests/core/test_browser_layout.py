@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 @pytest.mark.parametrize("path", ["/", "/links/", "/chat/"])
 def test_the_top_bar_fits_a_phone_screen_when_signed_in(page, live_asgi_server, path):
     page.set_viewport_size({"width": 390, "height": 720})
-    signup(page, live_asgi_server, "a-rather-long-username-42", "s3cure-Passphrase")
+    signup(page, live_asgi_server, "a_rather_long_username_42", "s3cure-Passphrase")
 
     page.goto(live_asgi_server + path)
 

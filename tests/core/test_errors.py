@@ -1,10 +1,25 @@
 """The error envelope: JSON for the API, templated pages for the web, no traces."""
 
+import json
+
 import pytest
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import HttpResponse
+from django.test import Client
 from django.urls import include, path
 from rest_framework.views import APIView
 
-from core.errors import ApplicationError, FieldError
+from config.urls import handler400, handler403, handler404, handler500  # noqa: F401 - the URLconf's handlers
+from core.errors import (
+    ApplicationError,
+    CoreError,
+    FieldError,
+    application_error_response,
+    error_body,
+    error_frame,
+    error_json,
+    error_response,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.core.test_errors")]
 
@@ -27,14 +42,45 @@ class _ConflictView(APIView):
         raise ApplicationError("Already taken.", "taken", status=409, hint="try another")
 
 
-# This module doubles as the URLconf: the project's routes plus a few that fail on purpose.
-handler404 = "core.views.page_not_found"
-handler500 = "core.views.server_error"
+_SLOW_DOWN = ApplicationError("Slow down.", CoreError.RATE_LIMITED, status=429, retry_after=7)
+
+
+class _SlowDownView(APIView):
+    permission_classes: list = []
+
+    def get(self, request):
+        raise _SLOW_DOWN
+
+
+def _plain_slow_down(request):
+    return application_error_response(_SLOW_DOWN)
+
+
+def _suspicious(request):
+    raise SuspiciousOperation("secret internals: Host header was evil.internal")
+
+
+def _forbidden(request):
+    raise PermissionDenied("secret internals: rule 42 matched")
+
+
+def _plain_post(request):
+    return HttpResponse("posted")
+
+
+# This module doubles as the URLconf: the project's routes and error handlers (imported
+# above) plus a few routes that fail on purpose.
 urlpatterns = [
     path("boom/", _boom),
     path("api/v1/test/boom", _boom),
     path("api/v1/test/fields", _FieldErrorView.as_view()),
     path("api/v1/test/conflict", _ConflictView.as_view()),
+    path("api/v1/test/slow-down", _SlowDownView.as_view()),
+    path("api/v1/test/plain-slow-down", _plain_slow_down),
+    path("api/v1/test/suspicious", _suspicious),
+    path("api/v1/test/forbidden", _forbidden),
+    path("api/v1/test/plain-post", _plain_post),
+    path("forbidden/", _forbidden),
     path("", include("config.urls")),
 ]
 
@@ -122,3 +168,82 @@ def test_a_crashing_api_call_is_a_json_500_without_a_trace(client, settings):
 
     assert response.status_code == 500
     assert response.json() == {"error": "Internal server error.", "code": "server_error"}
+
+
+def test_the_one_builder_makes_error_code_and_extra_keys():
+    assert error_body("Nope.", CoreError.NOT_FOUND, hint="x") == {"error": "Nope.", "code": "not_found", "hint": "x"}
+    assert type(error_body("Nope.", CoreError.NOT_FOUND)["code"]) is str
+
+
+def test_hot_handlers_get_the_same_body_as_bytes():
+    body = error_json("Request body too large.", CoreError.TOO_LARGE, limit=1024)
+
+    assert isinstance(body, bytes)
+    assert json.loads(body) == {"error": "Request body too large.", "code": "too_large", "limit": 1024}
+
+
+def test_websocket_error_frames_carry_the_body_a_type_and_the_ref():
+    assert error_frame("Bad frame.", CoreError.INVALID, "r1") == {
+        "type": "error", "error": "Bad frame.", "code": "invalid", "ref": "r1",
+    }
+    assert _SLOW_DOWN.as_frame("r2") == {
+        "type": "error", "error": "Slow down.", "code": "rate_limited", "retry_after": 7, "ref": "r2",
+    }
+
+
+def test_a_plain_view_renders_an_application_error_like_drf_does(client):
+    drf = client.get("/api/v1/test/slow-down")
+    plain = client.get("/api/v1/test/plain-slow-down")
+
+    assert drf.status_code == plain.status_code == 429
+    assert drf.json() == plain.json() == {"error": "Slow down.", "code": "rate_limited", "retry_after": 7}
+    assert drf["Retry-After"] == plain["Retry-After"] == "7"
+
+
+def test_error_response_sets_status_and_retry_after():
+    response = error_response("Busy.", CoreError.SERVICE_UNAVAILABLE, 503, retry_after=3)
+
+    assert response.status_code == 503
+    assert json.loads(response.content) == {"error": "Busy.", "code": "service_unavailable", "retry_after": 3}
+    assert response["Retry-After"] == "3"
+
+
+def test_a_suspicious_api_request_is_a_json_400_without_detail(client, settings):
+    settings.DEBUG = False
+
+    response = client.get("/api/v1/test/suspicious")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Bad request.", "code": "bad_request"}
+
+
+def test_a_permission_denied_api_request_is_a_json_403_without_detail(client):
+    response = client.get("/api/v1/test/forbidden")
+
+    assert response.status_code == 403
+    assert response.json() == {"error": "You do not have permission to do this.", "code": "permission_denied"}
+    assert "rule 42" not in response.content.decode()
+
+
+def test_a_permission_denied_page_is_the_templated_403(client):
+    response = client.get("/forbidden/")
+
+    assert response.status_code == 403
+    assert response["Content-Type"].startswith("text/html")
+    content = response.content.decode()
+    assert "permission" in content and 'href="/links/"' in content
+    assert "rule 42" not in content
+
+
+def test_a_csrf_failure_under_the_api_is_a_json_403():
+    response = Client(enforce_csrf_checks=True).post("/api/v1/test/plain-post", {"a": "b"})
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
+
+
+def test_core_error_codes_are_the_documented_strings():
+    assert {c.value for c in CoreError} >= {
+        "authentication_failed", "not_found", "invalid", "parse_error", "rate_limited",
+        "too_large", "server_error", "service_unavailable",
+    }

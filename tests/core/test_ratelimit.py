@@ -96,9 +96,9 @@ def test_sync_and_async_callers_share_one_bucket():
 
 @pytest.mark.django_db
 def test_the_auth_api_is_rate_limited_per_client(api_client, monkeypatch):
-    from core import api
+    from core import ratelimit
 
-    monkeypatch.setattr(api, "AUTH_RATE", RateLimit(scope="auth", limit=2, period=3600))
+    monkeypatch.setattr(ratelimit, "CREDENTIALS_PER_IP", RateLimit(scope="auth", limit=2, period=3600))
 
     codes = [
         api_client.post("/api/v1/auth/token", {"username": "x", "password": "y"}, format="json").status_code
@@ -116,3 +116,81 @@ def test_x_forwarded_for_is_believed_only_from_trusted_proxies(settings):
     assert client_ip(request) == "10.9.9.9"
     settings.TRUSTED_PROXIES = ["10.9.9.9"]
     assert client_ip(request) == "203.0.113.7"
+
+
+class _Clock:
+    """Stands in for the wall clock the bucket reads, so refill is checked without sleeping."""
+
+    def __init__(self, monkeypatch, start_ms=1_700_000_000_000):
+        self.now_ms = start_ms
+        from core import ratelimit
+
+        monkeypatch.setattr(ratelimit, "_now_ms", lambda: self.now_ms)
+
+    def advance(self, seconds: float) -> None:
+        self.now_ms += int(seconds * 1000)
+
+
+TEN_A_MINUTE = RateLimit(scope="test-fast", limit=10, period=60)  # one token every 6 s
+
+
+def test_a_fast_bucket_stays_empty_a_moment_after_draining(monkeypatch):
+    clock = _Clock(monkeypatch)
+    assert all(check(TEN_A_MINUTE, "id").allowed for _ in range(10))
+
+    clock.advance(0.5)
+
+    refused = check(TEN_A_MINUTE, "id")
+    assert not refused.allowed
+    assert 5 <= refused.retry_after <= 6
+
+
+def test_a_fast_bucket_refills_at_its_rate(monkeypatch):
+    clock = _Clock(monkeypatch)
+    for _ in range(10):
+        check(TEN_A_MINUTE, "id")
+
+    clock.advance(5.9)
+    assert not check(TEN_A_MINUTE, "id").allowed
+    clock.advance(0.1)  # 6 s after draining: exactly one token
+    assert [check(TEN_A_MINUTE, "id").allowed for _ in range(2)] == [True, False]
+    clock.advance(18)  # three more tokens
+    assert [check(TEN_A_MINUTE, "id").allowed for _ in range(4)] == [True, True, True, False]
+
+
+def test_a_fast_bucket_never_refills_past_its_capacity(monkeypatch):
+    clock = _Clock(monkeypatch)
+    check(TEN_A_MINUTE, "id")
+
+    clock.advance(3600)
+
+    assert sum(check(TEN_A_MINUTE, "id").allowed for _ in range(12)) == 10
+
+
+@pytest.mark.django_db
+def test_the_token_endpoint_limits_one_username_across_addresses(api_client, monkeypatch):
+    from core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "CREDENTIALS_PER_USERNAME", RateLimit(scope="auth-user", limit=3, period=3600))
+
+    codes = [
+        api_client.post(
+            "/api/v1/auth/token", {"username": name, "password": "y"}, format="json", REMOTE_ADDR=f"10.1.0.{i}"
+        ).status_code
+        for i, name in enumerate(["zoe", "Zoe", "ZOE", "zoe"])
+    ]
+    other = api_client.post("/api/v1/auth/token", {"username": "yan", "password": "y"}, format="json")
+
+    assert codes == [400, 400, 400, 429]
+    assert other.status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_register_endpoint_is_limited_per_client(api_client, monkeypatch):
+    from core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "CREDENTIALS_PER_IP", RateLimit(scope="auth", limit=2, period=3600))
+
+    codes = [api_client.post("/api/v1/auth/register", {}, format="json").status_code for _ in range(3)]
+
+    assert codes == [400, 400, 429]

@@ -140,3 +140,75 @@ def test_signup_never_redirects_off_site(client, target):
 
     assert response.status_code == 302
     assert response["Location"] == "/"
+
+
+def _login(client, username, password, **extra):
+    return client.post("/accounts/login/", {"username": username, "password": password}, **extra)
+
+
+def test_guessing_a_password_is_stopped_even_when_the_right_one_comes(client, make_user):
+    make_user("abe", password=PASSWORD)
+    wrong = [_login(client, "abe", f"guess-{i}").status_code for i in range(10)]
+
+    response = _login(client, "abe", PASSWORD)
+
+    assert wrong == [200] * 10
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    content = response.content.decode()
+    assert "Too many attempts" in content and 'role="alert"' in content
+    assert "minute" in content
+    assert "_auth_user_id" not in client.session
+
+
+def test_one_username_is_limited_across_addresses_and_letter_cases(client, make_user):
+    make_user("bea", password=PASSWORD)
+    for i, name in enumerate(["bea", "Bea", "BEA", "bea", "bEa", "bea", "bea", "BeA", "bea", "bea"]):
+        assert _login(client, name, "wrong", REMOTE_ADDR=f"10.2.0.{i}").status_code == 200
+
+    assert _login(client, "bea", PASSWORD, REMOTE_ADDR="10.2.1.1").status_code == 429
+
+
+def test_one_address_is_limited_across_usernames(client, make_user, monkeypatch):
+    from core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "CREDENTIALS_PER_IP", ratelimit.RateLimit(scope="auth", limit=3, period=3600))
+    make_user("cy", password=PASSWORD)
+    codes = [_login(client, f"name{i}", "wrong").status_code for i in range(3)]
+
+    assert codes == [200] * 3
+    assert _login(client, "cy", PASSWORD).status_code == 429
+    assert _login(client, "cy", PASSWORD, REMOTE_ADDR="10.3.0.1").status_code == 302  # another address
+
+
+def test_showing_the_login_page_is_not_limited(client, monkeypatch):
+    from core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "CREDENTIALS_PER_IP", ratelimit.RateLimit(scope="auth", limit=1, period=3600))
+
+    assert [client.get("/accounts/login/").status_code for _ in range(3)] == [200] * 3
+
+
+def test_the_admin_login_shares_the_limits(client, make_user):
+    make_user("root", password=PASSWORD, is_staff=True, is_superuser=True)
+    for i in range(10):
+        client.post("/admin/login/", {"username": "root", "password": f"guess-{i}"})
+
+    response = client.post("/admin/login/?next=/admin/", {"username": "root", "password": PASSWORD})
+
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_signup_form_is_limited_per_address(client, monkeypatch):
+    from core import ratelimit
+
+    monkeypatch.setattr(ratelimit, "CREDENTIALS_PER_IP", ratelimit.RateLimit(scope="auth", limit=2, period=3600))
+    signup(client, "dee1", "x")
+    signup(client, "dee2", "x")
+
+    response = client.post("/accounts/signup/", {"username": "dee3", "password1": PASSWORD, "password2": PASSWORD})
+
+    assert response.status_code == 429
+    assert not get_user_model().objects.filter(username="dee3").exists()

@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 
+from core import hotredis
 from shortener import selectors, store
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +135,7 @@ def test_concurrent_redirects_of_one_loop_share_a_round_trip_and_keep_their_own_
     calls = []
 
     async def hits():
-        conn = store.resp.connection()
+        conn = hotredis.connection()
         real_execute = conn.execute
 
         async def counting_execute(*command):

@@ -227,3 +227,40 @@ async def test_concurrent_hot_redirects_each_get_their_own_link_and_click(make_l
     assert store.counts_pending(first.short_code) == 10
     assert store.counts_pending(second.short_code) == 10
     assert store.click_stream_length() == 22
+
+
+async def test_hot_shorten_accepts_a_bearer_token(make_user):
+    from core.services import token_for
+
+    user = await sync_to_async(make_user)("bearer-user")
+    key = (await sync_to_async(token_for)(user)).key
+    status, headers, body = await asgi_post("/api/v1/shorten", b'{"long_url": "https://example.com/bearer"}',
+                                            [(b"authorization", f"Bearer {key}".encode())])
+    assert status == 201 and not _django_answered(headers)
+    assert (await Link.objects.aget(short_code=body["short_code"])).owner_id == user.pk
+
+
+async def test_hot_shorten_with_a_revoked_token_is_401(token_header):
+    from rest_framework.authtoken.models import Token
+
+    from core.tokens import token_invalidate
+
+    user, auth = await sync_to_async(token_header)()
+    status, _, _ = await asgi_post("/api/v1/shorten", b'{"long_url": "https://example.com/1"}', auth)
+    assert status == 201
+    key = auth[0][1].decode().split()[1]
+    await Token.objects.filter(key=key).adelete()
+    await sync_to_async(token_invalidate)(key)
+    status, headers, body = await asgi_post("/api/v1/shorten", b'{"long_url": "https://example.com/2"}', auth)
+    assert status == 401 and body["code"] == "authentication_failed"
+    assert headers[b"www-authenticate"] == b"Token"
+
+
+async def test_hot_shorten_answers_deeply_nested_json_with_a_400_naming_the_body(token_header):
+    _, auth = await sync_to_async(token_header)()
+    started = asyncio.get_running_loop().time()
+    status, headers, body = await asyncio.wait_for(
+        asgi_post("/api/v1/shorten", b"[" * 5000 + b"]" * 5000, auth), timeout=5)
+    assert asyncio.get_running_loop().time() - started < 1
+    assert status == 400 and not _django_answered(headers)
+    assert body["code"] == "parse_error" and "body" in body["fields"]
