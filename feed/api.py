@@ -113,15 +113,19 @@ class AccountStatusesView(APIView):
         return _paged(request, presenters.render_statuses(page.ids, _viewer(request)), page.ids)
 
 
+def _accounts_page(request, selector, **subject) -> Response:
+    """A keyset page of accounts (followers, favouriters …) with Mastodon's Link header."""
+    params = _page_params(request, default=selectors.ACCOUNTS_DEFAULT_LIMIT, maximum=selectors.ACCOUNTS_MAX_LIMIT)
+    cursor_ids, account_ids = selector(params=params, **subject)
+    return _paged(request, presenters.render_accounts(account_ids), cursor_ids, prev_param="since_id")
+
+
 class _AccountListView(APIView):
     permission_classes = [AllowAny]
     selector = None
 
     def get(self, request, account_id: str):
-        account = account_get(account_id=account_id)
-        params = _page_params(request, default=selectors.ACCOUNTS_DEFAULT_LIMIT, maximum=selectors.ACCOUNTS_MAX_LIMIT)
-        cursor_ids, account_ids = type(self).selector(account=account, params=params)
-        return _paged(request, presenters.render_accounts(account_ids), cursor_ids, prev_param="since_id")
+        return _accounts_page(request, type(self).selector, account=account_get(account_id=account_id))
 
 
 class FollowersView(_AccountListView):
@@ -232,11 +236,7 @@ class _StatusAccountsView(APIView):
 
     def get(self, request, status_id: str):
         status = visible_status(status_id=status_id, viewer=_viewer(request))
-        if status.reblog_of_id:
-            status = status.reblog_of
-        params = _page_params(request, default=selectors.ACCOUNTS_DEFAULT_LIMIT, maximum=selectors.ACCOUNTS_MAX_LIMIT)
-        cursor_ids, account_ids = type(self).selector(status=status, params=params)
-        return _paged(request, presenters.render_accounts(account_ids), cursor_ids, prev_param="since_id")
+        return _accounts_page(request, type(self).selector, status=status.reblog_of if status.reblog_of_id else status)
 
 
 class FavouritedByView(_StatusAccountsView):

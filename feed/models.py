@@ -96,30 +96,29 @@ class Follow(models.Model):
         return f"{self.follower_id} follows {self.followee_id}"
 
 
-class Block(models.Model):
+class AccountFilter(models.Model):
+    """One account hiding another (a block or a mute); one row per pair."""
+
     id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
-    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_blocks")
-    target = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_blocked_by")
+    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_%(class)s_set")
+    target = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                               related_name="feed_%(class)s_targets")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["account", "target"], name="feed_block_unique")]
+        abstract = True
+        constraints = [models.UniqueConstraint(fields=["account", "target"], name="%(app_label)s_%(class)s_unique")]
 
     def __str__(self) -> str:
-        return f"{self.account_id} blocks {self.target_id}"
+        return f"{self.account_id} {type(self).__name__.lower()}s {self.target_id}"
 
 
-class Mute(models.Model):
-    id = models.BigIntegerField(primary_key=True, default=next_id, editable=False)
-    account = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_mutes")
-    target = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="feed_muted_by")
-    created_at = models.DateTimeField(auto_now_add=True)
+class Block(AccountFilter):
+    pass
 
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["account", "target"], name="feed_mute_unique")]
 
-    def __str__(self) -> str:
-        return f"{self.account_id} mutes {self.target_id}"
+class Mute(AccountFilter):
+    pass
 
 
 class Favourite(models.Model):
