@@ -42,6 +42,13 @@ def _page_params(request, *, default: int = selectors.DEFAULT_LIMIT, maximum: in
                       min_id=_id_param(request, "min_id"), limit=limit)
 
 
+def _body(request):
+    """The request's JSON object or form; anything else (a JSON list, a number) is a 400."""
+    if not hasattr(request.data, "get"):
+        raise errors.invalid("body", "Send a JSON object or a form.")
+    return request.data
+
+
 def _flag(request, name: str) -> bool:
     return str(request.query_params.get(name, "")).lower() in {"1", "true", "yes", "on"}
 
@@ -176,7 +183,7 @@ def _list_param(data, name: str):
 
 class StatusCreateView(APIView):
     def post(self, request):
-        data = request.data
+        data = _body(request)
         status, _ = statuses.status_publish(
             account=request.user, text=data.get("status"), in_reply_to_id=data.get("in_reply_to_id"),
             visibility=data.get("visibility"), media_ids=_list_param(data, "media_ids"),
@@ -225,7 +232,7 @@ class StatusActionView(APIView):
     verb = ""
 
     def post(self, request, status_id: str):
-        kwargs = {"visibility": request.data.get("visibility")} if self.verb == "reblog" else {}
+        kwargs = {"visibility": _body(request).get("visibility")} if self.verb == "reblog" else {}
         status = STATUS_ACTIONS[self.verb](account=request.user, status_id=status_id, **kwargs)
         return Response(presenters.render_status(status.id, request.user))
 

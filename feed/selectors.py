@@ -85,6 +85,12 @@ def _load_records(ids: Sequence[int]) -> dict[int, dict]:
     return records
 
 
+def status_cache_refresh(ids: Sequence[int]) -> None:
+    """Overwrite the cached records of the statuses with their current rows (after a delete)."""
+    store.statuses_cache([_record(row) for row in Status.objects.filter(id__in=ids).values(*_RECORD_FIELDS)],
+                         overwrite=True)
+
+
 def status_records(ids: Iterable[int]) -> dict[int, dict]:
     """Stored fields of the statuses and of the statuses they reblog (cache, then one query per
     level for the misses)."""
@@ -174,8 +180,8 @@ def _redis_home_fetch(reader_id: int) -> Fetch:
 
 
 def _database_home_fetch(reader_id: int) -> Fetch:
-    authors = [*Follow.objects.filter(follower_id=reader_id).values_list("followee_id", flat=True), reader_id]
-    statuses = Status.objects.filter(account_id__in=authors, deleted_at__isnull=True)
+    followees = Follow.objects.filter(follower_id=reader_id).values("followee_id")
+    statuses = Status.objects.filter(Q(account_id__in=followees) | Q(account_id=reader_id), deleted_at__isnull=True)
 
     def fetch(lower, upper, count, ascending):
         return _bounded(statuses, lower, upper, count, ascending)
@@ -319,6 +325,8 @@ def accounts_by_ids(account_ids: Iterable[int]) -> dict[int, User]:
 
 
 def account_by_acct(acct: str) -> User | None:
+    if "\x00" in acct:
+        return None
     username = acct.removeprefix("@")
     if "@" in username:
         username, _, domain = username.partition("@")

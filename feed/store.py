@@ -322,10 +322,12 @@ def statuses_cached(status_ids: Sequence[int]) -> dict[int, dict]:
     return {s: json.loads(v) for s, v in zip(status_ids, values, strict=True) if v is not None}
 
 
-def statuses_cache(records: Iterable[dict]) -> None:
+def statuses_cache(records: Iterable[dict], *, overwrite: bool = False) -> None:
+    """Cache status records. Fills from a read never overwrite (``NX``), so a read that raced a
+    delete cannot replace the deleted record written with ``overwrite``."""
     pipe = get_redis().pipeline(transaction=False)
     for record in records:
-        pipe.set(status_cache_key(record["id"]), json.dumps(record), ex=STATUS_CACHE_TTL)
+        pipe.set(status_cache_key(record["id"]), json.dumps(record), ex=STATUS_CACHE_TTL, nx=not overwrite)
     pipe.execute()
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from feed import errors, store
 from feed.models import MAX_STATUS_CHARS, FeedAccount, Status
+from feed.selectors import status_cache_refresh
 from feed.services.counters import counters_increment_on_commit
 
 User = get_user_model()
@@ -62,6 +63,8 @@ def _validate(text, visibility, media_ids) -> tuple[str, str]:
         raise errors.validation_failed("status", "Text must be a string")
     if not text.strip():
         raise errors.validation_failed("status", "Text can't be blank")
+    if "\x00" in text:
+        raise errors.validation_failed("status", "Text must not contain NUL characters")
     if len(text) > MAX_STATUS_CHARS:
         raise errors.validation_failed("status", f"Text character limit of {MAX_STATUS_CHARS} exceeded")
     visibility = visibility or Status.Visibility.PUBLIC
@@ -152,7 +155,9 @@ def status_delete(*, account: User, status_id) -> Status:
         increments += [("a", rebloger, "statuses_count", -1) for _, rebloger in reblogs]
         counters_increment_on_commit(increments)
         gone = [status.id, *(r for r, _ in reblogs)]
-        transaction.on_commit(lambda: store.statuses_uncache(gone), robust=True)
+        # Tombstones, not deletions: a reader that loaded the row before this commit cannot
+        # put the live version back into the cache afterwards (fills never overwrite).
+        transaction.on_commit(lambda: status_cache_refresh(gone), robust=True)
         by_author: dict[int, list[int]] = defaultdict(list)
         by_author[account.id].append(status.id)
         for reblog_id, rebloger in reblogs:
