@@ -4,6 +4,8 @@ Mastodon's entities. Paging follows Mastodon: ``max_id``/``since_id``/``min_id``
 
 from urllib.parse import urlencode
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,11 +70,22 @@ def _paged(request, data: list, cursor_ids: list[int], *, status: int = 200, pre
     return response
 
 
+def mastodon_entity(view):
+    """Document a view's methods as answering Mastodon's JSON entity (see its API documentation)."""
+    for method in ("get", "post", "delete"):
+        if method in vars(view):
+            documented = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
+                                       tags=["feed (Mastodon API)"])(vars(view)[method])
+            setattr(view, method, documented)
+    return view
+
+
 def _viewer(request):
     return request.user if request.user.is_authenticated else None
 
 
 # --- timelines ---------------------------------------------------------------------
+@mastodon_entity
 class HomeTimelineView(APIView):
     def get(self, request):
         page = selectors.home_timeline_page(reader=request.user, params=_page_params(request))
@@ -82,11 +95,13 @@ class HomeTimelineView(APIView):
 
 
 # --- accounts ---------------------------------------------------------------------
+@mastodon_entity
 class VerifyCredentialsView(APIView):
     def get(self, request):
         return Response(presenters.credential_account(request.user))
 
 
+@mastodon_entity
 class AccountLookupView(APIView):
     permission_classes = [AllowAny]
 
@@ -100,6 +115,7 @@ class AccountLookupView(APIView):
         return Response(presenters.render_account(user))
 
 
+@mastodon_entity
 class AccountDetailView(APIView):
     permission_classes = [AllowAny]
 
@@ -107,6 +123,7 @@ class AccountDetailView(APIView):
         return Response(presenters.render_account(account_get(account_id=account_id)))
 
 
+@mastodon_entity
 class AccountStatusesView(APIView):
     permission_classes = [AllowAny]
 
@@ -127,6 +144,7 @@ def _accounts_page(request, selector, **subject) -> Response:
     return _paged(request, presenters.render_accounts(account_ids), cursor_ids, prev_param="since_id")
 
 
+@mastodon_entity
 class _AccountListView(APIView):
     permission_classes = [AllowAny]
     selector = None
@@ -135,10 +153,12 @@ class _AccountListView(APIView):
         return _accounts_page(request, type(self).selector, account=account_get(account_id=account_id))
 
 
+@mastodon_entity
 class FollowersView(_AccountListView):
     selector = staticmethod(selectors.followers_page)
 
 
+@mastodon_entity
 class FollowingView(_AccountListView):
     selector = staticmethod(selectors.following_page)
 
@@ -153,6 +173,7 @@ ACCOUNT_ACTIONS = {
 }
 
 
+@mastodon_entity
 class AccountActionView(APIView):
     verb = ""
 
@@ -161,6 +182,7 @@ class AccountActionView(APIView):
         return Response(presenters.render_relationship(request.user, target.id))
 
 
+@mastodon_entity
 class RelationshipsView(APIView):
     def get(self, request):
         raw = request.query_params.getlist("id[]") or request.query_params.getlist("id")
@@ -181,6 +203,7 @@ def _list_param(data, name: str):
     return value if value is not None else data.get(f"{name}[]")
 
 
+@mastodon_entity
 class StatusCreateView(APIView):
     def post(self, request):
         data = _body(request)
@@ -192,6 +215,7 @@ class StatusCreateView(APIView):
         return Response(presenters.render_status(status.id, request.user))
 
 
+@mastodon_entity
 class StatusDetailView(APIView):
     def get_permissions(self):
         return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
@@ -206,6 +230,7 @@ class StatusDetailView(APIView):
         return Response(presenters.render_status(status.id, request.user, with_source=True))
 
 
+@mastodon_entity
 class StatusContextView(APIView):
     permission_classes = [AllowAny]
 
@@ -228,6 +253,7 @@ STATUS_ACTIONS = {
 }
 
 
+@mastodon_entity
 class StatusActionView(APIView):
     verb = ""
 
@@ -237,6 +263,7 @@ class StatusActionView(APIView):
         return Response(presenters.render_status(status.id, request.user))
 
 
+@mastodon_entity
 class _StatusAccountsView(APIView):
     permission_classes = [AllowAny]
     selector = None
@@ -246,15 +273,18 @@ class _StatusAccountsView(APIView):
         return _accounts_page(request, type(self).selector, status=status.reblog_of if status.reblog_of_id else status)
 
 
+@mastodon_entity
 class FavouritedByView(_StatusAccountsView):
     selector = staticmethod(selectors.favourited_by_page)
 
 
+@mastodon_entity
 class RebloggedByView(_StatusAccountsView):
     selector = staticmethod(selectors.reblogged_by_page)
 
 
 # --- instance ----------------------------------------------------------------------------
+@mastodon_entity
 class InstanceV1View(APIView):
     permission_classes = [AllowAny]
 
@@ -262,6 +292,7 @@ class InstanceV1View(APIView):
         return Response(presenters.instance_v1())
 
 
+@mastodon_entity
 class InstanceV2View(APIView):
     permission_classes = [AllowAny]
 
@@ -269,6 +300,7 @@ class InstanceV2View(APIView):
         return Response(presenters.instance_v2())
 
 
+@mastodon_entity
 class CustomEmojisView(APIView):
     permission_classes = [AllowAny]
 

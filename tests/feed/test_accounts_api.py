@@ -133,3 +133,11 @@ def test_instance_describes_the_server(api_client):
     assert {"domain", "title", "version", "usage", "configuration", "registrations", "contact", "rules"} <= set(v2)
     assert v2["configuration"]["statuses"]["max_characters"] == 280
     assert api_client.get("/api/v1/custom_emojis").json() == []
+
+
+def test_the_openapi_schema_lists_the_mastodon_endpoints(api_client):
+    paths = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()["paths"]
+    for path in ("/api/v1/timelines/home", "/api/v1/statuses", "/api/v1/statuses/{status_id}",
+                 "/api/v1/statuses/{status_id}/reblog", "/api/v1/accounts/{account_id}/follow",
+                 "/api/v1/accounts/relationships", "/api/v2/instance"):
+        assert path in paths, path
