@@ -280,40 +280,40 @@ def status_context(*, status: Status, viewer: User | None) -> tuple[list[int], l
 
 
 # --- accounts -----------------------------------------------------------------------------
+def _live_or_flushed(kind: str, object_ids: Sequence[int], fields: Sequence[str], flushed) -> dict[int, dict]:
+    """Live counters from Redis; objects without any fall back to the last flushed database
+    values (``flushed(missing ids)`` → {id: row with the fields})."""
+    live = store.counters_get(kind, list(object_ids))
+    missing = [i for i in object_ids if i not in live]
+    rows = flushed(missing) if missing else {}
+    out = {}
+    for object_id in object_ids:
+        if object_id in live:
+            out[object_id] = {field: live[object_id].get(field, 0) for field in fields}
+        else:
+            row = rows.get(object_id)
+            out[object_id] = {field: getattr(row, field, 0) for field in fields}
+    return out
+
+
 def account_counts(account_ids: Sequence[int], stored: dict[int, FeedAccount | None] | None = None
                    ) -> dict[int, dict[str, int]]:
-    """Live followers/following/statuses counts (Redis), else the last flushed database values."""
-    live = store.counters_get("a", list(account_ids))
-    missing = [a for a in account_ids if a not in live]
-    if missing and stored is None:
-        stored = {fa.user_id: fa for fa in FeedAccount.objects.filter(user_id__in=missing)}
-    out = {}
-    for account_id in account_ids:
-        values = live.get(account_id)
-        row = (stored or {}).get(account_id)
-        out[account_id] = {
-            field: (values or {}).get(field, getattr(row, field, 0) if values is None else 0)
-            for field in ACCOUNT_COUNTER_FIELDS
-        }
-    return out
+    """Live followers/following/statuses counts; ``stored`` saves the query when the caller
+    already loaded the accounts' FeedAccount rows."""
+    def flushed(missing):
+        if stored is not None:
+            return stored
+        return {fa.user_id: fa for fa in FeedAccount.objects.filter(user_id__in=missing)}
+
+    return _live_or_flushed("a", account_ids, ACCOUNT_COUNTER_FIELDS, flushed)
 
 
 def status_counts(status_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """Live favourites/reblogs/replies counts (Redis), else the last flushed database values."""
-    live = store.counters_get("s", list(status_ids))
-    missing = [s for s in status_ids if s not in live]
-    stored = {}
-    if missing:
-        stored = {row["id"]: row for row in Status.objects.filter(id__in=missing).values("id", *STATUS_COUNTER_FIELDS)}
-    out = {}
-    for status_id in status_ids:
-        values = live.get(status_id)
-        if values is None:
-            row = stored.get(status_id, {})
-            out[status_id] = {field: row.get(field, 0) for field in STATUS_COUNTER_FIELDS}
-        else:
-            out[status_id] = {field: values.get(field, 0) for field in STATUS_COUNTER_FIELDS}
-    return out
+    """Live favourites/reblogs/replies counts."""
+    def flushed(missing):
+        return {s.id: s for s in Status.objects.filter(id__in=missing).only("id", *STATUS_COUNTER_FIELDS)}
+
+    return _live_or_flushed("s", status_ids, STATUS_COUNTER_FIELDS, flushed)
 
 
 def accounts_by_ids(account_ids: Iterable[int]) -> dict[int, User]:

@@ -122,3 +122,15 @@ def test_rebuild_counters_restores_them_from_the_database_after_redis_lost_its_d
 def test_beat_flushes_the_counters_every_10_seconds():
     entry = settings.CELERY_BEAT_SCHEDULE["feed-flush-counters"]
     assert entry == {"task": "feed.flush_counters", "schedule": 10.0}
+
+
+def test_without_live_counters_reads_show_the_last_flushed_values(alice, bob, as_user):
+    a = as_user(alice)
+    follow(a, bob)
+    status = post(as_user(bob), "flushed")["id"]
+    a.post(f"/api/v1/statuses/{status}/favourite")
+    tasks.flush_counters()
+    get_redis().flushdb()  # Redis lost its data; the rebuild has not run yet
+    assert a.get(f"/api/v1/statuses/{status}").json()["favourites_count"] == 1
+    account = a.get(f"/api/v1/accounts/{bob.id}").json()
+    assert (account["followers_count"], account["statuses_count"]) == (1, 1)
