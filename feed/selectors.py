@@ -24,6 +24,8 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 40
 ACCOUNTS_DEFAULT_LIMIT = 40
 ACCOUNTS_MAX_LIMIT = 80
+# A page that filtering keeps thin stops after this many batches (the Link header moves on).
+MAX_BATCHES = 10
 CONTEXT_MAX_DEPTH = 40
 CONTEXT_MAX_DESCENDANTS = 4096
 STATUS_COUNTER_FIELDS = ("favourites_count", "reblogs_count", "replies_count")
@@ -135,14 +137,17 @@ def _collect(fetch: Fetch, keep: Callable[[list[int]], list[int]], params: PageP
     """Up to ``limit`` kept ids, newest first, within the paging bounds.
 
     ``fetch(lower, upper, count, ascending)`` returns at most ``count`` ids strictly between
-    the bounds in the given direction; batches are fetched until the page is full.
+    the bounds in the given direction; batches are fetched until the page is full, the source
+    runs dry or ``MAX_BATCHES`` were read.
     """
     ascending = params.min_id is not None
     lower = params.min_id if ascending else params.since_id
     upper = params.max_id
     count = params.limit * 2 + 5
     out: list[int] = []
-    while len(out) < params.limit:
+    for _ in range(MAX_BATCHES):
+        if len(out) >= params.limit:
+            break
         ids = fetch(lower, upper, count, ascending)
         out += keep(ids)
         if len(ids) < count:

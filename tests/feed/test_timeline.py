@@ -305,3 +305,19 @@ def test_a_home_page_costs_the_same_queries_for_5_or_20_posts(reader_of_bob, ali
     assert len(cached) < many  # statuses came from the Redis cache
     flags = {s["id"]: (s["favourited"], s["reblogged"]) for s in home(a, limit=40).json()}
     assert flags[ids[0]] == (True, False)
+
+
+def test_a_page_thinned_by_filters_stops_after_max_batches(reader_of_bob, alice, monkeypatch):
+    from feed import selectors
+
+    a, b = reader_of_bob
+    for i in range(30):
+        post(b, f"muted {i}")
+    a.post(f"/api/v1/accounts/{b.user.id}/mute")
+    monkeypatch.setattr(selectors, "MAX_BATCHES", 2)
+    reads = []
+    original = store.timeline_ranges
+    monkeypatch.setattr(store, "timeline_ranges", lambda *args, **kw: reads.append(1) or original(*args, **kw))
+    response = home(a, limit=1)
+    assert response.status_code == 200 and response.json() == []
+    assert len(reads) == 2  # 30 hidden posts, 7 per batch: stopped after 2 batches
