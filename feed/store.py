@@ -310,10 +310,6 @@ def recent_remove(author_id: int, status_ids: Sequence[int]) -> None:
         get_redis().zrem(recent_key(author_id), *[member(s) for s in status_ids])
 
 
-def recent_ids(author_id: int) -> list[int]:
-    return [int(m) for m in get_redis().zrevrange(recent_key(author_id), 0, -1) if m.decode() != SENTINEL]
-
-
 # --- status cache --------------------------------------------------------------
 def statuses_cached(status_ids: Sequence[int]) -> dict[int, dict]:
     if not status_ids:

@@ -307,7 +307,7 @@ def test_a_home_page_costs_the_same_queries_for_5_or_20_posts(reader_of_bob, ali
     assert flags[ids[0]] == (True, False)
 
 
-def test_a_page_thinned_by_filters_stops_after_max_batches(reader_of_bob, alice, monkeypatch):
+def test_a_page_thinned_by_filters_stops_after_max_batches(reader_of_bob, monkeypatch):
     from feed import selectors
 
     a, b = reader_of_bob
