@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from feed import store
@@ -232,7 +232,8 @@ def account_statuses_page(*, account: User, viewer: User | None, params: PagePar
         return Page([])
     statuses = Status.objects.filter(account=account, deleted_at__isnull=True)
     if exclude_replies:
-        statuses = statuses.filter(in_reply_to__isnull=True)
+        # As Mastodon: replies to others go, the account's own threads stay.
+        statuses = statuses.exclude(Q(in_reply_to__isnull=False) & ~Q(in_reply_to_account_id=F("account_id")))
     if exclude_reblogs:
         statuses = statuses.filter(reblog_of__isnull=True)
     hidden = hidden_account_ids(viewer_id) if viewer_id else set()

@@ -52,6 +52,9 @@ def test_account_statuses_filter_and_page(alice, bob, as_user):
     path = f"/api/v1/accounts/{alice.id}/statuses"
     assert [s["id"] for s in b.get(path).json()] == [reblog, reply, plain]
     assert [s["id"] for s in b.get(path, {"exclude_replies": "true"}).json()] == [reblog, plain]
+    thread = post(a, "my own thread", in_reply_to_id=plain)["id"]
+    assert [s["id"] for s in b.get(path, {"exclude_replies": "1"}).json()] == [thread, reblog, plain]
+    a.delete(f"/api/v1/statuses/{thread}")
     assert [s["id"] for s in b.get(path, {"exclude_reblogs": "true"}).json()] == [reply, plain]
     assert b.get(path, {"pinned": "true"}).json() == []
     assert b.get(path, {"only_media": "true"}).json() == []
