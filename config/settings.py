@@ -202,6 +202,13 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}  # each app adds its periodic tasks in its AppConfig.ready()
 
+# --- Feed -----------------------------------------------------------------
+# Home timelines keep this many entries; only readers active within FEED_ACTIVE_DAYS get
+# pushes; authors with more followers than FEED_CELEBRITY_THRESHOLD are pulled at read time.
+FEED_TIMELINE_MAX = int(os.environ.get("FEED_TIMELINE_MAX", "800"))
+FEED_ACTIVE_DAYS = int(os.environ.get("FEED_ACTIVE_DAYS", "7"))
+FEED_CELEBRITY_THRESHOLD = int(os.environ.get("FEED_CELEBRITY_THRESHOLD", "10000"))
+
 # --- Auth, API ------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/v1/", include("shortener.api_urls")),
     path("links/", include("shortener.page_urls")),
     path("chat/", include("chat.page_urls")),
+    path("", include("feed.api_urls")),
 ]
 
 if settings.SERVE_MEDIA:

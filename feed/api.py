@@ -1,0 +1,308 @@
+"""Mastodon's client API (the feed's subset): parse input, call a service or selector, render
+Mastodon's entities. Paging follows Mastodon: ``max_id``/``since_id``/``min_id``/``limit`` and a
+``Link`` header with ``rel="next"`` and ``rel="prev"``."""
+
+from urllib.parse import urlencode
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from feed import errors, presenters, selectors
+from feed.selectors import PageParams
+from feed.services import interactions, relationships, statuses
+from feed.services.relationships import account_get
+from feed.services.statuses import parse_id, visible_status
+
+MAX_RELATIONSHIP_IDS = 80
+
+
+# --- input ---------------------------------------------------------------------
+def _id_param(request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    parsed = parse_id(value)
+    if parsed is None:
+        raise errors.invalid(name, "Must be a status id (a positive integer below 2^63).")
+    return parsed
+
+
+def _page_params(request, *, default: int = selectors.DEFAULT_LIMIT, maximum: int = selectors.MAX_LIMIT
+                 ) -> PageParams:
+    raw = request.query_params.get("limit")
+    limit = default
+    if raw not in (None, ""):
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise errors.invalid("limit", "Must be an integer.")
+        limit = max(1, min(limit, maximum))  # clamped, as Mastodon does
+    return PageParams(max_id=_id_param(request, "max_id"), since_id=_id_param(request, "since_id"),
+                      min_id=_id_param(request, "min_id"), limit=limit)
+
+
+def _body(request):
+    """The request's JSON object or form; anything else (a JSON list, a number) is a 400."""
+    if not hasattr(request.data, "get"):
+        raise errors.invalid("body", "Send a JSON object or a form.")
+    return request.data
+
+
+def _flag(request, name: str) -> bool:
+    return str(request.query_params.get(name, "")).lower() in {"1", "true", "yes", "on"}
+
+
+def _link(request, first_id: int, last_id: int, prev_param: str) -> str:
+    base = request.build_absolute_uri(request.path)
+    keep = {k: v for k, v in request.query_params.items() if k == "limit" or k.startswith("exclude_")}
+    next_url = f"{base}?{urlencode({**keep, 'max_id': last_id})}"
+    prev_url = f"{base}?{urlencode({**keep, prev_param: first_id})}"
+    return f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
+
+
+def _paged(request, data: list, cursor_ids: list[int], *, status: int = 200, prev_param: str = "min_id") -> Response:
+    response = Response(data, status=status)
+    if cursor_ids:
+        response["Link"] = _link(request, cursor_ids[0], cursor_ids[-1], prev_param)
+    return response
+
+
+def mastodon_entity(view):
+    """Document a view's methods as answering Mastodon's JSON entity (see its API documentation)."""
+    for method in ("get", "post", "delete"):
+        if method in vars(view):
+            documented = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
+                                       tags=["feed (Mastodon API)"])(vars(view)[method])
+            setattr(view, method, documented)
+    return view
+
+
+def _viewer(request):
+    return request.user if request.user.is_authenticated else None
+
+
+# --- timelines ---------------------------------------------------------------------
+@mastodon_entity
+class HomeTimelineView(APIView):
+    def get(self, request):
+        page = selectors.home_timeline_page(reader=request.user, params=_page_params(request))
+        data = presenters.render_statuses(page.ids, request.user)
+        # 206: computed from the database while the reader's timeline is rebuilt.
+        return _paged(request, data, page.ids, status=206 if page.partial else 200)
+
+
+# --- accounts ---------------------------------------------------------------------
+@mastodon_entity
+class VerifyCredentialsView(APIView):
+    def get(self, request):
+        return Response(presenters.credential_account(request.user))
+
+
+@mastodon_entity
+class AccountLookupView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        acct = request.query_params.get("acct", "")
+        if not acct.strip():
+            raise errors.invalid("acct", "This parameter is required.")
+        user = selectors.account_by_acct(acct.strip())
+        if user is None:
+            raise errors.record_not_found()
+        return Response(presenters.render_account(user))
+
+
+@mastodon_entity
+class AccountDetailView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request, account_id: str):
+        return Response(presenters.render_account(account_get(account_id=account_id)))
+
+
+@mastodon_entity
+class AccountStatusesView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request, account_id: str):
+        account = account_get(account_id=account_id)
+        page = selectors.account_statuses_page(
+            account=account, viewer=_viewer(request), params=_page_params(request),
+            exclude_replies=_flag(request, "exclude_replies"), exclude_reblogs=_flag(request, "exclude_reblogs"),
+            only_media=_flag(request, "only_media"), pinned=_flag(request, "pinned"),
+        )
+        return _paged(request, presenters.render_statuses(page.ids, _viewer(request)), page.ids)
+
+
+def _accounts_page(request, selector, **subject) -> Response:
+    """A keyset page of accounts (followers, favouriters …) with Mastodon's Link header."""
+    params = _page_params(request, default=selectors.ACCOUNTS_DEFAULT_LIMIT, maximum=selectors.ACCOUNTS_MAX_LIMIT)
+    cursor_ids, account_ids = selector(params=params, **subject)
+    return _paged(request, presenters.render_accounts(account_ids), cursor_ids, prev_param="since_id")
+
+
+@mastodon_entity
+class _AccountListView(APIView):
+    permission_classes = [AllowAny]
+    selector = None
+
+    def get(self, request, account_id: str):
+        return _accounts_page(request, type(self).selector, account=account_get(account_id=account_id))
+
+
+@mastodon_entity
+class FollowersView(_AccountListView):
+    selector = staticmethod(selectors.followers_page)
+
+
+@mastodon_entity
+class FollowingView(_AccountListView):
+    selector = staticmethod(selectors.following_page)
+
+
+ACCOUNT_ACTIONS = {
+    "follow": relationships.account_follow,
+    "unfollow": relationships.account_unfollow,
+    "block": relationships.account_block,
+    "unblock": relationships.account_unblock,
+    "mute": relationships.account_mute,
+    "unmute": relationships.account_unmute,
+}
+
+
+@mastodon_entity
+class AccountActionView(APIView):
+    verb = ""
+
+    def post(self, request, account_id: str):
+        target = ACCOUNT_ACTIONS[self.verb](account=request.user, target_id=account_id)
+        return Response(presenters.render_relationship(request.user, target.id))
+
+
+@mastodon_entity
+class RelationshipsView(APIView):
+    def get(self, request):
+        raw = request.query_params.getlist("id[]") or request.query_params.getlist("id")
+        if len(raw) > MAX_RELATIONSHIP_IDS:
+            raise errors.invalid("id", f"At most {MAX_RELATIONSHIP_IDS} ids.")
+        wanted = [i for i in (parse_id(v) for v in raw) if i is not None]
+        existing = selectors.accounts_by_ids(wanted)
+        ids = [i for i in dict.fromkeys(wanted) if i in existing]
+        data = selectors.relationships(viewer=request.user, account_ids=ids)
+        return Response([presenters.relationship_entity(r) for r in data])
+
+
+# --- statuses -------------------------------------------------------------------------
+def _list_param(data, name: str):
+    if hasattr(data, "getlist"):
+        return data.getlist(f"{name}[]") or data.getlist(name)
+    value = data.get(name)
+    return value if value is not None else data.get(f"{name}[]")
+
+
+@mastodon_entity
+class StatusCreateView(APIView):
+    def post(self, request):
+        data = _body(request)
+        status, _ = statuses.status_publish(
+            account=request.user, text=data.get("status"), in_reply_to_id=data.get("in_reply_to_id"),
+            visibility=data.get("visibility"), media_ids=_list_param(data, "media_ids"),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        return Response(presenters.render_status(status.id, request.user))
+
+
+@mastodon_entity
+class StatusDetailView(APIView):
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
+
+    def get(self, request, status_id: str):
+        status = visible_status(status_id=status_id, viewer=_viewer(request))
+        return Response(presenters.render_status(status.id, _viewer(request)))
+
+    def delete(self, request, status_id: str):
+        status = statuses.status_delete(account=request.user, status_id=status_id)
+        # Mastodon answers with the deleted status and its source text, for "delete and redraft".
+        return Response(presenters.render_status(status.id, request.user, with_source=True))
+
+
+@mastodon_entity
+class StatusContextView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request, status_id: str):
+        viewer = _viewer(request)
+        status = visible_status(status_id=status_id, viewer=viewer)
+        ancestors, descendants = selectors.status_context(status=status, viewer=viewer)
+        rendered = {int(s["id"]): s for s in presenters.render_statuses([*ancestors, *descendants], viewer)}
+        return Response({
+            "ancestors": [rendered[i] for i in ancestors if i in rendered],
+            "descendants": [rendered[i] for i in descendants if i in rendered],
+        })
+
+
+STATUS_ACTIONS = {
+    "favourite": interactions.status_favourite,
+    "unfavourite": interactions.status_unfavourite,
+    "reblog": interactions.status_reblog,
+    "unreblog": interactions.status_unreblog,
+}
+
+
+@mastodon_entity
+class StatusActionView(APIView):
+    verb = ""
+
+    def post(self, request, status_id: str):
+        kwargs = {"visibility": _body(request).get("visibility")} if self.verb == "reblog" else {}
+        status = STATUS_ACTIONS[self.verb](account=request.user, status_id=status_id, **kwargs)
+        return Response(presenters.render_status(status.id, request.user))
+
+
+@mastodon_entity
+class _StatusAccountsView(APIView):
+    permission_classes = [AllowAny]
+    selector = None
+
+    def get(self, request, status_id: str):
+        status = visible_status(status_id=status_id, viewer=_viewer(request))
+        return _accounts_page(request, type(self).selector, status=status.reblog_of if status.reblog_of_id else status)
+
+
+@mastodon_entity
+class FavouritedByView(_StatusAccountsView):
+    selector = staticmethod(selectors.favourited_by_page)
+
+
+@mastodon_entity
+class RebloggedByView(_StatusAccountsView):
+    selector = staticmethod(selectors.reblogged_by_page)
+
+
+# --- instance ----------------------------------------------------------------------------
+@mastodon_entity
+class InstanceV1View(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response(presenters.instance_v1())
+
+
+@mastodon_entity
+class InstanceV2View(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response(presenters.instance_v2())
+
+
+@mastodon_entity
+class CustomEmojisView(APIView):
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response([])

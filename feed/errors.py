@@ -1,0 +1,35 @@
+"""Error codes of the feed, raised as core.errors.ApplicationError.
+
+Messages and statuses follow Mastodon's API: 404 "Record not found", 422 "Validation
+failed: …", 403 "This action is not allowed".
+"""
+
+from enum import StrEnum
+
+from core.errors import ApplicationError, FieldError, NotFound
+
+
+class FeedError(StrEnum):
+    NOT_FOUND = "not_found"
+    INVALID = "invalid"
+    VALIDATION_FAILED = "validation_failed"
+    NOT_ALLOWED = "not_allowed"
+
+
+def record_not_found() -> NotFound:
+    return NotFound("Record not found", FeedError.NOT_FOUND)
+
+
+def validation_failed(field: str, message: str) -> ApplicationError:
+    """Mastodon's 422 for a record it would not save, naming the field."""
+    return ApplicationError(
+        f"Validation failed: {message}", FeedError.VALIDATION_FAILED, status=422, fields={field: [message]}
+    )
+
+
+def not_allowed() -> ApplicationError:
+    return ApplicationError("This action is not allowed", FeedError.NOT_ALLOWED, status=403)
+
+
+def invalid(field: str, message: str) -> FieldError:
+    return FieldError({field: message}, code=FeedError.INVALID)

@@ -1,0 +1,407 @@
+"""The feed's Redis structures: key builders, TTLs and caps, and the only code that touches them.
+
+- ``feed:timeline:{reader}``: the reader's home timeline, a sorted set of status ids. Every
+  score is 0 and members are ids zero-padded to 20 digits, so lexicographic order is id order,
+  exactly (64-bit Snowflakes do not fit a double score). Capped at ``FEED_TIMELINE_MAX``.
+- ``feed:timeline:{reader}:reblogs``: hash original id -> the entry showing it, so a reblog of
+  a post already in the timeline is not shown twice.
+- ``feed:timeline:{reader}:ready``: exists while the timeline is complete (the reader was
+  active within ``FEED_ACTIVE_DAYS``); without it a read rebuilds the timeline from the database.
+- ``feed:timeline:{reader}:rebuilding``: one rebuild at a time (``SET NX``).
+- ``feed:celebrities:{reader}``: set of followed authors whose posts are pulled at read time.
+- ``feed:recent:{author}``: the author's latest ``RECENT_MAX`` status ids (same encoding as a
+  timeline, plus the id-0 sentinel that marks the set as built even when empty).
+- ``feed:status:{id}``: the status cache (JSON of the stored fields, no counters or flags).
+- ``feed:counts:{s|a}:{id}``: live counters (hash); ``feed:counters:pending`` the increments
+  not yet flushed to the database, swapped atomically to ``feed:counters:flushing``.
+- ``feed:active:{reader}``: throttles the reader's activity write to the database.
+"""
+
+import json
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+
+from core.redis import get_redis
+
+RECENT_MAX = 200  # per-author recent posts: the follow merge and the celebrity pull read these
+STATUS_CACHE_TTL = 24 * 3600
+ACTIVITY_TOUCH_SECONDS = 3600  # at most one activity write per reader per hour
+REBUILD_LOCK_SECONDS = 120
+FLUSH_LOCK_SECONDS = 60
+COUNTER_PENDING_KEY = "feed:counters:pending"
+COUNTER_FLUSHING_KEY = "feed:counters:flushing"
+COUNTER_FLUSH_LOCK_KEY = "feed:counters:flush-lock"
+SENTINEL = "0" * 20
+ID_WIDTH = 20
+
+
+def member(status_id: int) -> str:
+    return f"{int(status_id):0{ID_WIDTH}d}"
+
+
+def timeline_key(reader_id: int) -> str:
+    return f"feed:timeline:{reader_id}"
+
+
+def timeline_reblogs_key(reader_id: int) -> str:
+    return f"feed:timeline:{reader_id}:reblogs"
+
+
+def timeline_ready_key(reader_id: int) -> str:
+    return f"feed:timeline:{reader_id}:ready"
+
+
+def timeline_rebuild_key(reader_id: int) -> str:
+    return f"feed:timeline:{reader_id}:rebuilding"
+
+
+def celebrities_key(reader_id: int) -> str:
+    return f"feed:celebrities:{reader_id}"
+
+
+def recent_key(author_id: int) -> str:
+    return f"feed:recent:{author_id}"
+
+
+def status_cache_key(status_id: int) -> str:
+    return f"feed:status:{status_id}"
+
+
+def counts_key(kind: str, object_id: int) -> str:
+    return f"feed:counts:{kind}:{object_id}"
+
+
+def activity_key(reader_id: int) -> str:
+    return f"feed:active:{reader_id}"
+
+
+def _active_seconds() -> int:
+    return settings.FEED_ACTIVE_DAYS * 86400
+
+
+def _timeline_ttl() -> int:
+    # Outlives the ready marker, so a marker never vouches for a vacuumed timeline.
+    return _active_seconds() + 86400
+
+
+# KEYS: timeline, reblogs hash. ARGV: cap, then (member, original member or "") pairs.
+# Adds each entry unless it, its original, or another reblog of its original is shown.
+_PUSH = """
+local cap = tonumber(ARGV[1])
+local added = 0
+for i = 2, #ARGV, 2 do
+  local entry = ARGV[i]
+  local original = ARGV[i + 1]
+  local skip = redis.call('ZSCORE', KEYS[1], entry) ~= false
+  if not skip then
+    if original ~= '' then
+      if redis.call('ZSCORE', KEYS[1], original) then
+        skip = true
+      else
+        local shown = redis.call('HGET', KEYS[2], original)
+        if shown and redis.call('ZSCORE', KEYS[1], shown) then skip = true
+        else redis.call('HSET', KEYS[2], original, entry) end
+      end
+    else
+      local shown = redis.call('HGET', KEYS[2], entry)
+      if shown and redis.call('ZSCORE', KEYS[1], shown) then skip = true end
+    end
+  end
+  if not skip then
+    redis.call('ZADD', KEYS[1], 0, entry)
+    added = added + 1
+  end
+end
+local n = redis.call('ZCARD', KEYS[1])
+if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
+if redis.call('HLEN', KEYS[2]) > 2 * cap then
+  local flat = redis.call('HGETALL', KEYS[2])
+  for j = 1, #flat, 2 do
+    if not redis.call('ZSCORE', KEYS[1], flat[j + 1]) then redis.call('HDEL', KEYS[2], flat[j]) end
+  end
+end
+return added
+"""
+
+# KEYS: live counter hashes, one per (kind, id, field) triple; KEYS[#KEYS] pending hash.
+# ARGV: (field, pending field, delta) triples matching KEYS. Returns the new live values.
+_INCR = """
+local out = {}
+local pending = KEYS[#KEYS]
+for i = 1, #KEYS - 1 do
+  local base = (i - 1) * 3
+  out[i] = redis.call('HINCRBY', KEYS[i], ARGV[base + 1], ARGV[base + 3])
+  redis.call('HINCRBY', pending, ARGV[base + 2], ARGV[base + 3])
+end
+return out
+"""
+
+# KEYS: pending, flushing. A leftover flushing hash (a flush that died) goes first;
+# otherwise pending is renamed atomically, so increments from now on land in a new hash.
+_SWAP = """
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+  redis.call('RENAME', KEYS[1], KEYS[2])
+end
+return redis.call('HGETALL', KEYS[2])
+"""
+
+# KEYS: recent set. ARGV: sentinel, member, cap. Rank 0 is the sentinel; the newest cap ids stay.
+_RECENT_ADD = """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], 0, ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[3]) + 1))
+return 1
+"""
+
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+
+
+def _script(source: str):
+    return get_redis().register_script(source)
+
+
+# --- home timelines -----------------------------------------------------------
+Entry = tuple[int, int | None]  # (status id, original id when it is a reblog)
+
+
+def _push_args(entries: Sequence[Entry]) -> list:
+    args: list = [settings.FEED_TIMELINE_MAX]
+    for status_id, original_id in entries:
+        args += [member(status_id), member(original_id) if original_id else ""]
+    return args
+
+
+def timelines_push(reader_ids: Iterable[int], entries: Sequence[Entry]) -> None:
+    """Add the entries to each reader's timeline in one pipelined round trip."""
+    if not entries:
+        return
+    script = _script(_PUSH)
+    args = _push_args(entries)
+    pipe = get_redis().pipeline(transaction=False)
+    for reader_id in reader_ids:
+        script(keys=[timeline_key(reader_id), timeline_reblogs_key(reader_id)], args=args, client=pipe)
+    pipe.execute()
+
+
+def timelines_remove(reader_ids: Iterable[int], status_ids: Sequence[int]) -> None:
+    members = [member(s) for s in status_ids]
+    if not members:
+        return
+    pipe = get_redis().pipeline(transaction=False)
+    for reader_id in reader_ids:
+        pipe.zrem(timeline_key(reader_id), *members)
+    pipe.execute()
+
+
+def timeline_members(reader_id: int) -> list[int]:
+    return [int(m) for m in get_redis().zrange(timeline_key(reader_id), 0, -1)]
+
+
+def timeline_reset(reader_id: int) -> None:
+    """Empty the timeline before a rebuild (pushes from now on are kept)."""
+    get_redis().delete(timeline_key(reader_id), timeline_reblogs_key(reader_id))
+
+
+def timeline_mark_ready(reader_id: int) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.set(timeline_ready_key(reader_id), "1", ex=_active_seconds())
+    for key in (timeline_key(reader_id), timeline_reblogs_key(reader_id), celebrities_key(reader_id)):
+        pipe.expire(key, _timeline_ttl())
+    pipe.execute()
+
+
+def timeline_is_ready(reader_id: int) -> bool:
+    return bool(get_redis().exists(timeline_ready_key(reader_id)))
+
+
+def timeline_rebuild_claim(reader_id: int) -> bool:
+    return bool(get_redis().set(timeline_rebuild_key(reader_id), "1", nx=True, ex=REBUILD_LOCK_SECONDS))
+
+
+def timeline_rebuild_release(reader_id: int) -> None:
+    get_redis().delete(timeline_rebuild_key(reader_id))
+
+
+def activity_touch_due(reader_id: int) -> bool:
+    """True at most once per ``ACTIVITY_TOUCH_SECONDS`` per reader."""
+    return bool(get_redis().set(activity_key(reader_id), "1", nx=True, ex=ACTIVITY_TOUCH_SECONDS))
+
+
+def _lex_bounds(lower: int | None, upper: int | None) -> tuple[str, str]:
+    """Exclusive id bounds as lexicographic range ends; the sentinel (id 0) is always excluded."""
+    low = f"({member(lower or 0)}"
+    high = f"({member(upper)}" if upper is not None else "+"
+    return low, high
+
+
+def timeline_ranges(
+    reader_id: int, celebrity_ids: Sequence[int], *, lower: int | None, upper: int | None, count: int,
+    ascending: bool,
+) -> list[list[int]]:
+    """Ids strictly between ``lower`` and ``upper`` from the timeline and each celebrity's recent
+    posts (one round trip), each list in the requested direction, ``count`` at most."""
+    low, high = _lex_bounds(lower, upper)
+    pipe = get_redis().pipeline(transaction=False)
+    for key in [timeline_key(reader_id), *(recent_key(a) for a in celebrity_ids)]:
+        if ascending:
+            pipe.zrangebylex(key, low, high, start=0, num=count)
+        else:
+            pipe.zrevrangebylex(key, high, low, start=0, num=count)
+    return [[int(m) for m in result] for result in pipe.execute()]
+
+
+# --- followed celebrities -------------------------------------------------------
+def celebrities_of(reader_id: int) -> list[int]:
+    return sorted(int(a) for a in get_redis().smembers(celebrities_key(reader_id)))
+
+
+def celebrities_replace(reader_id: int, author_ids: Iterable[int]) -> None:
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.delete(celebrities_key(reader_id))
+    ids = list(author_ids)
+    if ids:
+        pipe.sadd(celebrities_key(reader_id), *ids)
+        pipe.expire(celebrities_key(reader_id), _timeline_ttl())
+    pipe.execute()
+
+
+def celebrity_add(reader_ids: Iterable[int], author_id: int) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    for reader_id in reader_ids:
+        pipe.sadd(celebrities_key(reader_id), author_id)
+    pipe.execute()
+
+
+def celebrity_remove(reader_ids: Iterable[int], author_id: int) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    for reader_id in reader_ids:
+        pipe.srem(celebrities_key(reader_id), author_id)
+    pipe.execute()
+
+
+# --- authors' recent posts --------------------------------------------------------
+def recent_missing(author_ids: Sequence[int]) -> list[int]:
+    """Authors whose recent set is not built (never, or lost with Redis's data)."""
+    if not author_ids:
+        return []
+    pipe = get_redis().pipeline(transaction=False)
+    for author_id in author_ids:
+        pipe.zscore(recent_key(author_id), SENTINEL)
+    return [a for a, built in zip(author_ids, pipe.execute(), strict=True) if built is None]
+
+
+def recent_fill(author_id: int, status_ids: Iterable[int]) -> None:
+    """Build the author's recent set (the sentinel marks it built, even with no posts)."""
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.zadd(recent_key(author_id), {SENTINEL: 0, **{member(s): 0 for s in status_ids}})
+    pipe.zremrangebyrank(recent_key(author_id), 1, -(RECENT_MAX + 1))
+    pipe.execute()
+
+
+def recent_add(author_id: int, status_id: int) -> None:
+    """Record a new post in a built set (a set not built is filled from the database on use)."""
+    _script(_RECENT_ADD)(keys=[recent_key(author_id)], args=[SENTINEL, member(status_id), RECENT_MAX])
+
+
+def recent_remove(author_id: int, status_ids: Sequence[int]) -> None:
+    if status_ids:
+        get_redis().zrem(recent_key(author_id), *[member(s) for s in status_ids])
+
+
+# --- status cache --------------------------------------------------------------
+def statuses_cached(status_ids: Sequence[int]) -> dict[int, dict]:
+    if not status_ids:
+        return {}
+    values = get_redis().mget([status_cache_key(s) for s in status_ids])
+    return {s: json.loads(v) for s, v in zip(status_ids, values, strict=True) if v is not None}
+
+
+def statuses_cache(records: Iterable[dict], *, overwrite: bool = False) -> None:
+    """Cache status records. Fills from a read never overwrite (``NX``), so a read that raced a
+    delete cannot replace the deleted record written with ``overwrite``."""
+    pipe = get_redis().pipeline(transaction=False)
+    for record in records:
+        pipe.set(status_cache_key(record["id"]), json.dumps(record), ex=STATUS_CACHE_TTL, nx=not overwrite)
+    pipe.execute()
+
+
+def statuses_uncache(status_ids: Iterable[int]) -> None:
+    keys = [status_cache_key(s) for s in status_ids]
+    if keys:
+        get_redis().delete(*keys)
+
+
+# --- counters -------------------------------------------------------------------
+Increment = tuple[str, int, str, int]  # (kind "s"|"a", object id, field, delta)
+
+
+def counters_increment(increments: Sequence[Increment]) -> list[int]:
+    """Apply the deltas to the live counters and record them for the next flush, atomically."""
+    if not increments:
+        return []
+    keys = [counts_key(kind, object_id) for kind, object_id, _, _ in increments] + [COUNTER_PENDING_KEY]
+    args: list = []
+    for kind, object_id, field, delta in increments:
+        args += [field, f"{kind}:{object_id}:{field}", delta]
+    return [int(v) for v in _script(_INCR)(keys=keys, args=args)]
+
+
+def counters_get(kind: str, object_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Live counters of each object that has any (one round trip)."""
+    if not object_ids:
+        return {}
+    pipe = get_redis().pipeline(transaction=False)
+    for object_id in object_ids:
+        pipe.hgetall(counts_key(kind, object_id))
+    out = {}
+    for object_id, values in zip(object_ids, pipe.execute(), strict=True):
+        if values:
+            out[object_id] = {k.decode(): int(v) for k, v in values.items()}
+    return out
+
+
+def counters_set(kind: str, values: dict[int, dict[str, int]]) -> None:
+    pipe = get_redis().pipeline(transaction=False)
+    for object_id, fields in values.items():
+        pipe.delete(counts_key(kind, object_id))
+        if fields:
+            pipe.hset(counts_key(kind, object_id), mapping=fields)
+    pipe.execute()
+
+
+def counters_clear_all() -> None:
+    """Forget every live counter and pending delta (before a rebuild from the database)."""
+    client = get_redis()
+    client.delete(COUNTER_PENDING_KEY, COUNTER_FLUSHING_KEY)
+    batch = []
+    for key in client.scan_iter(match="feed:counts:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            client.delete(*batch)
+            batch = []
+    if batch:
+        client.delete(*batch)
+
+
+def counters_swap() -> dict[str, int]:
+    """Take the pending deltas for a flush: ``{"s:<id>:<field>": delta}``."""
+    flat = _script(_SWAP)(keys=[COUNTER_PENDING_KEY, COUNTER_FLUSHING_KEY])
+    return {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+
+
+def counters_swap_done() -> None:
+    get_redis().delete(COUNTER_FLUSHING_KEY)
+
+
+def counters_pending() -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in get_redis().hgetall(COUNTER_PENDING_KEY).items()}
+
+
+def flush_lock_claim(token: str) -> bool:
+    return bool(get_redis().set(COUNTER_FLUSH_LOCK_KEY, token, nx=True, ex=FLUSH_LOCK_SECONDS))
+
+
+def flush_lock_release(token: str) -> None:
+    _script(_RELEASE)(keys=[COUNTER_FLUSH_LOCK_KEY], args=[token])
