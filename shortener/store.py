@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 import time
 import weakref
@@ -116,8 +115,6 @@ for i = 3, #KEYS do
 end
 return out
 """
-
-_REDIRECT_SHA = hashlib.sha1(_REDIRECT_LUA.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
 
 # KEYS: cache, lease. ARGV: lease token, ttl, field/value pairs. Writes only while the caller still
 # holds the lease: an invalidation deletes the lease, so a load that raced an edit is dropped.
@@ -244,14 +241,8 @@ class _RedirectBatcher:
         for (code, referrer, ip, user_agent, method, count), _ in batch:
             keys.append(link_cache_key(code))
             args += (code, int(now * 1000), referrer[:512], ip, user_agent[:512], method, "1" if count else "0")
-        conn = hotredis.connection()
         try:
-            try:
-                result = await conn.execute("EVALSHA", _REDIRECT_SHA, len(keys), *keys, *args)
-            except hotredis.RespError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
-                    raise
-                result = await conn.execute("EVAL", _REDIRECT_LUA, len(keys), *keys, *args)
+            result = await hotredis.connection().eval(_REDIRECT_LUA, len(keys), *keys, *args)
         except Exception as exc:  # noqa: BLE001 - every caller learns of the failure, none hangs
             for _, future in batch:
                 if not future.done():

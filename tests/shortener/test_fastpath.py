@@ -264,3 +264,27 @@ async def test_hot_shorten_answers_deeply_nested_json_with_a_400_naming_the_body
     assert asyncio.get_running_loop().time() - started < 1
     assert status == 400 and not _django_answered(headers)
     assert body["code"] == "parse_error" and "body" in body["fields"]
+
+
+async def test_a_redis_that_never_answers_hands_the_redirect_to_django_within_a_second(link, settings):
+    connections = []
+
+    async def accept_and_say_nothing(reader, writer):
+        connections.append(writer)
+        await asyncio.sleep(3600)
+
+    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"  # the hot-path client of this event loop only
+    try:
+        for _ in range(2):
+            started = asyncio.get_running_loop().time()
+            status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+            assert asyncio.get_running_loop().time() - started < 1.5
+            assert status == 302 and headers[b"location"] == b"https://example.com/hot"
+            assert _django_answered(headers)
+        assert connections  # the hot path did try the silent server
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
