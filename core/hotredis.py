@@ -245,6 +245,7 @@ def connection() -> PipelinedConnection:
 
 def reset_connections() -> None:
     """Forget every loop's connection (a changed REDIS_URL is picked up by the next command)."""
-    for conn in list(_connections.values()):
-        conn.close()
+    for loop, conn in list(_connections.items()):
+        if not loop.is_closed():
+            conn.close()
     _connections.clear()

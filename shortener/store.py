@@ -200,6 +200,8 @@ class RedirectOutcome:
     redirect_type: int = 302
 
 
+UNKNOWN_CODE = RedirectOutcome("missing")
+
 _REDIRECT_BATCH_MAX = 256
 
 
