@@ -5,6 +5,7 @@
 - ``shortener:clicks:stream``   raw clicks (Redis Stream) read by the consumer group below.
 - ``shortener:clicks:pending``  hash code -> redirects not yet added to Link.click_count.
 - ``shortener:clicks:flushing`` the pending hash renamed away while a flush applies it.
+- ``shortener:blocked-hosts:version`` a counter bumped by every edit of the admin block list.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ CLICK_GROUP = "shortener-clicks"
 CLICK_COUNTS_KEY = "shortener:clicks:pending"
 CLICK_COUNTS_FLUSHING_KEY = "shortener:clicks:flushing"
 FLUSH_BATCH_FIELD = "#batch"  # '#' cannot appear in a short code
+BLOCKED_HOSTS_VERSION_KEY = "shortener:blocked-hosts:version"  # no TTL: it must only ever grow
 
 
 def link_cache_key(code: str) -> str:
@@ -189,6 +191,16 @@ def cache_invalidate(*codes: str) -> None:
 
 def cache_ttl(code: str) -> int:
     return get_redis().ttl(link_cache_key(code))
+
+
+# --- block list -------------------------------------------------------------------------------
+
+def blocked_hosts_version() -> int:
+    return int(get_redis().get(BLOCKED_HOSTS_VERSION_KEY) or 0)
+
+
+def blocked_hosts_version_bump() -> None:
+    get_redis().incr(BLOCKED_HOSTS_VERSION_KEY)
 
 
 # --- clicks -----------------------------------------------------------------------------------

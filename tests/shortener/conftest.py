@@ -30,8 +30,8 @@ def drain_clicks():
 @pytest.fixture(autouse=True)
 def fresh_block_list():
     """The admin block list is cached per process; each test starts from its own database."""
-    from shortener.services.links import blocked_hosts_changed
+    from shortener.services.blocklist import block_list
 
-    blocked_hosts_changed()
+    block_list.forget()
     yield
-    blocked_hosts_changed()
+    block_list.forget()
