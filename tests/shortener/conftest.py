@@ -16,6 +16,15 @@ def make_link():
 
 
 @pytest.fixture
+def admin_client(make_user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
 def drain_clicks():
     """Run the consumer until the stream is empty, then flush the counters (what beat does)."""
 

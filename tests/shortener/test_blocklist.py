@@ -3,7 +3,6 @@
 import time
 
 import pytest
-from django.test import Client
 
 from core.errors import FieldError
 from shortener import store
@@ -78,13 +77,6 @@ def test_a_duplicate_host_is_a_field_error():
     with pytest.raises(FieldError) as error:
         blocklist.blocked_host_save(host="TWICE.example")
     assert error.value.code == "duplicate" and "host" in error.value.extra["fields"]
-
-
-@pytest.fixture
-def admin_client(make_user):
-    client = Client()
-    client.force_login(make_user("root", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_admin_edits_go_through_the_service_and_bump_the_version(admin_client, api_client):
