@@ -7,13 +7,13 @@ the DRF view. Concurrent requests of one event loop share a commit (``_CreateBat
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import weakref
 
 from core.asgi import header, host_allowed, read_body, send_json
-from core.errors import ApplicationError, FieldError
+from core.errors import ApplicationError
 from core.hotdb import run_db
+from core.parsers import json_body
 from core.tokens import auser_id_for_token, parse_authorization
 
 logger = logging.getLogger(__name__)
@@ -40,8 +40,6 @@ def _shorten_batch_sync(requests: list[tuple[int, object, str]]) -> list[tuple[i
             answers.append((401, _INVALID_TOKEN))
             continue
         try:
-            if not isinstance(payload, dict):
-                raise FieldError({"non_field_errors": "Send a JSON object."})
             to_create.append((index, user, links.link_input_from(payload, request_host=host)))
             answers.append(None)
         except ApplicationError as exc:
@@ -135,11 +133,8 @@ async def handle_shorten(scope, receive, send) -> int | None:
 
 async def _shorten(send, user_id: int, body: bytes, host: str) -> int:
     try:
-        payload = json.loads(body)
-    except RecursionError:
-        error = FieldError({"body": "JSON nested too deeply."}, code="parse_error")
+        payload = json_body(body)
+    except ApplicationError as error:
         return await send_json(send, error.status, error.as_dict())
-    except ValueError:
-        return await send_json(send, 400, {"error": "JSON parse error.", "code": "parse_error"})
     status, result = await _batcher().submit(user_id, payload, host)
     return await send_json(send, status, result, _WWW_AUTHENTICATE if status == 401 else None)

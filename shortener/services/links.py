@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -179,6 +180,8 @@ class LinkInput:
 
 def link_input_from(data: dict, *, request_host: str | None = None) -> LinkInput:
     """Validate a shorten payload (API body or CSV row); raises FieldError naming the field."""
+    if not isinstance(data, Mapping):
+        raise FieldError({"non_field_errors": "Send a JSON object."})
     long_url = validate_long_url(data.get("long_url"), request_host=request_host)
     alias = data.get("custom_alias")
     alias = validate_alias(alias) if alias not in (None, "") else None

@@ -400,3 +400,16 @@ async def test_with_redis_down_unknown_codes_are_still_404(redis_unreachable):
     go_down()
     status, headers, _ = await asgi_request("/unknown-code")
     assert status == 404 and _django_answered(headers)
+
+
+@pytest.mark.parametrize("body", [
+    b"{nope", b'{"long_url": NaN}', b"[1, 2]", b'"just a string"', b"[" * 5000 + b"]" * 5000,
+    b'{"long_url": "ftp://x.example"}', b'{"long_url": "https://x.example", "max_clicks": 0}',
+])
+async def test_hot_path_and_drf_answer_bad_bodies_alike(token_header, body):
+    _, auth = await sync_to_async(token_header)()
+    hot_status, hot_headers, hot_body = await asgi_post("/api/v1/shorten", body, auth)
+    django_status, django_headers, django_body = await asgi_post("/api/v1/shorten", body, [])  # anonymous: DRF
+    assert not _django_answered(hot_headers) and _django_answered(django_headers)
+    assert hot_status == django_status == 400
+    assert hot_body == django_body
