@@ -129,6 +129,14 @@ redis.call('DEL', KEYS[2])
 return 1
 """
 
+# KEYS: cache, lease. ARGV: token, ttl ms. A fill that landed since the caller's miss also frees the lease:
+# checking the cache in the same step keeps a late caller from loading the link a second time.
+_LEASE_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+"""
+
 # KEYS: pending, flushing. ARGV: new batch id. Increments arriving during a flush land in a fresh
 # pending hash; a flushing hash left by a crashed flush is returned again (with its original batch id).
 _CLAIM_COUNTS_LUA = """
@@ -165,21 +173,37 @@ def cache_get(code: str) -> CachedLink | object | None:
 
 
 def lease_acquire(code: str) -> str | None:
+    """The miss lease of ``code`` (a token), or None if another caller holds it or the cache is filled."""
     token = secrets.token_hex(8)
-    if get_redis().set(link_lease_key(code), token, nx=True, px=LEASE_TTL_MS):
-        return token
-    return None
+    keys = [link_cache_key(code), link_lease_key(code)]
+    return token if _run(get_redis(), _LEASE_LUA, keys, [token, LEASE_TTL_MS]) else None
 
 
-def cache_fill(code: str, token: str, entry: CachedLink | None) -> bool:
-    """Store the loaded entry (None = unknown code) if the lease is still ours."""
+async def alease_acquire(code: str) -> str | None:
+    """``lease_acquire`` through the hot-path connection."""
+    token = secrets.token_hex(8)
+    keys = [link_cache_key(code), link_lease_key(code)]
+    return token if await hotredis.connection().eval(_LEASE_LUA, len(keys), *keys, token, LEASE_TTL_MS) else None
+
+
+def _fill_args(token: str, entry: CachedLink | None) -> list:
     if entry is None:
         ttl, fields = NEGATIVE_CACHE_TTL, {"n": "1"}
     else:
         ttl, fields = LINK_CACHE_TTL, entry.to_fields()
-    args = [token, ttl, *[part for item in fields.items() for part in item]]
+    return [token, ttl, *[part for item in fields.items() for part in item]]
+
+
+def cache_fill(code: str, token: str, entry: CachedLink | None) -> bool:
+    """Store the loaded entry (None = unknown code) if the lease is still ours."""
     client = get_redis()
-    return bool(_run(client, _FILL_LUA, [link_cache_key(code), link_lease_key(code)], args))
+    return bool(_run(client, _FILL_LUA, [link_cache_key(code), link_lease_key(code)], _fill_args(token, entry)))
+
+
+async def acache_fill(code: str, token: str, entry: CachedLink | None) -> bool:
+    """``cache_fill`` through the hot-path connection."""
+    keys = [link_cache_key(code), link_lease_key(code)]
+    return bool(await hotredis.connection().eval(_FILL_LUA, len(keys), *keys, *_fill_args(token, entry)))
 
 
 def cache_invalidate(*codes: str) -> None:

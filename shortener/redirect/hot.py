@@ -9,6 +9,7 @@ request while Redis is unreachable or slow (``core.hotredis`` bounds the wait).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
@@ -19,7 +20,7 @@ from core import hotredis
 from core.asgi import client_ip, header, send_response
 from core.hotdb import run_db
 from core.ratelimit import acheck, rate_limited_error
-from shortener import store
+from shortener import selectors, store
 from shortener.redirect.service import CACHE_CONTROL, UNKNOWN_CODES, counts_as_visit
 from shortener.redirect.view import anonymous_not_found_page
 from shortener.services.links import is_reserved
@@ -53,11 +54,7 @@ async def handle(scope, receive, send) -> int | None:
         "count": counts_as_visit(method=method, user_agent=user_agent),
     }
     try:
-        outcome = await store.aredirect(code, **visit)
-        if outcome.kind == "miss":
-            # A first hit: load the link into the cache (the same lease-guarded selector Django's view
-            # uses) on a worker thread, then answer from the cache like any other hit.
-            outcome = await store.aredirect(code, **visit) if await _fill_cache(code) else store.UNKNOWN_CODE
+        outcome = await _redirect(code, visit)
         if outcome.kind == "missing":
             return await _unknown_code(send, method, visit["ip"])
     except _REDIS_UNAVAILABLE as exc:
@@ -83,11 +80,23 @@ async def _unknown_code(send, method: str, ip: str) -> int:
     return await send_response(send, 404, page if method == "GET" else b"", _PAGE_HEADERS)
 
 
-def _link_exists(code: str) -> bool:
-    from shortener import selectors
+async def _redirect(code: str, visit: dict) -> store.RedirectOutcome:
+    """The store's answer; a miss is filled first, under the same lease as Django's selector.
 
-    return selectors.link_for_redirect(code) is not None
-
-
-async def _fill_cache(code: str) -> bool:
-    return await run_db(_link_exists, code)
+    Only the lease holder reads the database (on a worker thread); others wait for its fill. Past
+    ``LEASE_WAIT_SECONDS`` the miss stands and Django's view answers.
+    """
+    outcome = await store.aredirect(code, **visit)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + store.LEASE_WAIT_SECONDS
+    while outcome.kind == "miss" and loop.time() < deadline:
+        token = await store.alease_acquire(code)
+        if token is None:
+            await asyncio.sleep(store.LEASE_POLL_SECONDS)
+        else:
+            entry = await run_db(selectors.link_from_database, code)
+            await store.acache_fill(code, token, entry)
+            if entry is None:
+                return store.UNKNOWN_CODE
+        outcome = await store.aredirect(code, **visit)
+    return outcome

@@ -413,3 +413,24 @@ async def test_hot_path_and_drf_answer_bad_bodies_alike(token_header, body):
     assert not _django_answered(hot_headers) and _django_answered(django_headers)
     assert hot_status == django_status == 400
     assert hot_body == django_body
+
+
+async def test_concurrent_first_hits_read_the_database_once(make_link, monkeypatch):
+    from shortener import selectors
+
+    link = await sync_to_async(make_link)(long_url="https://example.com/stampede")
+    store.cache_invalidate(link.short_code)
+    reads = []
+    real_read = selectors.link_from_database
+
+    def counting_read(code):
+        reads.append(code)
+        return real_read(code)
+
+    monkeypatch.setattr(selectors, "link_from_database", counting_read)
+    paths = [f"/{link.short_code}"] * 20 + ["/stampede-unknown"] * 20
+    answers = await asyncio.gather(*(asgi_request(path, headers=[(b"user-agent", BROWSER_UA)]) for path in paths))
+    assert [status for status, _, _ in answers] == [302] * 20 + [404] * 20
+    assert not any(_django_answered(headers) for _, headers, _ in answers)
+    assert sorted(reads) == sorted([link.short_code, "stampede-unknown"])
+    assert store.counts_pending(link.short_code) == 20
