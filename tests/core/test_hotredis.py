@@ -138,3 +138,60 @@ async def test_an_unreachable_server_is_retried_after_a_pause(tmp_path, settings
     await asyncio.sleep(0.25)
     assert await conn.execute("PING") == b"PONG"
     conn.close()
+
+
+@pytest.fixture
+async def tls_redis(settings, tmp_path):
+    """The test Redis behind a TLS terminator (a certificate from a test CA for 127.0.0.1)."""
+    import trustme
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    socket_path = parse_url(settings.REDIS_URL)["path"]
+    pipes = []
+
+    async def pipe(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    async def terminate(client_reader, client_writer):
+        redis_reader, redis_writer = await asyncio.open_unix_connection(socket_path)
+        pipes.extend([asyncio.ensure_future(pipe(client_reader, redis_writer)),
+                      asyncio.ensure_future(pipe(redis_reader, client_writer))])
+
+    server = await asyncio.start_server(terminate, "127.0.0.1", 0, ssl=server_context)
+    yield server.sockets[0].getsockname()[1], ca_file
+    server.close()
+    for task in pipes:
+        task.cancel()
+
+
+async def test_rediss_urls_speak_tls_with_auth_and_database(tls_redis, clean_redis, settings):
+    port, ca_file = tls_redis
+    db = parse_url(settings.REDIS_URL)["db"]
+    clean_redis.acl_setuser("hot-tls-user", enabled=True, passwords=["+tls-pass"], keys=["*"], commands=["+@all"])
+    try:
+        conn = hotredis.PipelinedConnection(f"rediss://hot-tls-user:tls-pass@127.0.0.1:{port}/{db}?ssl_ca_certs={ca_file}")
+        assert await conn.execute("ACL", "WHOAMI") == b"hot-tls-user"
+        await conn.execute("SET", "core:test:tls", "over tls")
+        assert clean_redis.get("core:test:tls") == b"over tls"
+        assert conn._writer.get_extra_info("ssl_object") is not None
+        conn.close()
+    finally:
+        clean_redis.acl_deluser("hot-tls-user")
+
+
+async def test_a_certificate_from_an_unknown_authority_is_refused(tls_redis):
+    port, _ = tls_redis
+    conn = hotredis.PipelinedConnection(f"rediss://127.0.0.1:{port}/0")  # the system's authorities only
+    with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        await conn.execute("PING")
