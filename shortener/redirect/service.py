@@ -29,6 +29,7 @@ from shortener.services.links import link_claim_limited_click
 logger = logging.getLogger(__name__)
 
 PASSWORD_ATTEMPTS = RateLimit("shortener-password", limit=10, period=60)
+PASSWORD_RETRY_SECONDS = 5
 # Probing codes costs us a lookup each: a client gets this many unknown-code answers a minute.
 UNKNOWN_CODES = RateLimit("shortener-unknown-code", limit=120, period=60)
 
@@ -59,6 +60,7 @@ class Outcome(StrEnum):
     PASSWORD_WRONG = "password_wrong"
     RATE_LIMITED = "rate_limited"  # password attempts
     TOO_MANY_UNKNOWN = "too_many_unknown"  # unknown codes
+    PASSWORD_UNAVAILABLE = "password_unavailable"  # attempts cannot be limited right now
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,11 @@ def redirect_follow(*, code: str, visit: Visit) -> Decision:
     if entry.has_password:
         if visit.password is None:  # HEAD included: the form, never the target, without the password
             return Decision(Outcome.PASSWORD_REQUIRED)
-        limit = check(PASSWORD_ATTEMPTS, f"{visit.ip}:{code}")
+        try:
+            limit = check(PASSWORD_ATTEMPTS, f"{visit.ip}:{code}")
+        except redis.RedisError:
+            # Unlimited guessing is not on offer, even while Redis is away: ask the visitor to retry.
+            return Decision(Outcome.PASSWORD_UNAVAILABLE, retry_after=PASSWORD_RETRY_SECONDS)
         if not limit.allowed:
             return Decision(Outcome.RATE_LIMITED, retry_after=max(1, int(limit.retry_after + 0.999)))
         link = Link.objects.filter(short_code=code).only("password_hash").first()

@@ -87,11 +87,14 @@ def follow(request, code: str) -> HttpResponse:
     elif decision.outcome == Outcome.RATE_LIMITED:
         context["error"] = "Too many attempts. Try again in a minute."
         status = 429
+    elif decision.outcome == Outcome.PASSWORD_UNAVAILABLE:
+        context["error"] = "Passwords cannot be checked for a moment. Try again shortly."
+        status = 503
     if _wants_json(request) and status == 200:
         return JsonResponse({"error": "This link is protected by a password.", "code": "password_required"},
                             status=401)
     if _wants_json(request):
-        code = "password_wrong" if status == 403 else "rate_limited"
+        code = {403: "password_wrong", 429: "rate_limited", 503: "unavailable"}[status]
         response = JsonResponse({"error": context["error"], "code": code}, status=status)
     else:
         response = render(request, "shortener/redirect/password.html", context, status=status)

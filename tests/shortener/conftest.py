@@ -44,3 +44,24 @@ def fresh_block_list():
     block_list.forget()
     yield
     block_list.forget()
+
+
+@pytest.fixture
+def redis_unreachable(settings):
+    """Every Redis client of the project pointed at a port nobody listens on; restored afterwards."""
+    from core import hotredis
+    from core.redis import reset_clients
+
+    def go_down():
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"
+        reset_clients()
+        hotredis.reset_connections()
+
+    def come_back():
+        settings.REDIS_URL = real_url
+        reset_clients()
+        hotredis.reset_connections()
+
+    real_url = settings.REDIS_URL
+    yield go_down, come_back
+    come_back()

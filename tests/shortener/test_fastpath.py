@@ -350,27 +350,6 @@ async def test_a_redis_that_never_answers_hands_the_redirect_to_django_within_a_
         server.close()
 
 
-@pytest.fixture
-def redis_unreachable(settings):
-    """Every Redis client of the project pointed at a port nobody listens on; restored afterwards."""
-    from core import hotredis
-    from core.redis import reset_clients
-
-    def go_down():
-        settings.REDIS_URL = "redis://127.0.0.1:1/0"
-        reset_clients()
-        hotredis.reset_connections()
-
-    def come_back():
-        settings.REDIS_URL = real_url
-        reset_clients()
-        hotredis.reset_connections()
-
-    real_url = settings.REDIS_URL
-    yield go_down, come_back
-    come_back()
-
-
 async def test_with_redis_down_redirects_come_from_the_database_and_clicks_are_not_lost(
         link, redis_unreachable, drain_clicks):
     go_down, come_back = redis_unreachable

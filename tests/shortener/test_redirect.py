@@ -213,3 +213,16 @@ def test_bots_and_previewers_never_spend_max_clicks(client, make_link):
     assert client.get(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA).status_code == 410
     link.refresh_from_db()
     assert link.served_count == 1
+
+
+def test_with_redis_down_password_links_ask_to_retry_instead_of_guessing_unlimited(client, make_link,
+                                                                                   redis_unreachable):
+    link = make_link(password="open-sesame-42")
+    go_down, _ = redis_unreachable
+    go_down()
+    assert client.get(f"/{link.short_code}").status_code == 200  # the form, read from the database
+    page = client.post(f"/{link.short_code}", {"password": "open-sesame-42"})
+    assert page.status_code == 503 and int(page["Retry-After"]) >= 1
+    assert b"Try again shortly" in page.content
+    api = client.post(f"/{link.short_code}", {"password": "guess"}, HTTP_ACCEPT="application/json")
+    assert api.status_code == 503 and api.json()["code"] == "unavailable"
