@@ -234,7 +234,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     # JSON nested deeper than MAX_JSON_DEPTH is a 400 parse_error, not a RecursionError.
     "DEFAULT_PARSER_CLASSES": [
-        "core.json_parser.DepthLimitedJSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -297,4 +297,4 @@ LOGGING = {
 CELERY_QUEUES_REPORTED = ["celery"]
 # Async handlers answering the hottest HTTP routes before Django (see core/asgi.py).
 # HOT_PATH_HANDLERS in the environment adds handlers (e.g. a benchmark's) to those the apps register.
-HOT_PATH_HANDLERS: list[str] = ["shortener.fastpath.handle", "shortener.fastpath.handle_shorten", *env_list("HOT_PATH_HANDLERS", "")]
+HOT_PATH_HANDLERS: list[str] = ["shortener.redirect.hot.handle", "shortener.hot_shorten.handle_shorten", *env_list("HOT_PATH_HANDLERS", "")]

@@ -8,6 +8,7 @@ sending anything also passes the request on (logged, counted as status 599 under
 ``hot:<module>``). Handlers must not read the request body unless they answer.
 """
 
+import json
 import logging
 import time
 
@@ -37,7 +38,7 @@ class HotPathRouter:
     def __init__(self, app, handlers=None):
         self.app = app
         paths = settings.HOT_PATH_HANDLERS if handlers is None else handlers
-        self.handlers = [(path.rsplit(".", 2)[-2], import_string(path)) for path in paths]
+        self.handlers = [(path.rsplit(".", 1)[0], import_string(path)) for path in paths]
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -70,3 +71,61 @@ class HotPathRouter:
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+# --- building blocks of hot handlers ------------------------------------------------------------
+
+def header(scope, name: bytes) -> str:
+    """The first value of header ``name`` (lower-case bytes), or ""."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def client_ip(scope) -> str:
+    """The caller's address under the same trusted-proxy rule as Django's side."""
+    from core.ratelimit import trusted_client_ip
+
+    client = scope.get("client")
+    return trusted_client_ip(client[0] if client else "", header(scope, b"x-forwarded-for"))
+
+
+def host_allowed(host: str) -> bool:
+    """Django's ALLOWED_HOSTS check (Django answers a disallowed Host with its own 400)."""
+    from django.http.request import split_domain_port, validate_host
+
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
+async def read_body(receive, limit: int) -> bytes | None:
+    """The whole request body, or None past ``limit`` bytes or when the client went away."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+_JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff"),
+                 (b"cache-control", b"no-store")]
+
+
+async def send_response(send, status: int, body: bytes, headers: list) -> int:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+    return status
+
+
+async def send_json(send, status: int, payload: dict, extra_headers: list | None = None) -> int:
+    body = json.dumps(payload).encode()
+    return await send_response(send, status, body, [*_JSON_HEADERS, *(extra_headers or [])])

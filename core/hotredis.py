@@ -1,24 +1,85 @@
-"""A minimal pipelined Redis client for the redirect hot path.
+"""The hot path's Redis client: one pipelined connection per event loop, bounded in time.
 
 redis-py's asyncio client checks a connection out of a pool and back for every command; under
 load that bookkeeping costs more CPU than the Redis work itself. Here all coroutines of one event
 loop share one connection: each command is written whole, replies arrive in the order the
 commands were sent, and a FIFO of futures hands each reply to its caller (plain RESP pipelining).
+
+Every hot handler talks to Redis through ``connection()``. It never hangs a request: connecting
+and each reply are bounded (``CONNECT_TIMEOUT``, ``READ_TIMEOUT``); past either the command raises
+``TimeoutError`` and the hot handler hands the request to Django. A connection that times out or
+cannot be opened is dropped, and for ``RETRY_AFTER`` seconds commands fail at once instead of each
+waiting for a dead server; then the next command connects again. A connection the server closes
+is reopened by the next command. ``rediss://`` URLs use TLS; user, password and database number
+come from the URL, as for redis-py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
+import ssl
+import time
 import weakref
+from dataclasses import dataclass
 
 import hiredis
 from django.conf import settings
-from redis.connection import parse_url
+from redis.connection import SSLConnection, parse_url
+
+CONNECT_TIMEOUT = 0.3  # seconds
+READ_TIMEOUT = 0.5  # seconds for one reply; a hot request makes one or two round trips
+RETRY_AFTER = 1.0  # seconds commands fail fast after a failed connect or a timeout
 
 
 class RespError(Exception):
-    pass
+    """An error reply from Redis (the connection itself is fine)."""
+
+
+@dataclass(frozen=True)
+class ConnectionParams:
+    host: str = "127.0.0.1"
+    port: int = 6379
+    path: str | None = None  # unix socket
+    username: str | None = None
+    password: str | None = None
+    db: int = 0
+    tls: bool = False
+    tls_verify: bool = True
+    tls_ca_certs: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> ConnectionParams:
+        params = parse_url(url)
+        return cls(
+            host=params.get("host") or "127.0.0.1",
+            port=int(params.get("port") or 6379),
+            path=params.get("path"),
+            username=params.get("username") or None,
+            password=params.get("password") or None,
+            db=int(params.get("db") or 0),
+            tls=params.get("connection_class") is SSLConnection,
+            tls_verify=str(params.get("ssl_cert_reqs", "required")).lower() not in ("none", "optional"),
+            tls_ca_certs=params.get("ssl_ca_certs"),
+        )
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.tls_ca_certs)
+        if not self.tls_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def setup_commands(self) -> list[tuple]:
+        commands: list[tuple] = []
+        if self.password:
+            commands.append(("AUTH", *([self.username] if self.username else []), self.password))
+        if self.db:
+            commands.append(("SELECT", self.db))
+        return commands
 
 
 def _encode(args: tuple) -> bytes:
@@ -35,16 +96,19 @@ def _encode(args: tuple) -> bytes:
 
 
 class PipelinedConnection:
-    def __init__(self, url: str):
-        self._params = parse_url(url)
+    def __init__(self, url: str, *, connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT):
+        self.params = ConnectionParams.from_url(url)
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._pending: collections.deque[asyncio.Future] = collections.deque()
         self._connecting: asyncio.Lock | None = None
-        self._read_task: asyncio.Task | None = None
+        self._down_until = 0.0
         # Commands of one event-loop pass go out in one write (one syscall here, one read in Redis).
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
+        self._tasks: set[asyncio.Task] = set()  # the loop holds tasks weakly
 
     async def _connect(self) -> None:
         if self._connecting is None:
@@ -52,22 +116,31 @@ class PipelinedConnection:
         async with self._connecting:
             if self._writer is not None:
                 return
-            params = self._params
-            if "path" in params:
-                reader, writer = await asyncio.open_unix_connection(params["path"])
-            else:
-                reader, writer = await asyncio.open_connection(params.get("host", "127.0.0.1"), params.get("port", 6379))
+            if time.monotonic() < self._down_until:
+                raise ConnectionError("Redis unreachable a moment ago; not retrying yet")
+            params = self.params
+            try:
+                if params.path:
+                    opening = asyncio.open_unix_connection(params.path)
+                else:
+                    opening = asyncio.open_connection(params.host, params.port, ssl=params.ssl_context())
+                reader, writer = await asyncio.wait_for(opening, self.connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                self._down_until = time.monotonic() + RETRY_AFTER
+                raise ConnectionError(f"cannot connect to Redis: {exc!r}") from exc
             self._reader, self._writer = reader, writer
-            self._read_task = asyncio.get_running_loop().create_task(self._read_replies(reader))
-            setup = []
-            if params.get("password"):
-                setup.append(("AUTH", *([params["username"]] if params.get("username") else []), params["password"]))
-            if params.get("db"):
-                setup.append(("SELECT", params["db"]))
-            for command in setup:
-                await self._send(command)
+            task = asyncio.get_running_loop().create_task(self._read_replies(reader, writer))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            # Queued before any command of a caller that sees the new writer: they run first.
+            try:
+                for command in params.setup_commands():
+                    await self._send(command)
+            except RespError as exc:  # wrong password, no such database: this connection is no use
+                self._reset(ConnectionError(f"Redis refused the connection set-up: {exc}"), writer)
+                raise
 
-    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+    async def _read_replies(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         parser = hiredis.Reader()
         try:
             while True:
@@ -80,17 +153,19 @@ class PipelinedConnection:
                     if not future.done():
                         future.set_result(reply)
         except Exception as exc:  # noqa: BLE001 - every waiter learns the connection is gone
-            self._reset(exc)
+            self._reset(ConnectionError(f"Redis connection lost: {exc!r}"), writer)
 
-    def _reset(self, exc: BaseException) -> None:
-        writer, self._writer, self._reader = self._writer, None, None
+    def _reset(self, error: Exception, writer: asyncio.StreamWriter | None) -> None:
+        """Drop ``writer``'s connection (only if it is still the current one); its waiters get ``error``."""
+        if writer is None or writer is not self._writer:
+            return
+        self._writer, self._reader = None, None
         pending, self._pending = self._pending, collections.deque()
         self._outbox = []
         for future in pending:
             if not future.done():
-                future.set_exception(ConnectionError(f"Redis connection lost: {exc}"))
-        if writer is not None:
-            writer.close()
+                future.set_exception(type(error)(*error.args))
+        writer.close()
 
     async def _send(self, command: tuple):
         future = asyncio.get_running_loop().create_future()
@@ -108,13 +183,52 @@ class PipelinedConnection:
     def _flush(self) -> None:
         self._flush_scheduled = False
         outbox, self._outbox = self._outbox, []
-        if outbox and self._writer is not None:
-            self._writer.write(b"".join(outbox))
+        writer = self._writer
+        if outbox and writer is not None:
+            writer.write(b"".join(outbox))
+            # One timer per write, not per command: replies come in order, so once the last command
+            # of this write is answered all of it is.
+            last = self._pending[-1]
+            asyncio.get_running_loop().call_later(self.read_timeout, self._check_answered, last, writer)
+
+    def _check_answered(self, last: asyncio.Future, writer: asyncio.StreamWriter) -> None:
+        if last.done() or writer is not self._writer:
+            return
+        # Replies still owed would reach the wrong callers: this connection is done for.
+        self._down_until = time.monotonic() + RETRY_AFTER
+        self._reset(TimeoutError(f"Redis did not answer within {self.read_timeout}s"), writer)
 
     async def execute(self, *command):
+        """Send one command and return its reply; raises RespError, ConnectionError or TimeoutError."""
         if self._writer is None:
             await self._connect()
         return await self._send(command)
+
+    async def eval(self, script: str, numkeys: int, *keys_and_args):
+        """Run a Lua script by its SHA-1, sending the source only when Redis does not know it yet.
+
+        Same call shape as redis-py's ``eval``, so code written for either client takes this one.
+        """
+        sha = _script_sha(script)
+        try:
+            return await self.execute("EVALSHA", sha, numkeys, *keys_and_args)
+        except RespError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        return await self.execute("EVAL", script, numkeys, *keys_and_args)
+
+    def close(self) -> None:
+        self._reset(ConnectionError("closed"), self._writer)
+
+
+_shas: dict[str, str] = {}
+
+
+def _script_sha(script: str) -> str:
+    sha = _shas.get(script)
+    if sha is None:
+        sha = _shas[script] = hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
+    return sha
 
 
 _connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PipelinedConnection] = weakref.WeakKeyDictionary()
@@ -127,3 +241,11 @@ def connection() -> PipelinedConnection:
     if conn is None:
         conn = _connections[loop] = PipelinedConnection(settings.REDIS_URL)
     return conn
+
+
+def reset_connections() -> None:
+    """Forget every loop's connection (a changed REDIS_URL is picked up by the next command)."""
+    for loop, conn in list(_connections.items()):
+        if not loop.is_closed():
+            conn.close()
+    _connections.clear()

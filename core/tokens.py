@@ -18,6 +18,7 @@ When Redis cannot be reached the sources are asked directly: slower, never wrong
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -137,10 +138,10 @@ async def auser_id_for_token(key: str) -> int | None:
     if cached is not None:
         return _decode(cached)
     user_id = await run_db(_lookup, key)
-    try:
-        for command in _fill_commands(cache_key, user_id):
-            await conn.execute(*command)
-    except _HOT_REDIS_ERRORS:
+    # Issued together: one write on the pipelined connection.
+    replies = await asyncio.gather(*(conn.execute(*command) for command in _fill_commands(cache_key, user_id)),
+                                   return_exceptions=True)
+    if any(isinstance(reply, _HOT_REDIS_ERRORS) for reply in replies):
         logger.warning("token cache unreachable; answer not cached")
     return user_id
 

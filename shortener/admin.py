@@ -1,7 +1,8 @@
+from django import forms
 from django.contrib import admin, messages
 
 from shortener.models import BlockedHost, Click, Link, LinkState
-from shortener.services import links
+from shortener.services import blocklist, links
 
 
 @admin.register(Link)
@@ -48,10 +49,31 @@ class LinkAdmin(admin.ModelAdmin):
         messages.success(request, "Expired the selected links.")
 
 
+class BlockedHostForm(forms.ModelForm):
+    class Meta:
+        model = BlockedHost
+        fields = ("host", "reason")
+
+    def clean_host(self):
+        # Normalised before the form's own uniqueness check, as the service stores it.
+        return blocklist.normalise_host(self.cleaned_data["host"])
+
+
 @admin.register(BlockedHost)
 class BlockedHostAdmin(admin.ModelAdmin):
+    form = BlockedHostForm
     list_display = ("host", "reason", "created_at")
     search_fields = ("host", "reason")
+
+    def save_model(self, request, obj, form, change):
+        blocklist.blocked_host_save(host=form.cleaned_data["host"], reason=form.cleaned_data["reason"],
+                                    blocked_host=obj)
+
+    def delete_model(self, request, obj):
+        blocklist.blocked_hosts_remove(blocked_hosts=[obj])
+
+    def delete_queryset(self, request, queryset):
+        blocklist.blocked_hosts_remove(blocked_hosts=list(queryset))
 
 
 @admin.register(Click)

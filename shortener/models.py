@@ -74,20 +74,6 @@ class BlockedHost(models.Model):
     def __str__(self) -> str:
         return self.host
 
-    def save(self, *args, **kwargs):
-        self.host = self.host.lower().strip().strip(".")
-        super().save(*args, **kwargs)
-        from shortener.services.links import blocked_hosts_changed
-
-        blocked_hosts_changed()
-
-    def delete(self, *args, **kwargs):
-        result = super().delete(*args, **kwargs)
-        from shortener.services.links import blocked_hosts_changed
-
-        blocked_hosts_changed()
-        return result
-
 
 class Click(models.Model):
     """One redirect, enriched by the click consumer. Partitioned by month on PostgreSQL."""

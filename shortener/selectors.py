@@ -33,6 +33,11 @@ def _entry_from_db(code: str) -> store.CachedLink | None:
     )
 
 
+def link_from_database(code: str) -> store.CachedLink | None:
+    """The redirect data of ``code`` read from the database alone (when Redis is unreachable)."""
+    return _entry_from_db(code)
+
+
 def link_for_redirect(code: str) -> store.CachedLink | None:
     """The redirect data of ``code`` (None when unknown), from Redis whenever possible.
 

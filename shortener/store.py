@@ -5,12 +5,12 @@
 - ``shortener:clicks:stream``   raw clicks (Redis Stream) read by the consumer group below.
 - ``shortener:clicks:pending``  hash code -> redirects not yet added to Link.click_count.
 - ``shortener:clicks:flushing`` the pending hash renamed away while a flush applies it.
+- ``shortener:blocked-hosts:version`` a counter bumped by every edit of the admin block list.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 import time
 import weakref
@@ -35,6 +35,7 @@ CLICK_GROUP = "shortener-clicks"
 CLICK_COUNTS_KEY = "shortener:clicks:pending"
 CLICK_COUNTS_FLUSHING_KEY = "shortener:clicks:flushing"
 FLUSH_BATCH_FIELD = "#batch"  # '#' cannot appear in a short code
+BLOCKED_HOSTS_VERSION_KEY = "shortener:blocked-hosts:version"  # no TTL: it must only ever grow
 
 
 def link_cache_key(code: str) -> str:
@@ -117,8 +118,6 @@ end
 return out
 """
 
-_REDIRECT_SHA = hashlib.sha1(_REDIRECT_LUA.encode()).hexdigest()  # noqa: S324 - Redis names scripts by SHA-1
-
 # KEYS: cache, lease. ARGV: lease token, ttl, field/value pairs. Writes only while the caller still
 # holds the lease: an invalidation deletes the lease, so a load that raced an edit is dropped.
 _FILL_LUA = """
@@ -128,6 +127,14 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2])
 return 1
+"""
+
+# KEYS: cache, lease. ARGV: token, ttl ms. A fill that landed since the caller's miss also frees the lease:
+# checking the cache in the same step keeps a late caller from loading the link a second time.
+_LEASE_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
 """
 
 # KEYS: pending, flushing. ARGV: new batch id. Increments arriving during a flush land in a fresh
@@ -166,21 +173,37 @@ def cache_get(code: str) -> CachedLink | object | None:
 
 
 def lease_acquire(code: str) -> str | None:
+    """The miss lease of ``code`` (a token), or None if another caller holds it or the cache is filled."""
     token = secrets.token_hex(8)
-    if get_redis().set(link_lease_key(code), token, nx=True, px=LEASE_TTL_MS):
-        return token
-    return None
+    keys = [link_cache_key(code), link_lease_key(code)]
+    return token if _run(get_redis(), _LEASE_LUA, keys, [token, LEASE_TTL_MS]) else None
 
 
-def cache_fill(code: str, token: str, entry: CachedLink | None) -> bool:
-    """Store the loaded entry (None = unknown code) if the lease is still ours."""
+async def alease_acquire(code: str) -> str | None:
+    """``lease_acquire`` through the hot-path connection."""
+    token = secrets.token_hex(8)
+    keys = [link_cache_key(code), link_lease_key(code)]
+    return token if await hotredis.connection().eval(_LEASE_LUA, len(keys), *keys, token, LEASE_TTL_MS) else None
+
+
+def _fill_args(token: str, entry: CachedLink | None) -> list:
     if entry is None:
         ttl, fields = NEGATIVE_CACHE_TTL, {"n": "1"}
     else:
         ttl, fields = LINK_CACHE_TTL, entry.to_fields()
-    args = [token, ttl, *[part for item in fields.items() for part in item]]
+    return [token, ttl, *[part for item in fields.items() for part in item]]
+
+
+def cache_fill(code: str, token: str, entry: CachedLink | None) -> bool:
+    """Store the loaded entry (None = unknown code) if the lease is still ours."""
     client = get_redis()
-    return bool(_run(client, _FILL_LUA, [link_cache_key(code), link_lease_key(code)], args))
+    return bool(_run(client, _FILL_LUA, [link_cache_key(code), link_lease_key(code)], _fill_args(token, entry)))
+
+
+async def acache_fill(code: str, token: str, entry: CachedLink | None) -> bool:
+    """``cache_fill`` through the hot-path connection."""
+    keys = [link_cache_key(code), link_lease_key(code)]
+    return bool(await hotredis.connection().eval(_FILL_LUA, len(keys), *keys, *_fill_args(token, entry)))
 
 
 def cache_invalidate(*codes: str) -> None:
@@ -194,6 +217,16 @@ def cache_ttl(code: str) -> int:
     return get_redis().ttl(link_cache_key(code))
 
 
+# --- block list -------------------------------------------------------------------------------
+
+def blocked_hosts_version() -> int:
+    return int(get_redis().get(BLOCKED_HOSTS_VERSION_KEY) or 0)
+
+
+def blocked_hosts_version_bump() -> None:
+    get_redis().incr(BLOCKED_HOSTS_VERSION_KEY)
+
+
 # --- clicks -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -202,6 +235,8 @@ class RedirectOutcome:
     long_url: str = ""
     redirect_type: int = 302
 
+
+UNKNOWN_CODE = RedirectOutcome("missing")
 
 _REDIRECT_BATCH_MAX = 256
 
@@ -244,14 +279,8 @@ class _RedirectBatcher:
         for (code, referrer, ip, user_agent, method, count), _ in batch:
             keys.append(link_cache_key(code))
             args += (code, int(now * 1000), referrer[:512], ip, user_agent[:512], method, "1" if count else "0")
-        conn = hotredis.connection()
         try:
-            try:
-                result = await conn.execute("EVALSHA", _REDIRECT_SHA, len(keys), *keys, *args)
-            except hotredis.RespError as exc:
-                if not str(exc).startswith("NOSCRIPT"):
-                    raise
-                result = await conn.execute("EVAL", _REDIRECT_LUA, len(keys), *keys, *args)
+            result = await hotredis.connection().eval(_REDIRECT_LUA, len(keys), *keys, *args)
         except Exception as exc:  # noqa: BLE001 - every caller learns of the failure, none hangs
             for _, future in batch:
                 if not future.done():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -21,7 +21,8 @@ from core.ratelimit import RateLimit, check, rate_limited_error
 from core.snowflake import next_id
 from shortener import store
 from shortener.errors import alias_taken, link_deleted
-from shortener.models import BlockedHost, Link, LinkState, RedirectType
+from shortener.models import Link, LinkState, RedirectType
+from shortener.services.blocklist import block_list
 
 MAX_URL_LENGTH = 2048
 ALIAS_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
@@ -59,25 +60,9 @@ def _hostname(url: str) -> str:
 DEFAULT_BLOCKED_HOSTS = ("localhost", "0.0.0.0", "bit.ly", "tinyurl.com", "t.co", "goo.gl", "is.gd", "ow.ly")  # noqa: S104
 
 
-BLOCKED_HOSTS_TTL = 10.0  # seconds an edit of the admin block list may take to reach other processes
-_blocked_cache: tuple[float, frozenset[str]] | None = None
-
-
-def blocked_hosts_changed() -> None:
-    """Forget this process's copy of the admin block list (called when it is edited)."""
-    global _blocked_cache
-    _blocked_cache = None
-
-
 def _blocked_hosts() -> set[str]:
-    # The admin list is read at most every few seconds: shortening is hot, the list changes rarely.
-    global _blocked_cache
-    now = time.monotonic()
-    if _blocked_cache is None or _blocked_cache[0] < now:
-        hosts = frozenset(h.lower().strip(".") for h in BlockedHost.objects.values_list("host", flat=True))
-        _blocked_cache = (now + BLOCKED_HOSTS_TTL, hosts)
     configured = getattr(settings, "SHORTENER_BLOCKED_HOSTS", DEFAULT_BLOCKED_HOSTS)
-    return {h.lower().strip(".") for h in configured} | _blocked_cache[1]
+    return {h.lower().strip(".") for h in configured} | block_list.hosts()
 
 
 def validate_long_url(long_url: object, *, request_host: str | None = None, field: str = "long_url") -> str:
@@ -205,6 +190,8 @@ def link_input_from(data: dict, *, request_host: str | None = None) -> LinkInput
 
     ``expires_in_days`` absent means one year; an explicit null means the link never expires.
     """
+    if not isinstance(data, Mapping):
+        raise FieldError({"non_field_errors": "Send a JSON object."})
     long_url = validate_long_url(data.get("long_url"), request_host=request_host)
     alias = data.get("custom_alias")
     alias = validate_alias(alias) if alias not in (None, "") else None

@@ -7,7 +7,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 
 from config.asgi import application
-from core.json_parser import JSONTooDeep, depth_exceeds, loads
+from core.parsers import JSONTooDeep, depth_exceeds, loads
 from core.services import token_for
 from core.ws_routes import UNKNOWN_ROUTE_CLOSE_CODE
 from tests.shortener.test_fastpath import asgi_request

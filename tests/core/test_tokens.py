@@ -139,3 +139,11 @@ def test_an_unreachable_cache_falls_back_to_the_sources(user, monkeypatch):
     monkeypatch.setattr(tokens, "get_redis", lambda: dead)
     assert tokens.user_id_for_token(key) == user.pk
     assert tokens.user_id_for_token("no-such-key") is None
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_unreachable_cache_falls_back_to_the_sources_async(user, settings):
+    key = (await sync_to_async(token_for)(user)).key
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # the hot-path connection of this event loop only
+    assert await tokens.auser_id_for_token(key) == user.pk
+    assert await tokens.auser_id_for_token("no-such-key") is None

@@ -16,6 +16,15 @@ def make_link():
 
 
 @pytest.fixture
+def admin_client(make_user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
 def drain_clicks():
     """Run the consumer until the stream is empty, then flush the counters (what beat does)."""
 
@@ -30,8 +39,29 @@ def drain_clicks():
 @pytest.fixture(autouse=True)
 def fresh_block_list():
     """The admin block list is cached per process; each test starts from its own database."""
-    from shortener.services.links import blocked_hosts_changed
+    from shortener.services.blocklist import block_list
 
-    blocked_hosts_changed()
+    block_list.forget()
     yield
-    blocked_hosts_changed()
+    block_list.forget()
+
+
+@pytest.fixture
+def redis_unreachable(settings):
+    """Every Redis client of the project pointed at a port nobody listens on; restored afterwards."""
+    from core import hotredis
+    from core.redis import reset_clients
+
+    def go_down():
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"
+        reset_clients()
+        hotredis.reset_connections()
+
+    def come_back():
+        settings.REDIS_URL = real_url
+        reset_clients()
+        hotredis.reset_connections()
+
+    real_url = settings.REDIS_URL
+    yield go_down, come_back
+    come_back()

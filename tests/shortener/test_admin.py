@@ -2,19 +2,11 @@
 
 import pytest
 from django.conf import settings
-from django.test import Client
 
 from shortener import store
 from shortener.models import BlockedHost, Link, LinkState
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin_client(make_user):
-    client = Client()
-    client.force_login(make_user("root", is_staff=True, is_superuser=True))
-    return client
 
 
 def test_link_changelist_searches_and_filters(admin_client, make_link):

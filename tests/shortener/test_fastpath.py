@@ -14,12 +14,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 BROWSER_UA = b"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
 
 
-async def asgi_request(path: str, *, method: str = "GET", headers: list | None = None, query: bytes = b""):
+async def asgi_request(path: str, *, method: str = "GET", headers: list | None = None, query: bytes = b"",
+                       client: tuple = ("203.0.113.9", 50000)):
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
         "headers": [(b"host", b"testserver"), *(headers or [])],
-        "client": ("203.0.113.9", 50000), "server": ("testserver", 80),
+        "client": client, "server": ("testserver", 80),
     }
     sent = []
     requested = False
@@ -87,17 +88,76 @@ async def test_head_on_the_hot_path_records_a_bot_click_and_counts_nothing(link,
     assert clicks == [True, True]
 
 
-async def test_json_clients_unknown_codes_and_passwords_go_to_django(make_link):
+async def test_passwords_and_json_clients_go_to_django(make_link):
     protected = await sync_to_async(make_link)(password="pw")
     status, headers, _ = await asgi_request(f"/{protected.short_code}")
     assert status == 200 and _django_answered(headers)
     status, headers, _ = await asgi_request(f"/{protected.short_code}")
     assert status == 200 and _django_answered(headers)  # cached, but a password link is never hot-pathed
 
-    status, headers, _ = await asgi_request("/unknown-code")
-    assert status == 404 and _django_answered(headers)
-    status, headers, _ = await asgi_request("/unknown-code")
-    assert status == 404 and _django_answered(headers)
+    for _ in range(2):
+        status, headers, body = await asgi_request("/unknown-code", headers=[(b"accept", b"application/json")])
+        assert status == 404 and _django_answered(headers)
+        assert json.loads(body)["code"] == "not_found"
+
+
+async def test_unknown_codes_get_djangos_anonymous_404_page_from_the_hot_path():
+    from django.test import Client
+
+    django_page = await sync_to_async(Client().get)("/unknown-code", HTTP_ACCEPT="text/html")
+    assert django_page.status_code == 404
+    for _ in range(2):  # the first fills the negative cache, the second is answered from it
+        status, headers, body = await asgi_request("/unknown-code", headers=[(b"accept", b"text/html")])
+        assert status == 404 and not _django_answered(headers)
+        assert headers[b"content-type"] == b"text/html; charset=utf-8"
+        assert body == django_page.content
+    assert store.cache_get("unknown-code") is store.MISSING
+    assert store.click_stream_length() == 0
+
+
+async def test_the_hot_404_page_never_shows_who_is_signed_in(make_user):
+    from django.test import Client
+
+    user = await sync_to_async(make_user)("carol-signed-in")
+    client = Client()
+    await sync_to_async(client.force_login)(user)
+    signed_in_page = await sync_to_async(client.get)("/unknown-code")
+    assert b"carol-signed-in" in signed_in_page.content  # Django's own page knows the visitor
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    status, headers, body = await asgi_request("/unknown-code", headers=[(b"cookie", cookie)])
+    assert status == 404 and not _django_answered(headers)
+    assert b"carol-signed-in" not in body and b"Log in" in body
+
+
+async def test_unknown_codes_are_limited_per_client_ip(monkeypatch):
+    from core.ratelimit import RateLimit
+    from shortener.redirect import hot, service
+
+    tight = RateLimit("shortener-unknown-code", limit=3, period=60)
+    monkeypatch.setattr(hot, "UNKNOWN_CODES", tight)
+    monkeypatch.setattr(service, "UNKNOWN_CODES", tight)
+    statuses = [(await asgi_request(f"/nope-{i}"))[0] for i in range(4)]
+    assert statuses == [404, 404, 404, 429]
+    status, headers, body = await asgi_request("/nope-9")
+    assert status == 429 and int(headers[b"retry-after"]) >= 1 and not _django_answered(headers)
+    status, headers, body = await asgi_request("/nope-10", headers=[(b"accept", b"application/json")])
+    assert status == 429 and _django_answered(headers)  # Django's side applies the same limit
+    assert json.loads(body)["code"] == "rate_limited" and int(headers[b"retry-after"]) >= 1
+    status, _, _ = await asgi_request("/nope-11", client=("198.51.100.20", 5000))
+    assert status == 404  # another client has its own budget
+
+
+async def test_a_link_previewer_does_not_spend_the_only_click(make_link):
+    once = await sync_to_async(make_link)(long_url="https://example.com/once", max_clicks=1)
+    slackbot = (b"user-agent", b"Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)")
+    for method in ("GET", "HEAD"):
+        status, headers, _ = await asgi_request(f"/{once.short_code}", method=method, headers=[slackbot])
+        assert status == 302 and headers[b"location"] == b"https://example.com/once"
+    status, headers, _ = await asgi_request(f"/{once.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+    assert status == 302 and headers[b"location"] == b"https://example.com/once"
+    status, _, _ = await asgi_request(f"/{once.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+    assert status == 410
+    assert (await Link.objects.aget(pk=once.pk)).served_count == 1
 
 
 async def test_expired_link_in_cache_is_410_through_django(link):
@@ -264,3 +324,92 @@ async def test_hot_shorten_answers_deeply_nested_json_with_a_400_naming_the_body
     assert asyncio.get_running_loop().time() - started < 1
     assert status == 400 and not _django_answered(headers)
     assert body["code"] == "parse_error" and "body" in body["fields"]
+
+
+async def test_a_redis_that_never_answers_hands_the_redirect_to_django_within_a_second(link, settings):
+    connections = []
+
+    async def accept_and_say_nothing(reader, writer):
+        connections.append(writer)
+        await asyncio.sleep(3600)
+
+    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"  # the hot-path client of this event loop only
+    try:
+        for _ in range(2):
+            started = asyncio.get_running_loop().time()
+            status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+            assert asyncio.get_running_loop().time() - started < 1.5
+            assert status == 302 and headers[b"location"] == b"https://example.com/hot"
+            assert _django_answered(headers)
+        assert connections  # the hot path did try the silent server
+    finally:
+        for writer in connections:
+            writer.close()
+        server.close()
+
+
+async def test_with_redis_down_redirects_come_from_the_database_and_clicks_are_not_lost(
+        link, redis_unreachable, drain_clicks):
+    go_down, come_back = redis_unreachable
+    await asgi_request(f"/{link.short_code}")  # cached while Redis is up
+    go_down()
+    for _ in range(2):
+        status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+        assert status == 302 and headers[b"location"] == b"https://example.com/hot"
+        assert _django_answered(headers)
+    status, _, _ = await asgi_request(f"/{link.short_code}", method="HEAD")
+    assert status == 302
+    clicks = await sync_to_async(list)(Click.objects.filter(link=link).order_by("id").values_list("is_bot", flat=True))
+    assert clicks == [False, False, True]
+    assert (await Link.objects.aget(pk=link.pk)).click_count == 2
+
+    come_back()
+    status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+    assert status == 302 and not _django_answered(headers)  # the cache path is back by itself
+    await sync_to_async(drain_clicks)()
+    # The first (bot) visit went through Redis; the Redis-less ones are not counted a second time.
+    assert await Click.objects.filter(link=link).acount() == 5
+    assert (await Link.objects.aget(pk=link.pk)).click_count == 3
+
+
+async def test_with_redis_down_unknown_codes_are_still_404(redis_unreachable):
+    go_down, _ = redis_unreachable
+    go_down()
+    status, headers, _ = await asgi_request("/unknown-code")
+    assert status == 404 and _django_answered(headers)
+
+
+@pytest.mark.parametrize("body", [
+    b"{nope", b'{"long_url": NaN}', b"[1, 2]", b'"just a string"', b"[" * 5000 + b"]" * 5000,
+    b'{"long_url": "ftp://x.example"}', b'{"long_url": "https://x.example", "max_clicks": 0}',
+])
+async def test_hot_path_and_drf_answer_bad_bodies_alike(token_header, body):
+    _, auth = await sync_to_async(token_header)()
+    hot_status, hot_headers, hot_body = await asgi_post("/api/v1/shorten", body, auth)
+    django_status, django_headers, django_body = await asgi_post("/api/v1/shorten", body, [])  # anonymous: DRF
+    assert not _django_answered(hot_headers) and _django_answered(django_headers)
+    assert hot_status == django_status == 400
+    assert hot_body == django_body
+
+
+async def test_concurrent_first_hits_read_the_database_once(make_link, monkeypatch):
+    from shortener import selectors
+
+    link = await sync_to_async(make_link)(long_url="https://example.com/stampede")
+    store.cache_invalidate(link.short_code)
+    reads = []
+    real_read = selectors.link_from_database
+
+    def counting_read(code):
+        reads.append(code)
+        return real_read(code)
+
+    monkeypatch.setattr(selectors, "link_from_database", counting_read)
+    paths = [f"/{link.short_code}"] * 20 + ["/stampede-unknown"] * 20
+    answers = await asyncio.gather(*(asgi_request(path, headers=[(b"user-agent", BROWSER_UA)]) for path in paths))
+    assert [status for status, _, _ in answers] == [302] * 20 + [404] * 20
+    assert not any(_django_answered(headers) for _, headers, _ in answers)
+    assert sorted(reads) == sorted([link.short_code, "stampede-unknown"])
+    assert store.counts_pending(link.short_code) == 20

@@ -57,7 +57,7 @@ def test_concurrent_visitors_never_get_past_max_clicks(make_link):
     link = make_link(max_clicks=3)
 
     def visit(i):
-        return Client().get(f"/{link.short_code}").status_code
+        return Client(HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0").get(f"/{link.short_code}").status_code
 
     statuses = run_concurrently(visit, 8)
     assert sorted(statuses) == [302] * 3 + [410] * 5

@@ -136,7 +136,8 @@ def test_client_ip_trusts_forwarded_for_only_from_configured_proxies(settings):
 
 def test_max_clicks_serves_exactly_the_limit_then_410(client, make_link):
     link = make_link(max_clicks=2)
-    assert [client.get(f"/{link.short_code}").status_code for _ in range(4)] == [302, 302, 410, 410]
+    statuses = [client.get(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA).status_code for _ in range(4)]
+    assert statuses == [302, 302, 410, 410]
     link.refresh_from_db()
     assert link.state == LinkState.EXHAUSTED
     assert link.served_count == 2
@@ -160,6 +161,68 @@ def test_head_on_a_password_link_shows_the_form_not_the_target(client, make_link
 def test_head_does_not_spend_a_click_budget(client, make_link):
     link = make_link(max_clicks=1)
     assert client.head(f"/{link.short_code}").status_code == 302
-    assert client.get(f"/{link.short_code}").status_code == 302
+    assert client.get(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA).status_code == 302
     assert client.head(f"/{link.short_code}").status_code == 410
-    assert client.get(f"/{link.short_code}").status_code == 410
+    assert client.get(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA).status_code == 410
+
+
+def _rule_cases():
+    import itertools
+
+    now = 1_900_000_000.0
+    states = [state.value for state in LinkState]
+    expiries = [None, now + 60, now - 1, now]  # never, later, past, this very instant
+    for state, expires_at, has_password, max_clicks in itertools.product(states, expiries, [False, True], [None, 1]):
+        yield now, store.CachedLink(long_url="https://example.com/rule", redirect_type=302, expires_at=expires_at,
+                                    state=state, has_password=has_password, max_clicks=max_clicks)
+
+
+def test_the_hot_path_lua_and_the_python_rule_agree_on_every_case(monkeypatch):
+    """``answers_directly`` is the rule; the store's Lua must answer exactly those links itself."""
+    import asyncio
+
+    from shortener.redirect.service import answers_directly
+
+    cases = list(_rule_cases())
+    assert len(cases) == 64
+    client = store.get_redis()
+    for index, (_, entry) in enumerate(cases):
+        client.hset(store.link_cache_key(f"rule-{index}"), mapping=entry.to_fields())
+    now = cases[0][0]
+    monkeypatch.setattr(store.time, "time", lambda: now)
+
+    async def ask_all():
+        return await asyncio.gather(*(
+            store.aredirect(f"rule-{index}", referrer="", ip="1.2.3.4", user_agent="x", method="GET", count=False)
+            for index in range(len(cases))
+        ))
+
+    outcomes = asyncio.run(ask_all())
+    for (case_now, entry), outcome in zip(cases, outcomes, strict=True):
+        expected = "ok" if answers_directly(entry, case_now) else "django"
+        assert outcome.kind == expected, entry
+    assert sum(outcome.kind == "ok" for outcome in outcomes) == 2  # active, no limit/password, expiry none or later
+
+
+def test_bots_and_previewers_never_spend_max_clicks(client, make_link):
+    link = make_link(max_clicks=1)
+    slackbot = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
+    assert client.get(f"/{link.short_code}", HTTP_USER_AGENT=slackbot).status_code == 302
+    assert client.get(f"/{link.short_code}", HTTP_USER_AGENT="").status_code == 302  # no agent: a script
+    assert client.get(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA).status_code == 302
+    assert client.get(f"/{link.short_code}", HTTP_USER_AGENT=BROWSER_UA).status_code == 410
+    link.refresh_from_db()
+    assert link.served_count == 1
+
+
+def test_with_redis_down_password_links_ask_to_retry_instead_of_guessing_unlimited(client, make_link,
+                                                                                   redis_unreachable):
+    link = make_link(password="open-sesame-42")
+    go_down, _ = redis_unreachable
+    go_down()
+    assert client.get(f"/{link.short_code}").status_code == 200  # the form, read from the database
+    page = client.post(f"/{link.short_code}", {"password": "open-sesame-42"})
+    assert page.status_code == 503 and int(page["Retry-After"]) >= 1
+    assert b"Try again shortly" in page.content
+    api = client.post(f"/{link.short_code}", {"password": "guess"}, HTTP_ACCEPT="application/json")
+    assert api.status_code == 503 and api.json()["code"] == "unavailable"

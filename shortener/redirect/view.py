@@ -1,19 +1,23 @@
-"""The Django side of ``/<code>``: everything the hot path hands over (misses, passwords, limits, JSON)."""
+"""The Django view of ``/<code>``: everything the hot path hands over (passwords, limits, JSON, outages)."""
+
+import functools
 
 from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.urls import Resolver404, resolve
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from core.ratelimit import client_ip
+from core.ratelimit import Decision as RateDecision
+from core.ratelimit import client_ip, rate_limited_error
 from core.views import page_not_found
-from shortener.fastpath import CACHE_CONTROL
+from shortener.redirect.service import CACHE_CONTROL, Outcome, Visit, redirect_follow
 from shortener.services.links import is_reserved
-from shortener.services.redirects import Outcome, Visit, redirect_follow
 
 GONE_MESSAGE = "Link expired or deleted"
+NOT_FOUND_MESSAGE = "Not found."  # what core.views.page_not_found says
 
 
 def _wants_json(request) -> bool:
@@ -24,6 +28,22 @@ def _gone(request) -> HttpResponse:
     if _wants_json(request):
         return JsonResponse({"error": GONE_MESSAGE, "code": "link_gone"}, status=410)
     return render(request, "shortener/redirect/gone.html", status=410)
+
+
+@functools.cache
+def anonymous_not_found_page() -> bytes:
+    """The 404 page a signed-out visitor of ``/<code>`` gets, rendered once (the hot path serves it)."""
+    return loader.render_to_string("404.html", {"message": NOT_FOUND_MESSAGE}).encode()
+
+
+def _too_many_unknown(request, retry_after: int) -> HttpResponse:
+    error = rate_limited_error(RateDecision(allowed=False, retry_after=retry_after))
+    if _wants_json(request):
+        response = JsonResponse(error.as_dict(), status=error.status)
+    else:
+        response = HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 @never_cache
@@ -55,6 +75,8 @@ def follow(request, code: str) -> HttpResponse:
         return response
     if decision.outcome == Outcome.NOT_FOUND:
         return page_not_found(request)
+    if decision.outcome == Outcome.TOO_MANY_UNKNOWN:
+        return _too_many_unknown(request, decision.retry_after)
     if decision.outcome == Outcome.GONE:
         return _gone(request)
     context = {"code": code, "error": ""}
@@ -65,11 +87,14 @@ def follow(request, code: str) -> HttpResponse:
     elif decision.outcome == Outcome.RATE_LIMITED:
         context["error"] = "Too many attempts. Try again in a minute."
         status = 429
+    elif decision.outcome == Outcome.PASSWORD_UNAVAILABLE:
+        context["error"] = "Passwords cannot be checked for a moment. Try again shortly."
+        status = 503
     if _wants_json(request) and status == 200:
         return JsonResponse({"error": "This link is protected by a password.", "code": "password_required"},
                             status=401)
     if _wants_json(request):
-        code = "password_wrong" if status == 403 else "rate_limited"
+        code = {403: "password_wrong", 429: "rate_limited", 503: "unavailable"}[status]
         response = JsonResponse({"error": context["error"], "code": code}, status=status)
     else:
         response = render(request, "shortener/redirect/password.html", context, status=status)
