@@ -85,6 +85,30 @@ def test_racing_member_additions_never_pass_the_cap(make_user, settings, monkeyp
 
 
 @pytest.mark.django_db(transaction=True)
+def test_racing_staff_and_member_additions_never_pass_the_cap(make_user, monkeypatch):
+    from chat.services.conversations import members_add_by_staff
+
+    monkeypatch.setattr("chat.services.conversations.MAX_MEMBERS", 4)
+    admin = make_user("admin")
+    conversation, _ = conversation_create(creator=admin, usernames=[make_user("m1").username], title="capped")
+    candidates = [make_user(f"c{i}") for i in range(4)]
+
+    def add(index: int):
+        try:
+            if index % 2:
+                members_add_by_staff(conversation_id=conversation.id, users=[candidates[index]])
+            else:
+                members_add(actor=admin, conversation_id=conversation.id, usernames=[candidates[index].username])
+            return True
+        except FieldError:
+            return False
+
+    results = _run_concurrently(4, add)
+    assert sum(results) == 2
+    assert Membership.objects.filter(conversation=conversation).count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_attachment_is_attached_once_under_a_race(alice, bob, carol):
     conversation, _ = conversation_create(creator=alice, usernames=["bob", "carol"], title="t")
     attachment = Attachment.objects.create(owner=alice, name="a.txt", size=1, content_type="text/plain",
