@@ -66,15 +66,21 @@ def test_racing_creations_of_a_direct_conversation_make_one(alice, bob):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_racing_member_additions_never_pass_the_cap(make_user, settings, monkeypatch):
+@pytest.mark.parametrize("through_staff", [(), (1, 3)], ids=["members", "staff-and-members"])
+def test_racing_member_additions_never_pass_the_cap(make_user, monkeypatch, through_staff):
+    from chat.services.conversations import members_add_by_staff
+
     monkeypatch.setattr("chat.services.conversations.MAX_MEMBERS", 4)
     admin = make_user("admin")
     conversation, _ = conversation_create(creator=admin, usernames=[make_user("m1").username], title="capped")
-    candidates = [make_user(f"c{i}").username for i in range(4)]
+    candidates = [make_user(f"c{i}") for i in range(4)]
 
     def add(index: int):
         try:
-            members_add(actor=admin, conversation_id=conversation.id, usernames=[candidates[index]])
+            if index in through_staff:  # the admin site's path
+                members_add_by_staff(conversation_id=conversation.id, users=[candidates[index]])
+            else:
+                members_add(actor=admin, conversation_id=conversation.id, usernames=[candidates[index].username])
             return True
         except FieldError:
             return False
