@@ -1,0 +1,73 @@
+"""Rides test helpers: points in the default service area, drivers online, rides in each state."""
+
+import math
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from rides.models import Ride, RideStatus
+from rides.services import drivers, trips
+
+# Civic Center, San Francisco: inside the default service area.
+PICKUP = (37.7793, -122.4193)
+DROPOFF = (37.8024, -122.4058)  # North Beach, ≈ 2.8 km away
+OUTSIDE = (37.3382, -121.8863)  # San José
+
+
+def offset(point: tuple[float, float], north_m: float = 0.0, east_m: float = 0.0) -> tuple[float, float]:
+    lat, lng = point
+    return (lat + north_m / 111_195.0, lng + east_m / (111_195.0 * math.cos(math.radians(lat))))
+
+
+def as_dict(point: tuple[float, float]) -> dict:
+    return {"lat": point[0], "lng": point[1]}
+
+
+@pytest.fixture
+def rider(make_user):
+    return make_user("rita")
+
+
+@pytest.fixture
+def make_driver(make_user):
+    """``make_driver(point, vehicle_type="economy")`` → a user online at ``point``."""
+
+    def make(point=PICKUP, vehicle_type: str = "economy", username: str | None = None):
+        user = make_user(username)
+        drivers.driver_online(user=user, vehicle_type=vehicle_type, lat=point[0], lng=point[1])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def request_ride(django_capture_on_commit_callbacks):
+    """``request_ride(rider)`` → a ride requested at PICKUP, dispatched as after a real commit."""
+
+    def make(rider, pickup=PICKUP, dropoff=DROPOFF, vehicle_type: str = "economy") -> Ride:
+        with django_capture_on_commit_callbacks(execute=True):
+            ride = trips.ride_request(rider=rider, pickup=as_dict(pickup), dropoff=as_dict(dropoff),
+                                      vehicle_type=vehicle_type)
+        ride.refresh_from_db()
+        return ride
+
+    return make
+
+
+@pytest.fixture
+def run_commits(django_capture_on_commit_callbacks):
+    """``run_commits(service, **kwargs)``: call a service and run what it scheduled after commit."""
+
+    def call(service, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return service(**kwargs)
+
+    return call
+
+
+def expire_offer(ride: Ride) -> None:
+    """Let the ride's open offer run past its deadline."""
+    Ride.objects.filter(pk=ride.pk, status=RideStatus.OFFERED).update(
+        offer_expires_at=timezone.now() - timedelta(seconds=1)
+    )
