@@ -71,3 +71,41 @@ def expire_offer(ride: Ride) -> None:
     Ride.objects.filter(pk=ride.pk, status=RideStatus.OFFERED).update(
         offer_expires_at=timezone.now() - timedelta(seconds=1)
     )
+
+
+@pytest.fixture
+def ride_in(rider, make_driver, request_ride, run_commits, django_capture_on_commit_callbacks):
+    """``ride_in(status)`` → (ride, driver) with the ride brought to ``status`` through the services."""
+    from rides.services import dispatch
+
+    def make(status: str):
+        if status == RideStatus.REQUESTED:
+            # Without running the commit hooks, dispatch never starts.
+            ride = trips.ride_request(rider=rider, pickup=as_dict(PICKUP), dropoff=as_dict(DROPOFF),
+                                      vehicle_type="economy")
+            return ride, None
+        if status == RideStatus.NO_DRIVERS:
+            return request_ride(rider), None
+        driver = make_driver(offset(PICKUP, 200))
+        ride = request_ride(rider)
+        assert ride.status == RideStatus.OFFERED
+        steps = [
+            (RideStatus.ACCEPTED, dispatch.ride_accept),
+            (RideStatus.ARRIVED, trips.ride_arrive),
+            (RideStatus.IN_PROGRESS, trips.ride_start),
+            (RideStatus.COMPLETED, trips.ride_complete),
+        ]
+        if status == RideStatus.CANCELLED:
+            dispatch.ride_accept(driver=driver, ride_id=ride.id)
+            run_commits(trips.ride_cancel, user=rider, ride_id=ride.id, reason="changed my mind")
+        for reached, step in steps:
+            if ride.status == status or status == RideStatus.CANCELLED:
+                break
+            run_commits(step, driver=driver, ride_id=ride.id)
+            ride.refresh_from_db()
+            assert ride.status == reached
+        ride.refresh_from_db()
+        assert ride.status == status
+        return ride, driver
+
+    return make
