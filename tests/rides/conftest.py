@@ -1,5 +1,6 @@
 """Rides test helpers: points in the default service area, drivers online, rides in each state."""
 
+import importlib
 import math
 from datetime import timedelta
 
@@ -22,6 +23,26 @@ def offset(point: tuple[float, float], north_m: float = 0.0, east_m: float = 0.0
 
 def as_dict(point: tuple[float, float]) -> dict:
     return {"lat": point[0], "lng": point[1]}
+
+
+@pytest.fixture(autouse=True)
+def default_service_area(request):
+    """The area the data migration seeds; transactional tests flush it, so it is laid again."""
+    if not request.node.get_closest_marker("django_db"):
+        return None
+    from rides.models import ServiceArea
+
+    seeded = importlib.import_module("rides.migrations.0002_default_service_area")
+    request.getfixturevalue("db" if not _transactional(request) else "transactional_db")
+    area, _ = ServiceArea.objects.get_or_create(
+        slug="sf", defaults={"name": "San Francisco", "polygon": seeded.SAN_FRANCISCO}
+    )
+    return area
+
+
+def _transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
 
 
 @pytest.fixture
