@@ -110,7 +110,9 @@ def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehic
     types = [vehicle_type] if vehicle_type else list(VehicleType.values)
     hits: list[store.GeoHit] = []
     for vt in types:
-        hits += store.geo_search(area=area.slug, vehicle_type=vt, lat=lat, lng=lng, radius_m=radius_m, count=limit)
+        # Busy and silent drivers are filtered after the search: fetch more than the limit.
+        hits += store.geo_search(area=area.slug, vehicle_type=vt, lat=lat, lng=lng, radius_m=radius_m,
+                                 count=SEARCH_COUNT + limit)
     hits = sorted(_available(hits, time.time()), key=lambda h: h.distance_m)[:limit]
     if exact:
         return [{"driver": str(h.driver_id), "lat": h.lat, "lng": h.lng, "distance_m": round(h.distance_m),
