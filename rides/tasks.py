@@ -4,6 +4,7 @@ from celery import shared_task
 
 from rides.services.dispatch import offer_expire, offers_expire_due, ride_dispatch
 from rides.services.drivers import drivers_sweep_stale
+from rides.services.pricing import quotes_purge_expired
 from rides.services.surge import surge_recompute
 
 
@@ -30,3 +31,8 @@ def sweep_stale_drivers() -> int:
 @shared_task(name="rides.recompute_surge", ignore_result=True)
 def recompute_surge() -> int:
     return len(surge_recompute())
+
+
+@shared_task(name="rides.purge_quotes", ignore_result=True)
+def purge_quotes() -> int:
+    return quotes_purge_expired()

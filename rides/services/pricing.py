@@ -8,11 +8,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from core.ratelimit import RateLimit, enforce
 from rides import geo, selectors, store
 from rides.models import Quote
 
 User = get_user_model()
 CENT = Decimal("0.01")
+# Each estimate stores a quote: a client polling in a loop must not fill the table.
+ESTIMATE_RATE = RateLimit("rides-estimate", 60, 60.0)
+# Expired quotes no ride took are kept this long (for support questions), then purged.
+QUOTE_RETENTION = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -52,9 +57,11 @@ def quote_create(*, owner: User, pickup: tuple[float, float], dropoff: tuple[flo
                  vehicle_type: str) -> Estimate:
     """Price a trip now and hold that price and surge for ``RIDES_QUOTE_SECONDS`` for ``owner``.
 
-    Raises ApplicationError ``outside_service_area`` (400) when the pickup is in no service area.
+    Raises ApplicationError ``outside_service_area`` (400) when the pickup is in no service area,
+    ``rate_limited`` (429) past ``ESTIMATE_RATE`` per owner.
     """
     area = selectors.service_area_required(*pickup)
+    enforce(ESTIMATE_RATE, str(owner.id))
     now = timezone.now()
     distance_m = round(geo.road_distance_m(geo.great_circle_m(*pickup, *dropoff)))
     duration_s = geo.eta_seconds(geo.great_circle_m(*pickup, *dropoff), now)
@@ -68,3 +75,9 @@ def quote_create(*, owner: User, pickup: tuple[float, float], dropoff: tuple[flo
     )
     eta = selectors.nearest_pickup_eta(area=area.slug, vehicle_type=vehicle_type, lat=pickup[0], lng=pickup[1])
     return Estimate(quote=quote, pickup_eta_s=eta)
+
+
+def quotes_purge_expired() -> int:
+    """Delete quotes expired for longer than ``QUOTE_RETENTION`` that no ride used; returns how many."""
+    deleted, _ = Quote.objects.filter(expires_at__lt=timezone.now() - QUOTE_RETENTION, ride__isnull=True).delete()
+    return deleted

@@ -393,3 +393,35 @@ def test_everything_needs_a_login(api_client):
         assert api_client.get(f"{BASE}{path}").status_code == 401
     for path in ("", "/driver/online", "/driver/location"):
         assert api_client.post(f"{BASE}{path}", json.dumps({}), content_type="application/json").status_code == 401
+
+
+def test_the_openapi_schema_lists_the_rides_endpoints(auth_client):
+    schema = auth_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    for path in ("/api/v1/rides", "/api/v1/rides/estimate", "/api/v1/rides/{ride_id}", "/api/v1/rides/{ride_id}/accept",
+                 "/api/v1/rides/{ride_id}/decline", "/api/v1/rides/{ride_id}/cancel", "/api/v1/rides/{ride_id}/rate",
+                 "/api/v1/rides/driver/online", "/api/v1/rides/driver/location", "/api/v1/rides/drivers/nearby",
+                 "/api/v1/rides/surge"):
+        assert path in schema["paths"], path
+    assert "quote_id" in schema["components"]["schemas"]["EstimateOut"]["properties"]
+
+
+def test_estimates_are_rate_limited_per_user(auth_client, client_for, make_user):
+    for _ in range(60):
+        assert auth_client.get(f"{BASE}/estimate", _estimate_params()).status_code == 200
+    response = auth_client.get(f"{BASE}/estimate", _estimate_params())
+    assert response.status_code == 429 and response.json()["code"] == "rate_limited"
+    assert int(response["Retry-After"]) >= 1
+    assert Quote.objects.count() == 60
+    assert client_for(make_user()).get(f"{BASE}/estimate", _estimate_params()).status_code == 200
+
+
+def test_old_unused_quotes_are_purged_and_used_ones_kept(auth_client):
+    from rides.tasks import purge_quotes
+
+    unused = auth_client.get(f"{BASE}/estimate", _estimate_params()).json()["quote_id"]
+    used = auth_client.get(f"{BASE}/estimate", _estimate_params()).json()["quote_id"]
+    auth_client.post(BASE, _ride_body(quote_id=used), format="json")
+    fresh = auth_client.get(f"{BASE}/estimate", _estimate_params()).json()["quote_id"]
+    Quote.objects.filter(pk__in=[int(unused), int(used)]).update(expires_at=timezone.now() - timedelta(days=2))
+    assert purge_quotes.delay().get() == 1
+    assert sorted(Quote.objects.values_list("id", flat=True)) == sorted([int(used), int(fresh)])
