@@ -14,8 +14,13 @@ from rides.models import Quote
 
 User = get_user_model()
 CENT = Decimal("0.01")
-# Each estimate stores a quote: a client polling in a loop must not fill the table.
-ESTIMATE_RATE = RateLimit("rides-estimate", 60, 60.0)
+
+
+def estimate_rate_rule() -> RateLimit:
+    """Each estimate stores a quote: a client polling in a loop must not fill the table."""
+    limit, period = getattr(settings, "RIDES_ESTIMATE_RATE_LIMIT", (60, 60.0))
+    return RateLimit("rides-estimate", int(limit), float(period))
+
 # Expired quotes no ride took are kept this long (for support questions), then purged.
 QUOTE_RETENTION = timedelta(days=1)
 
@@ -58,10 +63,10 @@ def quote_create(*, owner: User, pickup: tuple[float, float], dropoff: tuple[flo
     """Price a trip now and hold that price and surge for ``RIDES_QUOTE_SECONDS`` for ``owner``.
 
     Raises ApplicationError ``outside_service_area`` (400) when the pickup is in no service area,
-    ``rate_limited`` (429) past ``ESTIMATE_RATE`` per owner.
+    ``rate_limited`` (429) past ``estimate_rate_rule()`` per owner.
     """
     area = selectors.service_area_required(*pickup)
-    enforce(ESTIMATE_RATE, str(owner.id))
+    enforce(estimate_rate_rule(), str(owner.id))
     now = timezone.now()
     distance_m = round(geo.road_distance_m(geo.great_circle_m(*pickup, *dropoff)))
     duration_s = geo.eta_seconds(geo.great_circle_m(*pickup, *dropoff), now)
