@@ -189,12 +189,12 @@ def offer_lock_release(driver_id: int, ride_id: int) -> bool:
 
 
 # KEYS: lock, driver hash. ARGV: ride id, new state.
-# Ends the ride's hold on the driver: the lock goes if it is still this ride's; the state
-# changes unless the driver already holds another ride's offer (its lock outlived ours).
+# Ends the ride's hold on the driver: the lock goes if it is still this ride's; a driver set
+# free keeps the state of another ride's offer they hold meanwhile (its lock outlived ours).
 _OFFER_FINISH = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-elseif redis.call('EXISTS', KEYS[1]) == 1 then
+elseif ARGV[2] == 'free' and redis.call('EXISTS', KEYS[1]) == 1 then
   return 0
 end
 if redis.call('EXISTS', KEYS[2]) == 1 then

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from rides.services.dispatch import offer_expire, offers_expire_due, ride_dispatch
+from rides.services.dispatch import offer_expire, offers_expire_due, ride_dispatch, rides_dispatch_stalled
 from rides.services.drivers import drivers_sweep_stale
 from rides.services.pricing import quotes_purge_expired
 from rides.services.surge import surge_recompute
@@ -21,6 +21,11 @@ def offer_timeout(ride_id: int, offer_round: int) -> bool:
 @shared_task(name="rides.expire_offers", ignore_result=True)
 def expire_offers() -> int:
     return offers_expire_due()
+
+
+@shared_task(name="rides.dispatch_stalled", ignore_result=True)
+def dispatch_stalled() -> int:
+    return rides_dispatch_stalled()
 
 
 @shared_task(name="rides.sweep_stale_drivers", ignore_result=True)

@@ -5,7 +5,8 @@ ranks free and fresh drivers by ``selectors.candidate_cost`` and offers the ride
 one whose offer lock (``SET NX``, ``DISPATCH_OFFER_SECONDS``) it can take. A driver never holds
 two offers (the lock) nor an offer beside an active ride (checked under the driver's row lock).
 An offer that is neither accepted nor declined in time is expired by a delayed task and, should
-that task be lost with its worker, by the beat sweep ``offers_expire_due``.
+that task be lost with its worker, by the beat sweep ``offers_expire_due``; a ride whose dispatch
+task was lost is picked up by ``rides_dispatch_stalled``.
 """
 
 import enum
@@ -174,3 +175,18 @@ def offers_expire_due() -> int:
     due = Ride.objects.filter(status=RideStatus.OFFERED, offer_expires_at__lte=timezone.now())
     return sum(offer_expire(ride_id=ride_id, offer_round=offer_round)
                for ride_id, offer_round in due.values_list("id", "offer_round"))
+
+
+# A ride waits in "requested" for a moment at most; longer means its dispatch task was lost.
+STALLED_AFTER = timedelta(seconds=5)
+
+
+def rides_dispatch_stalled() -> int:
+    """Dispatch every ride left ``requested`` for longer than ``STALLED_AFTER`` (a lost task, a
+    broker outage at commit); returns how many were looked at. Safe beside a running dispatch:
+    offers are taken under the driver's lock and ``ride_dispatch`` leaves a ride that moved on alone."""
+    stalled = Ride.objects.filter(status=RideStatus.REQUESTED, requested_at__lt=timezone.now() - STALLED_AFTER)
+    ride_ids = list(stalled.values_list("id", flat=True)[:500])
+    for ride_id in ride_ids:
+        ride_dispatch(ride_id=ride_id)
+    return len(ride_ids)

@@ -211,3 +211,30 @@ def test_going_offline_declines_an_open_offer(rider, make_driver, request_ride, 
     assert ride.status == RideStatus.NO_DRIVERS
     assert RideEvent.objects.filter(ride=ride, action="decline", reason="driver went offline").exists()
     assert store.driver_get(driver.id) is None
+
+
+def test_a_ride_whose_dispatch_task_was_lost_is_dispatched_by_the_sweep(rider, make_driver, run_commits):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rides.services import trips
+    from rides.tasks import dispatch_stalled
+    from tests.rides.conftest import DROPOFF, as_dict
+
+    driver = make_driver(offset(PICKUP, 200))
+    ride = trips.ride_request(rider=rider, pickup=as_dict(PICKUP), dropoff=as_dict(DROPOFF), vehicle_type="economy")
+    assert run_commits(dispatch_stalled.delay).get() == 0  # just requested: its own task is on the way
+    Ride.objects.filter(pk=ride.pk).update(requested_at=timezone.now() - timedelta(seconds=6))
+    assert run_commits(dispatch_stalled.delay).get() == 1
+    ride.refresh_from_db()
+    assert (ride.status, ride.driver_id) == (RideStatus.OFFERED, driver.id)
+
+
+def test_an_accepting_driver_is_busy_even_if_another_ride_grabbed_the_expired_lock(rider, make_driver,
+                                                                                    request_ride, run_commits):
+    driver = make_driver(offset(PICKUP, 200))
+    ride = request_ride(rider)
+    store.get_redis().set(store.offer_lock_key(driver.id), 424242)  # another ride's lock, after ours expired
+    run_commits(dispatch.ride_accept, driver=driver, ride_id=ride.id)
+    assert store.driver_get(driver.id)["state"] == "busy"
