@@ -67,7 +67,11 @@ def driver_offline(*, user: User) -> None:
 def _optional_number(field: str, value, low: float, high: float) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
         raise errors.invalid(field, "A finite number is required.")
     if not low <= value <= high:
         raise errors.invalid(field, f"Must be between {low:g} and {high:g}.")

@@ -124,6 +124,9 @@ def test_a_batch_names_the_bad_point(make_driver, client_for):
     assert response.status_code == 400 and list(response.json()["fields"]) == ["ts"]
     response = api.post(f"{BASE}/driver/location", {**as_dict(PICKUP), "heading": 400}, format="json")
     assert response.status_code == 400 and list(response.json()["fields"]) == ["heading"]
+    for field, value in (("ts", 10**400), ("speed", "fast"), ("lat", 10**400), ("heading", True)):
+        response = api.post(f"{BASE}/driver/location", {**as_dict(PICKUP), field: value}, format="json")
+        assert response.status_code == 400 and list(response.json()["fields"]) == [field], (field, value)
 
 
 def _indexed_position(driver_id):
@@ -301,6 +304,7 @@ def test_a_ride_is_visible_to_its_rider_its_driver_and_staff_only(rider, make_dr
     assert response.status_code == 404 and response.json()["code"] == "not_found"
     assert api_client.get(url).status_code == 401
     assert client_for(rider).get(f"{BASE}/99999999999999999999").status_code == 404
+    assert client_for(driver).post(f"{BASE}/99999999999999999999/accept").status_code == 404
     assert client_for(rider).get(f"{BASE}/123").status_code == 404
 
 
