@@ -117,8 +117,10 @@ def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehic
     if exact:
         return [{"driver": str(h.driver_id), "lat": h.lat, "lng": h.lng, "distance_m": round(h.distance_m),
                  "eta_s": geo.eta_seconds(h.distance_m)} for h in hits]
-    return [{"lat": round(h.lat, 3), "lng": round(h.lng, 3), "distance_m": int(round(h.distance_m, -2)),
-             "eta_s": geo.eta_seconds(h.distance_m)} for h in hits]
+    # The ETA too comes from the rounded distance: an exact one would give the distance away.
+    rounded = [(h, int(round(h.distance_m, -2))) for h in hits]
+    return [{"lat": round(h.lat, 3), "lng": round(h.lng, 3), "distance_m": distance,
+             "eta_s": geo.eta_seconds(distance)} for h, distance in rounded]
 
 
 def nearest_pickup_eta(*, area: str, vehicle_type: str, lat: float, lng: float) -> int | None:

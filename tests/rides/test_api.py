@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from rides import store
+from rides.geo import eta_seconds
 from rides.models import Quote, Ride, RideStatus
 from rides.selectors import surge_cell
 from rides.services import dispatch, trips
@@ -363,6 +364,8 @@ def test_nearby_drivers_are_nearest_first_anonymous_and_rounded_for_riders(make_
     body = response.json()
     assert [set(d) for d in body] == [{"lat", "lng", "distance_m", "eta_s"}] * 2
     assert [d["distance_m"] for d in body] == [100, 1000]
+    # ETAs are those of the rounded distances: they must not give the exact ones away.
+    assert [d["eta_s"] for d in body] == [eta_seconds(100), eta_seconds(1000)]
     assert all(d["lat"] == round(d["lat"], 3) and d["lng"] == round(d["lng"], 3) for d in body)
     assert body[0]["lat"] == round(offset(PICKUP, 120, 40)[0], 3)
 
