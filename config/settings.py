@@ -298,3 +298,46 @@ CELERY_QUEUES_REPORTED = ["celery"]
 # Async handlers answering the hottest HTTP routes before Django (see core/asgi.py).
 # HOT_PATH_HANDLERS in the environment adds handlers (e.g. a benchmark's) to those the apps register.
 HOT_PATH_HANDLERS: list[str] = ["shortener.redirect.hot.handle", "shortener.hot_shorten.handle_shorten", *env_list("HOT_PATH_HANDLERS", "")]
+
+# --- Rides ----------------------------------------------------------------
+# Matching: GEOSEARCH radii tried in turn, and the cost weights of a candidate
+# (ETA in minutes, distance in km, stars below 5); the lowest cost gets the offer.
+DISPATCH_RADII_M = [int(r) for r in env_list("DISPATCH_RADII_M", "1000,2000,5000")]
+DISPATCH_WEIGHT_ETA = float(os.environ.get("DISPATCH_WEIGHT_ETA") or 1.0)
+DISPATCH_WEIGHT_DISTANCE = float(os.environ.get("DISPATCH_WEIGHT_DISTANCE") or 0.5)
+DISPATCH_WEIGHT_RATING = float(os.environ.get("DISPATCH_WEIGHT_RATING") or 2.0)
+DISPATCH_OFFER_SECONDS = int(os.environ.get("DISPATCH_OFFER_SECONDS") or 15)
+DRIVER_STALE_SECONDS = int(os.environ.get("DRIVER_STALE_SECONDS") or 30)
+DRIVER_MOVE_THRESHOLD_M = float(os.environ.get("DRIVER_MOVE_THRESHOLD_M") or 50.0)
+# ETA without a routing engine: great-circle × road factor / speed at the local hour.
+RIDES_ROAD_FACTOR = float(os.environ.get("RIDES_ROAD_FACTOR") or 1.3)
+RIDES_SPEED_KMH_BY_HOUR = [
+    float(v) for v in env_list(
+        "RIDES_SPEED_KMH_BY_HOUR", "32,34,35,35,34,30,24,18,16,20,24,24,22,22,24,22,18,16,18,22,26,28,30,31"
+    )
+]
+if len(RIDES_SPEED_KMH_BY_HOUR) != 24 or min(RIDES_SPEED_KMH_BY_HOUR) <= 0:
+    raise ImproperlyConfigured("RIDES_SPEED_KMH_BY_HOUR needs 24 positive speeds, one per hour from midnight.")
+RIDES_TIME_ZONE = os.environ.get("RIDES_TIME_ZONE", "America/Los_Angeles")
+RIDES_CURRENCY = os.environ.get("RIDES_CURRENCY", "USD")
+RIDES_QUOTE_SECONDS = int(os.environ.get("RIDES_QUOTE_SECONDS") or 120)
+# Per vehicle type "type:base/per_km/per_min/minimum", before surge.
+RIDES_FARES = {
+    vehicle: dict(zip(("base", "per_km", "per_min", "minimum"), prices.split("/"), strict=True))
+    for vehicle, prices in (item.split(":") for item in env_list(
+        "RIDES_FARES", "economy:2.50/1.10/0.30/6.00,comfort:3.50/1.50/0.40/8.00,xl:4.50/2.00/0.50/10.00"
+    ))
+}
+RIDES_CANCELLATION_FEE = os.environ.get("RIDES_CANCELLATION_FEE") or "5.00"
+RIDES_CANCELLATION_GRACE_SECONDS = int(os.environ.get("RIDES_CANCELLATION_GRACE_SECONDS") or 120)
+# Surge per H3 cell: supply/demand over the cell and its ring; below a threshold its multiplier
+# applies (the lowest threshold passed wins); a level is left only once the ratio is
+# SURGE_HYSTERESIS above its threshold.
+SURGE_RESOLUTION = int(os.environ.get("SURGE_RESOLUTION") or 8)
+SURGE_WINDOW_SECONDS = int(os.environ.get("SURGE_WINDOW_SECONDS") or 300)
+SURGE_INTERVAL_SECONDS = float(os.environ.get("SURGE_INTERVAL_SECONDS") or 60.0)
+SURGE_LEVELS = sorted(
+    ((float(t), float(m)) for t, m in (pair.split(":") for pair in env_list("SURGE_LEVELS", "0.5:1.2,0.3:1.5,0.15:2.0"))),
+    key=lambda level: level[1],
+)
+SURGE_HYSTERESIS = float(os.environ.get("SURGE_HYSTERESIS") or 0.1)

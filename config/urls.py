@@ -31,6 +31,7 @@ urlpatterns = [
     path("api/v1/auth/token/rotate", core_api.TokenRotateView.as_view(), name="api-token-rotate"),
     path("api/v1/auth/me", core_api.MeView.as_view(), name="api-me"),
     path("api/v1/chat/", include("chat.api_urls")),
+    path("api/v1/", include("rides.api_urls")),
     path("api/v1/", include("shortener.api_urls")),
     path("links/", include("shortener.page_urls")),
     path("chat/", include("chat.page_urls")),

@@ -1,0 +1,232 @@
+"""Reads of the rides app: service areas, candidates, nearby drivers, rides scoped to their parties."""
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import h3
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from rides import errors, geo, store
+from rides.models import DriverProfile, Ride, ServiceArea, VehicleType
+
+User = get_user_model()
+
+
+def service_area_at(lat: float, lng: float) -> ServiceArea | None:
+    """The first active service area whose polygon holds the point (bounding boxes filter in SQL)."""
+    candidates = ServiceArea.objects.filter(
+        active=True, min_lat__lte=lat, max_lat__gte=lat, min_lng__lte=lng, max_lng__gte=lng
+    ).order_by("id")
+    return next((area for area in candidates if area.contains(lat, lng)), None)
+
+
+def service_area_required(lat: float, lng: float, field: str = "pickup") -> ServiceArea:
+    area = service_area_at(lat, lng)
+    if area is None:
+        raise errors.outside_service_area(field)
+    return area
+
+
+def surge_cell(lat: float, lng: float) -> str:
+    return h3.latlng_to_cell(lat, lng, settings.SURGE_RESOLUTION)
+
+
+def surge_at(lat: float, lng: float) -> dict:
+    """The published surge of the point's H3 cell (1.0 where none is published)."""
+    cell = surge_cell(lat, lng)
+    multiplier, updated = store.surge_get(cell)
+    updated = updated if updated is not None else store.surge_updated_at()
+    return {
+        "cell": cell,
+        "resolution": settings.SURGE_RESOLUTION,
+        "multiplier": multiplier,
+        "updated_at": datetime.fromtimestamp(updated, tz=UTC).isoformat() if updated else None,
+    }
+
+
+# --- drivers -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    driver_id: int
+    distance_m: float
+    eta_s: int
+    rating: float
+    cost: float
+    lat: float
+    lng: float
+
+
+def candidate_cost(*, eta_s: float, distance_m: float, rating: float) -> float:
+    """The dispatch score (lower is better): weighted ETA minutes, distance km and stars short of 5."""
+    return (settings.DISPATCH_WEIGHT_ETA * eta_s / 60
+            + settings.DISPATCH_WEIGHT_DISTANCE * distance_m / 1000
+            + settings.DISPATCH_WEIGHT_RATING * (5 - rating))
+
+
+def _available(hits: list[store.GeoHit], now: float) -> list[store.GeoHit]:
+    """Hits whose driver pinged within DRIVER_STALE_SECONDS and is free."""
+    ids = [h.driver_id for h in hits]
+    cutoff = now - settings.DRIVER_STALE_SECONDS
+    seen = store.drivers_last_seen(ids)
+    states = store.drivers_state(ids)
+    return [h for h, s, st in zip(hits, seen, states, strict=True)
+            if s is not None and s >= cutoff and st == store.DriverState.FREE]
+
+
+SEARCH_COUNT = 50
+
+
+def dispatch_candidates(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m: float,
+                        exclude: set[int] = frozenset(), now: float | None = None) -> list[Candidate]:
+    """Free, fresh drivers within ``radius_m`` of the pickup, best (lowest cost) first."""
+    now = now or time.time()
+    hits = [h for h in store.geo_search(area=area, vehicle_type=vehicle_type, lat=lat, lng=lng,
+                                        radius_m=radius_m, count=SEARCH_COUNT) if h.driver_id not in exclude]
+    hits = _available(hits, now)
+    ratings = dict(DriverProfile.objects.filter(user_id__in=[h.driver_id for h in hits])
+                   .values_list("user_id", "rating"))
+    out = []
+    for hit in hits:
+        if hit.driver_id not in ratings:
+            continue
+        eta = geo.eta_seconds(hit.distance_m)
+        rating = float(ratings[hit.driver_id])
+        out.append(Candidate(hit.driver_id, hit.distance_m, eta, rating,
+                             candidate_cost(eta_s=eta, distance_m=hit.distance_m, rating=rating), hit.lat, hit.lng))
+    return sorted(out, key=lambda c: (c.cost, c.distance_m, c.driver_id))
+
+
+def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehicle_type: str | None,
+                   exact: bool) -> list[dict]:
+    """Free, fresh drivers near a point, nearest first.
+
+    Without ``exact`` (everyone but staff) no identity is given and positions and distances
+    are rounded to about 100 m, so a rider cannot follow or locate a particular driver.
+    """
+    area = service_area_required(lat, lng, field="lat")
+    types = [vehicle_type] if vehicle_type else list(VehicleType.values)
+    hits: list[store.GeoHit] = []
+    for vt in types:
+        # Busy and silent drivers are filtered after the search: fetch more than the limit.
+        hits += store.geo_search(area=area.slug, vehicle_type=vt, lat=lat, lng=lng, radius_m=radius_m,
+                                 count=SEARCH_COUNT + limit)
+    hits = sorted(_available(hits, time.time()), key=lambda h: h.distance_m)[:limit]
+    if exact:
+        return [{"driver": str(h.driver_id), "lat": h.lat, "lng": h.lng, "distance_m": round(h.distance_m),
+                 "eta_s": geo.eta_seconds(h.distance_m)} for h in hits]
+    # The ETA too comes from the rounded distance: an exact one would give the distance away.
+    rounded = [(h, int(round(h.distance_m, -2))) for h in hits]
+    return [{"lat": round(h.lat, 3), "lng": round(h.lng, 3), "distance_m": distance,
+             "eta_s": geo.eta_seconds(distance)} for h, distance in rounded]
+
+
+def nearest_pickup_eta(*, area: str, vehicle_type: str, lat: float, lng: float) -> int | None:
+    for radius in settings.DISPATCH_RADII_M:
+        hits = _available(store.geo_search(area=area, vehicle_type=vehicle_type, lat=lat, lng=lng,
+                                           radius_m=radius, count=5), time.time())
+        if hits:
+            return geo.eta_seconds(hits[0].distance_m)
+    return None
+
+
+def driver_has_ride(driver_id: int, statuses) -> Ride | None:
+    return Ride.objects.filter(driver_id=driver_id, status__in=statuses).first()
+
+
+# --- rides ---------------------------------------------------------------------------
+def parse_ride_id(ride_id) -> int:
+    try:
+        value = int(ride_id)
+    except (TypeError, ValueError):
+        raise errors.ride_not_found() from None
+    if not 0 < value < 2**63:
+        raise errors.ride_not_found()
+    return value
+
+
+def _visible_to(user: User) -> Q:
+    return Q() if user.is_staff else Q(rider=user) | Q(driver=user)
+
+
+def ride_get(*, user: User, ride_id) -> Ride:
+    """A ride its rider, its driver (offered or assigned) or staff may see; NotFound for anyone else."""
+    ride = _with_relations(Ride.objects.filter(_visible_to(user), pk=parse_ride_id(ride_id))).first()
+    if ride is None:
+        raise errors.ride_not_found()
+    return ride
+
+
+def _with_relations(rides: QuerySet[Ride]) -> QuerySet[Ride]:
+    return rides.select_related("rider", "driver", "driver__driver_profile")
+
+
+def ride_with_relations(ride_id: int) -> Ride:
+    return _with_relations(Ride.objects.filter(pk=ride_id)).get()
+
+
+def ride_history(*, user: User, role: str) -> QuerySet[Ride]:
+    """The caller's rides as rider or as driver, most recent first."""
+    rides = Ride.objects.filter(rider=user) if role == "rider" else Ride.objects.filter(driver=user)
+    return _with_relations(rides).order_by("-requested_at", "-id")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _money(value) -> str:
+    return f"{value:.2f}"
+
+
+def receipt_payload(ride: Ride) -> dict | None:
+    if ride.status not in ("completed", "cancelled"):
+        return None
+    return {
+        "currency": ride.currency,
+        "base": _money(ride.fare_base),
+        "distance": _money(ride.fare_distance),
+        "time": _money(ride.fare_time),
+        "surge": _money(ride.fare_surge),
+        "surge_multiplier": float(ride.surge_multiplier),
+        "cancellation_fee": _money(ride.cancellation_fee),
+        "total": _money(ride.fare_total),
+    }
+
+
+def ride_payload(ride: Ride) -> dict:
+    driver = None
+    if ride.driver_id:
+        profile = getattr(ride.driver, "driver_profile", None)
+        driver = {
+            "id": str(ride.driver_id),
+            "username": ride.driver.username,
+            "vehicle_type": profile.vehicle_type if profile else ride.vehicle_type,
+            "rating": float(profile.rating) if profile else None,
+        }
+    return {
+        "id": str(ride.id),
+        "status": ride.status,
+        "vehicle_type": ride.vehicle_type,
+        "rider": {"id": str(ride.rider_id), "username": ride.rider.username},
+        "driver": driver,
+        "pickup": {"lat": ride.pickup_lat, "lng": ride.pickup_lng},
+        "dropoff": {"lat": ride.dropoff_lat, "lng": ride.dropoff_lng},
+        "fare": {"amount": _money(ride.estimated_fare), "currency": ride.currency},
+        "surge_multiplier": float(ride.surge_multiplier),
+        "distance_m": ride.distance_m,
+        "duration_s": ride.duration_s,
+        "quote_id": str(ride.quote_id) if ride.quote_id else None,
+        "offer_expires_at": _iso(ride.offer_expires_at),
+        "requested_at": _iso(ride.requested_at),
+        "accepted_at": _iso(ride.accepted_at),
+        "arrived_at": _iso(ride.arrived_at),
+        "started_at": _iso(ride.started_at),
+        "completed_at": _iso(ride.completed_at),
+        "cancelled_at": _iso(ride.cancelled_at),
+        "cancelled_by": ride.cancelled_by or None,
+        "cancel_reason": ride.cancel_reason or None,
+        "receipt": receipt_payload(ride),
+    }

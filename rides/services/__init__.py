@@ -1,0 +1,1 @@
+"""Writes of the rides app, one verb per service: drivers, pricing, dispatch, trips, surge."""
