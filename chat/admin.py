@@ -50,7 +50,7 @@ class ConversationAdmin(ServiceRefusalsAsMessages, admin.ModelAdmin):
     list_display = ["id", "kind", "title", "last_seq", "last_activity_at", "created_at"]
     list_filter = ["kind"]
     search_fields = ["title", "id"]
-    readonly_fields = ["id", "kind", "direct_key", "created_by", "members", "last_seq", "created_at",
+    readonly_fields = ["id", "kind", "direct_key", "created_by", "members", "last_seq", "last_change", "created_at",
                        "last_activity_at"]
 
     def has_add_permission(self, request) -> bool:
