@@ -1,5 +1,7 @@
 """Platform pages and endpoints: home, sign-up, health, metrics, error pages."""
 
+import sys
+
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.http import HttpResponse, JsonResponse
@@ -11,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from core import health, metrics
 from core.errors import FieldError
+from core.middleware import is_outage, outage_response
 from core.services import user_register
 
 
@@ -62,6 +65,8 @@ def healthz(request):
 @never_cache
 @require_GET
 def metrics_view(request):
+    if not metrics.scrape_authorized(request):
+        return JsonResponse({"error": "A valid metrics scrape token is required.", "code": "permission_denied"}, status=403)
     return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
@@ -76,6 +81,8 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    if is_outage(sys.exc_info()[1]):  # Redis lost outside a view (a session saved afterwards…)
+        return outage_response(request)
     # Rendered without the request context: whatever broke may be the database.
     if "application/json" in request.headers.get("Accept", "") or request.path.startswith("/api/"):
         return JsonResponse({"error": "Internal server error.", "code": "server_error"}, status=500)

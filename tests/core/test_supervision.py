@@ -1,0 +1,96 @@
+"""`make run` under supervisord: a process that dies comes back while the others keep serving."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from tests.core._site_process import Site, supervisord_available
+
+pytestmark = [
+    pytest.mark.skipif(not supervisord_available(), reason="supervisord is not installed (pip install supervisor)"),
+    pytest.mark.timeout(240),
+]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    running = Site(tmp_path_factory.mktemp("site"))
+    try:
+        yield running.start()
+    finally:
+        running.stop()
+
+
+class Load:
+    """Keeps asking for a page on its own thread, recording every status."""
+
+    def __init__(self, site: Site, path: str):
+        self.site, self.path = site, path
+        self.statuses: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.statuses.append(self.site.get(self.path, timeout=5)[0])
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def test_every_process_runs_under_the_process_manager(site):
+    assert {name: site.state(name) for name in site.programs()} == dict.fromkeys(site.programs(), "RUNNING")
+
+
+def test_a_killed_celery_worker_is_back_within_10_seconds_while_the_site_keeps_answering(site):
+    old = site.pid("worker")
+    assert old
+
+    with Load(site, "/") as load:
+        time.sleep(1)
+        os.kill(old, signal.SIGKILL)
+        back_after = site.wait_for_new_pid("worker", old, timeout=10)
+        time.sleep(1)
+
+    assert back_after < 10
+    assert len(load.statuses) > 20
+    assert set(load.statuses) == {200}, load.statuses
+    # The others were never touched.
+    assert {site.state(name) for name in ("web", "beat", "redis")} == {"RUNNING"}
+
+
+def test_a_killed_embedded_redis_is_back_within_seconds(site):
+    old = site.pid("redis")
+    assert old and int((site.data_dir / "redis.pid").read_text()) == old
+
+    os.kill(old, signal.SIGKILL)
+    back_after = site.wait_for_new_pid("redis", old, timeout=10)
+
+    assert back_after < 10
+    deadline = time.monotonic() + 10
+    while site.get("/healthz")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    status, body, _ = site.get("/healthz")
+    assert status == 200, body
+    assert site.state("web") == "RUNNING"
+
+
+def test_a_killed_web_server_is_restarted(site):
+    old = site.pid("web")
+
+    os.kill(old, signal.SIGKILL)
+    site.wait_for_new_pid("web", old, timeout=10)
+
+    deadline = time.monotonic() + 20
+    while site.get("/healthz")[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert site.get("/healthz")[0] == 200
