@@ -69,9 +69,9 @@ def server_args(data_dir: Path, sock_path: Path) -> list[str]:
         "--appendonly", "yes",
         "--appendfilename", AOF_NAME,
         "--appendfsync", "everysec",
-        # Save points also make a clean shutdown write a snapshot (each value is its own argument:
-        # "60 1000" as one would be read as a single, ignored, save point).
-        "--save", "3600", "1", "300", "100", "60", "10000",
+        # Save points also make a clean shutdown write a snapshot. One pair per --save, each value its
+        # own argument: this redis-server ignores "60 1000" as one argument, and more pairs on one line.
+        "--save", "3600", "1", "--save", "300", "100", "--save", "60", "10000",
         "--dbfilename", RDB_NAME,
         "--databases", "32",
         "--maxclients", "10000",
