@@ -14,6 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,3 +145,12 @@ class Site:
 
 def supervisord_available() -> bool:
     return Path(sys.executable).with_name("supervisord").exists()
+
+
+@contextmanager
+def running_site(data_dir: Path, **extra: str) -> Iterator[Site]:
+    site = Site(data_dir, **extra)
+    try:
+        yield site.start()
+    finally:
+        site.stop()

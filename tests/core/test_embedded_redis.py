@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from core.embedded_redis import RDB_NAME, ensure_embedded_redis, redis_server_binary, server_args
-from tests.core._site_process import Site, supervisord_available
+from tests.core._site_process import Site, running_site, supervisord_available
 
 # 20,000 redirects around each kind of kill, the kill half-way through.
 CLICKS_PER_KILL = 20_000
@@ -179,11 +179,8 @@ def _stored_clicks(data_dir: Path, code: str) -> int:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    running = Site(tmp_path_factory.mktemp("durable"))
-    try:
-        yield running.start()
-    finally:
-        running.stop()
+    with running_site(tmp_path_factory.mktemp("durable")) as site:
+        yield site
 
 
 def _shorten(site: Site, url: str) -> str:

@@ -13,7 +13,7 @@ from django.urls import include, path
 
 from core.embedded_redis import redis_server_binary
 from core.redis import reset_clients
-from tests.core._site_process import ROOT, Site, free_port, site_env, supervisord_available
+from tests.core._site_process import ROOT, Site, free_port, running_site, site_env, supervisord_available
 
 # --- a URLconf with views that fail, on top of the real one ------------------------------------
 
@@ -277,11 +277,8 @@ needs_supervisord = pytest.mark.skipif(not supervisord_available(), reason="supe
 
 @pytest.fixture(scope="module")
 def live_site(tmp_path_factory):
-    site = Site(tmp_path_factory.mktemp("prod"))
-    try:
-        yield site.start()
-    finally:
-        site.stop()
+    with running_site(tmp_path_factory.mktemp("prod")) as site:
+        yield site
 
 
 @needs_supervisord

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.core._site_process import Site, supervisord_available
+from tests.core._site_process import Site, running_site, supervisord_available
 
 pytestmark = [
     pytest.mark.skipif(not supervisord_available(), reason="supervisord is not installed (pip install supervisor)"),
@@ -17,11 +17,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    running = Site(tmp_path_factory.mktemp("site"))
-    try:
-        yield running.start()
-    finally:
-        running.stop()
+    with running_site(tmp_path_factory.mktemp("site")) as site:
+        yield site
 
 
 class Load:
