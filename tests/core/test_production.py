@@ -381,3 +381,25 @@ def test_the_process_manager_config_names_every_process(tmp_path):
     assert sections == ["redis", "web", "worker", "beat"]
     assert re.findall(r"^\[program:(\w+)\]", with_url.stdout, re.M) == ["web", "worker", "beat"]
     assert result.stdout.count("autorestart=true") == 4
+
+
+@pytest.mark.browser
+def test_pages_run_under_the_content_security_policy_without_violations(page, live_asgi_server):
+    from tests.fixtures.browser import signup
+
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', e => console.error("
+        "'Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+
+    signup(page, live_asgi_server, "cspuser", "s3cure-Passphrase-42")
+    for url in ["/", "/links/", "/chat/", "/api/docs/"]:
+        response = page.goto(f"{live_asgi_server}{url}")
+        assert "script-src 'self'" in response.headers["content-security-policy"]
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{live_asgi_server}/api/docs/")
+    page.wait_for_selector(".swagger-ui .info", timeout=10_000)  # rendered by its script file
+
+    assert violations == []
