@@ -1,9 +1,9 @@
 """``make run``: every process of the site under supervisord, in the foreground.
 
 ``python -m core.process_manager`` writes ``DATA_DIR/supervisord.conf`` from the
-environment and replaces itself with ``supervisord -n``: the web server (uvicorn, HTTP and
-WebSocket), the Celery worker, Celery beat and, when ``REDIS_URL`` is unset, the embedded
-Redis. A process that dies is started again within a second or two while the others keep
+environment and replaces itself with ``supervisord -n``: the web servers (``WEB_CONCURRENCY``
+uvicorn processes, HTTP and WebSocket, sharing one listening socket that supervisord holds),
+the Celery worker, Celery beat and, when ``REDIS_URL`` is unset, the embedded Redis. A process that dies is started again within a second or two while the others keep
 serving; Ctrl-C (SIGINT) or SIGTERM stops them all, Redis last. ``--print`` shows the
 configuration instead. This module reads the environment itself and does not import Django
 settings, which would start an on-demand Redis.
@@ -37,14 +37,13 @@ def _list(value: str) -> list[str]:
 
 
 def web_command(env: Mapping[str, str]) -> list[str]:
-    """The uvicorn command line; X-Forwarded-* is believed only from TRUSTED_PROXIES."""
+    """One uvicorn process serving the listening socket it is handed as fd 0 (supervisord owns it).
+
+    X-Forwarded-* are believed only from TRUSTED_PROXIES.
+    """
     command = [
-        sys.executable, "-m", "uvicorn", "config.asgi:application",
-        "--host", env.get("WEB_HOST", "127.0.0.1"),
-        "--port", env.get("WEB_PORT", "8000"),
-        "--workers", env.get("WEB_CONCURRENCY", "2"),
-        "--no-access-log",
-        "--timeout-graceful-shutdown", "5",
+        sys.executable, "-m", "uvicorn", "config.asgi:application", "--fd", "0",
+        "--no-access-log", "--timeout-graceful-shutdown", "5",
     ]
     proxies = _list(env.get("TRUSTED_PROXIES", ""))
     if proxies:
@@ -53,6 +52,11 @@ def web_command(env: Mapping[str, str]) -> list[str]:
         # uvicorn's default trusts loopback: any local client could pick its own address.
         command += ["--no-proxy-headers"]
     return command
+
+
+def web_socket(env: Mapping[str, str]) -> str:
+    host = env.get("WEB_HOST", "127.0.0.1")
+    return f"tcp://{host}:{env.get('WEB_PORT', '8000')}"
 
 
 def programs(env: Mapping[str, str]) -> dict[str, list[str]]:
@@ -108,9 +112,20 @@ def render_config(env: Mapping[str, str]) -> str:
         f"serverurl=unix://{_escape(str(sock))}",
     ]
     for priority, (name, command) in enumerate(programs(env).items(), start=1):
+        if name == "web":
+            # supervisord holds the listening socket and hands it to WEB_CONCURRENCY single-process
+            # uvicorns: one that dies is restarted on its own while the others answer on the same
+            # socket (a multi-worker uvicorn killed by SIGKILL would orphan workers still bound to it).
+            lines += [
+                "",
+                f"[fcgi-program:{name}]",
+                f"socket={_escape(web_socket(env))}",
+                f"numprocs={int(env.get('WEB_CONCURRENCY', '2'))}",
+                "process_name=%(program_name)s-%(process_num)d",
+            ]
+        else:
+            lines += ["", f"[program:{name}]"]
         lines += [
-            "",
-            f"[program:{name}]",
             f"command={_escape(shlex.join(command))}",
             f"directory={_escape(str(BASE_DIR))}",
             # Lower priorities start first and stop last: Redis before, and after, its clients.

@@ -34,8 +34,9 @@ def site_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     env.update(
         DATA_DIR=str(data_dir), WEB_HOST="127.0.0.1", WEB_PORT=str(port), WEB_CONCURRENCY="1",
         CELERY_CONCURRENCY="1", METRICS_TOKEN=METRICS_TOKEN, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-        DJANGO_SETTINGS_MODULE="config.settings", **extra,
+        DJANGO_SETTINGS_MODULE="config.settings",
     )
+    env.update(extra)
     return env
 
 
@@ -71,7 +72,9 @@ class Site:
         raise RuntimeError(f"the site did not come up: {self.tail()}")
 
     def programs(self) -> list[str]:
-        return ["redis", "web", "worker", "beat"]
+        """Every supervised process (the web processes are a group sharing supervisord's socket)."""
+        web = [f"web:web-{number}" for number in range(int(self.env["WEB_CONCURRENCY"]))]
+        return ["redis", *web, "worker", "beat"]
 
     def tail(self, lines: int = 60) -> str:
         text = (self.data_dir / "site.log").read_text(errors="replace")

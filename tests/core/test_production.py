@@ -13,7 +13,7 @@ from django.urls import include, path
 
 from core.embedded_redis import redis_server_binary
 from core.redis import reset_clients
-from tests.core._site_process import ROOT, Site, free_port, running_site, site_env, supervisord_available
+from tests.core._site_process import ROOT, Site, running_site, site_env, supervisord_available
 
 # --- a URLconf with views that fail, on top of the real one ------------------------------------
 
@@ -318,15 +318,21 @@ ECHO_APP = "tests.core._client_echo:app"
 
 
 def _serve_echo(tmp_path, **extra):
-    """The web command `make run` uses, serving an app that echoes the client address it is given."""
+    """The web command `make run` uses, on a listening socket as fd 0 (as supervisord hands it),
+    serving an app that echoes the client address it is given."""
+    import socket
+
     from core.process_manager import web_command
 
-    port = free_port()
-    command = web_command(site_env(tmp_path, port, **extra))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    command = web_command(site_env(tmp_path, 0, **extra))
     command[command.index("config.asgi:application")] = ECHO_APP
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=ROOT, stdin=listener, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     site = Site(tmp_path)
-    site.port = port
+    site.port = listener.getsockname()[1]
+    listener.close()
     for _ in range(100):
         if site.get("/")[0] == 200:
             return process, site
@@ -378,8 +384,9 @@ def test_the_process_manager_config_names_every_process(tmp_path):
     )
 
     sections = re.findall(r"^\[program:(\w+)\]", result.stdout, re.M)
-    assert sections == ["redis", "web", "worker", "beat"]
-    assert re.findall(r"^\[program:(\w+)\]", with_url.stdout, re.M) == ["web", "worker", "beat"]
+    assert sections == ["redis", "worker", "beat"]
+    assert re.findall(r"^\[program:(\w+)\]", with_url.stdout, re.M) == ["worker", "beat"]
+    assert "[fcgi-program:web]\nsocket=tcp://127.0.0.1:8123\nnumprocs=1\n" in result.stdout
     assert result.stdout.count("autorestart=true") == 4
 
 
