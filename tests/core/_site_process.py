@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -121,6 +122,21 @@ class Site:
             return 0, b"", {}
         finally:
             connection.close()
+
+    def shorten(self, url: str) -> str:
+        status, body, _ = self.request("POST", "/api/v1/shorten", {"long_url": url})
+        assert status == 201, body
+        return json.loads(body)["short_code"]
+
+    def stored_clicks(self, code: str) -> int:
+        """Click rows the consumer has written for a short code (read straight from the SQLite file)."""
+        with sqlite3.connect(f"file:{self.data_dir / 'db.sqlite3'}?mode=ro", uri=True, timeout=20) as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM shortener_click c JOIN shortener_link l ON l.id = c.link_id "
+                "WHERE l.short_code = ?",
+                (code,),
+            ).fetchone()
+        return count
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

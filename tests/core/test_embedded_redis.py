@@ -8,7 +8,6 @@ most those answered in the last second before it.
 import asyncio
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -168,31 +167,14 @@ class Redirects:
         return killed_at
 
 
-def _stored_clicks(data_dir: Path, code: str) -> int:
-    with sqlite3.connect(f"file:{data_dir / 'db.sqlite3'}?mode=ro", uri=True, timeout=20) as db:
-        (count,) = db.execute(
-            "SELECT COUNT(*) FROM shortener_click c JOIN shortener_link l ON l.id = c.link_id WHERE l.short_code = ?",
-            (code,),
-        ).fetchone()
-    return count
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     with running_site(tmp_path_factory.mktemp("durable")) as site:
         yield site
 
 
-def _shorten(site: Site, url: str) -> str:
-    status, body, _ = site.request("POST", "/api/v1/shorten", {"long_url": url})
-    assert status == 201, body
-    import json
-
-    return json.loads(body)["short_code"]
-
-
 def _kill_redis(site: Site, sig: signal.Signals) -> tuple[Redirects, float]:
-    code = _shorten(site, f"https://example.com/{sig.name}")
+    code = site.shorten(f"https://example.com/{sig.name}")
     redirects = Redirects(site.port, code)
     pid = site.pid("redis")
 
@@ -206,7 +188,7 @@ def _caught_up(site: Site, code: str, answered: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     stored, last_change, last = 0, time.monotonic(), -1
     while time.monotonic() < deadline:
-        stored = _stored_clicks(site.data_dir, code)
+        stored = site.stored_clicks(code)
         if stored != last:
             last, last_change = stored, time.monotonic()
         settled = time.monotonic() - last_change

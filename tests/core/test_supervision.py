@@ -49,20 +49,28 @@ def test_every_process_runs_under_the_process_manager(site):
 
 
 def test_a_killed_celery_worker_is_back_within_10_seconds_while_the_site_keeps_answering(site):
+    busy = site.shorten("https://example.com/busy")  # its clicks keep the worker's consumer busy
     old = site.pid("worker")
     assert old
 
-    with Load(site, "/") as load:
-        time.sleep(1)
+    with Load(site, "/") as pages, Load(site, f"/{busy}") as redirects:
+        time.sleep(1.5)
         os.kill(old, signal.SIGKILL)
         back_after = site.wait_for_new_pid("worker", old, timeout=10)
         time.sleep(1)
 
     assert back_after < 10
-    assert len(load.statuses) > 20
-    assert set(load.statuses) == {200}, load.statuses
-    # The others were never touched.
+    assert len(pages.statuses) > 20 and len(redirects.statuses) > 20
+    assert set(pages.statuses) == {200}, pages.statuses
+    assert set(redirects.statuses) == {302}, redirects.statuses
+    # The others were never touched, and the new worker does the work: a fresh click reaches the database.
     assert {site.state(name) for name in ("web:web-0", "beat", "redis")} == {"RUNNING"}
+    fresh = site.shorten("https://example.com/after-restart")
+    assert site.get(f"/{fresh}", headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"})[0] == 302
+    deadline = time.monotonic() + 15
+    while site.stored_clicks(fresh) < 1 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert site.stored_clicks(fresh) == 1
 
 
 def test_a_killed_embedded_redis_is_back_within_seconds(site):
