@@ -146,7 +146,8 @@ if not REDIS_URL:
 
     # Under `make run` the process manager runs the embedded Redis in the foreground
     # (and restarts it); anything else (tests, manage.py) starts it on demand.
-    _redis_socket = socket_path(DATA_DIR) if env_bool("EMBEDDED_REDIS_SUPERVISED", False) else ensure_embedded_redis(DATA_DIR)
+    _supervised = env_bool("EMBEDDED_REDIS_SUPERVISED", False)
+    _redis_socket = socket_path(DATA_DIR) if _supervised else ensure_embedded_redis(DATA_DIR)
     REDIS_URL = f"unix://{_redis_socket}?db=0"
 
 
