@@ -103,3 +103,17 @@ def test_a_killed_web_process_is_restarted_while_its_sibling_keeps_the_socket_an
     assert sibling_now == second
     assert len(load.statuses) > 20
     assert set(load.statuses) == {200}, load.statuses
+
+
+def test_ctrl_c_stops_every_process_and_redis_saves_on_the_way_out(tmp_path):
+    with running_site(tmp_path) as site:
+        pids = {name: site.pid(name) for name in site.programs()}
+        site.process.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground `make run`
+        site.process.wait(timeout=60)
+
+        assert site.process.returncode == 0
+        for pid in pids.values():
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)  # gone, not orphaned
+        assert (site.data_dir / "redis.rdb").exists()
+        assert not (site.data_dir / "redis.pid").exists()
