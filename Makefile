@@ -20,11 +20,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
+# Production behaviour (DEBUG=0) unless `DEBUG=1 make run`. supervisord runs web, worker, beat
+# and the embedded Redis in the foreground, restarting whichever dies; Ctrl-C stops them all.
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) WEB_HOST=$(HOST) WEB_PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) CELERY_CONCURRENCY=$(CELERY_CONCURRENCY) \
-		$(VENV)/bin/honcho --procfile Procfile --app-root . start
+		$(PY) -m core.process_manager
 
 test: install
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
@@ -44,6 +46,6 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	@# the embedded Redis outlives `make run` by design; stop it before its directory goes
+	@# an embedded Redis started on demand (tests, manage.py) outlives them; stop it before its directory goes
 	-@test -f var/redis.pid && kill $$(cat var/redis.pid) 2>/dev/null; true
 	rm -rf $(VENV) var .pytest_cache

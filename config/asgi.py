@@ -18,12 +18,12 @@ from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from core.asgi import HotPathRouter  # noqa: E402
-from core.staticfiles import SafeASGIStaticFilesHandler  # noqa: E402
+from core.middleware import StaticFilesHandler  # noqa: E402
 from core.ws_auth import WebSocketAuthMiddleware  # noqa: E402
 
 # One address serves everything, static files included, unless a front proxy
 # serves STATIC_ROOT itself (SERVE_STATIC=0). Only /static/ is intercepted.
-http_app = SafeASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
+http_app = StaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 
 application = HotPathRouter(
     ProtocolTypeRouter(

@@ -28,7 +28,8 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 TESTING = "pytest" in sys.modules or os.environ.get("DJANGO_TESTING") == "1"
-DEBUG = env_bool("DEBUG", default=True)
+# Production behaviour unless asked otherwise: `DEBUG=1 make run` is the development switch.
+DEBUG = env_bool("DEBUG", default=False)
 DATA_DIR = Path(os.environ.get("DATA_DIR") or BASE_DIR / "var").resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
@@ -36,8 +37,10 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 def _secret_key() -> str:
     if key := os.environ.get("SECRET_KEY"):
         return key
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=0.")
+    if os.environ.get("DATABASE_URL") and not DEBUG:
+        # A real deployment (its own database server) must not depend on a file in DATA_DIR;
+        # the embedded default (SQLite + embedded Redis) keeps a key generated there.
+        raise ImproperlyConfigured("SECRET_KEY must be set when DATABASE_URL is set and DEBUG=0.")
     from core.secret import local_secret_key
 
     return local_secret_key(DATA_DIR)
@@ -70,7 +73,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -137,9 +142,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis ----------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if not REDIS_URL:
-    from core.embedded_redis import ensure_embedded_redis
+    from core.embedded_redis import ensure_embedded_redis, socket_path
 
-    REDIS_URL = f"unix://{ensure_embedded_redis(DATA_DIR)}?db=0"
+    # Under `make run` the process manager runs the embedded Redis in the foreground
+    # (and restarts it); anything else (tests, manage.py) starts it on demand.
+    _supervised = env_bool("EMBEDDED_REDIS_SUPERVISED", False)
+    _redis_socket = socket_path(DATA_DIR) if _supervised else ensure_embedded_redis(DATA_DIR)
+    REDIS_URL = f"unix://{_redis_socket}?db=0"
 
 
 def _with_db(url: str, db: int) -> str:
@@ -283,8 +292,19 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PUBLIC_BASE_URL.startswith("https://")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
-# Proxies whose X-Forwarded-For is trusted for the client address.
+# Proxies whose X-Forwarded-For is trusted for the client address (uvicorn's
+# --forwarded-allow-ips is set from the same list; empty: no proxy is trusted).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+# Content-Security-Policy of every Django response: scripts only from our own static files.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
+)
+# Strict-Transport-Security max-age, sent when PUBLIC_BASE_URL is https (0 turns it off).
+HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000"))
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: it always answers 403.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

@@ -5,13 +5,13 @@ thread adds them to Redis hashes every couple of seconds (one pipelined
 HINCRBY batch), so ``/metrics`` reports every web worker whichever one answers.
 """
 
+import hmac
 import os
 import threading
 import time
 from collections import Counter
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
+from core.middleware import DualModeMiddleware
 from core.store import METRICS_COUNTERS_KEY, METRICS_LATENCY_KEY, METRICS_REQUESTS_KEY
 
 # Counters other code increments with ``recorder.count(name, **labels)``: name -> help text.
@@ -106,31 +106,26 @@ def route_of(request) -> str:
     return "/" + (match.route or match.view_name or "unknown").lstrip("^")
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(DualModeMiddleware):
     """Times every Django request; works natively under both WSGI and ASGI."""
 
-    sync_capable = True
-    async_capable = True
+    def before(self, request):
+        return time.perf_counter()
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.is_async:
-            return self._acall(request)
-        started = time.perf_counter()
-        response = self.get_response(request)
+    def after(self, request, response, started):
         recorder.observe(route_of(request), request.method, response.status_code, time.perf_counter() - started)
         return response
 
-    async def _acall(self, request):
-        started = time.perf_counter()
-        response = await self.get_response(request)
-        recorder.observe(route_of(request), request.method, response.status_code, time.perf_counter() - started)
-        return response
+
+def scrape_authorized(request) -> bool:
+    """``Authorization: Bearer <METRICS_TOKEN>`` (what Prometheus' bearer_token sends); no token set, no scrape."""
+    from django.conf import settings
+
+    expected = settings.METRICS_TOKEN
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), expected.encode())
 
 
 def _escape(value: str) -> str:

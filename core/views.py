@@ -1,6 +1,7 @@
 """Platform pages and endpoints: home, sign-up, log-in, health, metrics, error pages."""
 
 import functools
+import sys
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core import health, metrics
 from core.errors import ApplicationError, CoreError, FieldError, application_error_response, error_response
+from core.middleware import is_outage, outage_response
 from core.ratelimit import enforce_credential_limits
 from core.selectors import api_token_of
 from core.services import USERNAME_RULE, token_rotate, user_register, username_clean
@@ -133,6 +135,8 @@ def healthz(request):
 @never_cache
 @require_GET
 def metrics_view(request):
+    if not metrics.scrape_authorized(request):
+        return JsonResponse({"error": "A valid metrics scrape token is required.", "code": "permission_denied"}, status=403)
     return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
@@ -167,6 +171,8 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    if is_outage(sys.exc_info()[1]):  # Redis lost outside a view (a session saved afterwards…)
+        return outage_response(request)
     if _wants_json(request):
         return error_response("Internal server error.", CoreError.SERVER_ERROR, 500)
     # Rendered without the request context: whatever broke may be the database.

@@ -8,6 +8,14 @@ from core.metrics import BUCKETS, recorder
 
 pytestmark = pytest.mark.django_db
 
+TOKEN = "metrics-scrape-token"
+SCRAPE = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(settings):
+    settings.METRICS_TOKEN = TOKEN
+
 
 def _value(text: str, series: str) -> float:
     match = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
@@ -17,7 +25,7 @@ def _value(text: str, series: str) -> float:
 
 def test_metrics_count_requests_by_route_method_and_status(client):
     recorder.flush()
-    before = client.get("/metrics").content.decode()
+    before = client.get("/metrics", **SCRAPE).content.decode()
     ok = 'http_requests_total{route="/healthz",method="GET",status="200"}'
     missing = 'http_requests_total{route="/api/v1/auth/me",method="GET",status="401"}'
     start_ok = _value(before, ok) if ok in before else 0
@@ -26,7 +34,7 @@ def test_metrics_count_requests_by_route_method_and_status(client):
     for _ in range(3):
         client.get("/healthz")
     client.get("/api/v1/auth/me")
-    text = client.get("/metrics").content.decode()
+    text = client.get("/metrics", **SCRAPE).content.decode()
 
     assert _value(text, ok) == start_ok + 3
     assert _value(text, missing) == start_missing + 1
@@ -35,7 +43,7 @@ def test_metrics_count_requests_by_route_method_and_status(client):
 def test_metrics_have_a_latency_histogram_per_route(client):
     client.get("/healthz")
 
-    response = client.get("/metrics")
+    response = client.get("/metrics", **SCRAPE)
 
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.content.decode()
@@ -51,6 +59,33 @@ def test_metrics_have_a_latency_histogram_per_route(client):
 def test_metrics_report_the_celery_queue_depth(client, clean_redis):
     clean_redis.rpush("celery", "a", "b")
 
-    text = client.get("/metrics").content.decode()
+    text = client.get("/metrics", **SCRAPE).content.decode()
 
     assert _value(text, 'celery_queue_depth{queue="celery"}') == 2
+
+
+def test_metrics_refuse_a_scrape_without_the_token_even_from_loopback(client):
+    response = client.get("/metrics", REMOTE_ADDR="127.0.0.1")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert "http_requests_total" not in response.content.decode()
+
+
+@pytest.mark.parametrize("header", ["Bearer wrong-token", f"Token {TOKEN}", TOKEN, "Bearer ", f"Basic {TOKEN}"])
+def test_metrics_refuse_a_wrong_token_or_scheme(client, header):
+    assert client.get("/metrics", HTTP_AUTHORIZATION=header).status_code == 403
+
+
+def test_metrics_are_closed_when_no_token_is_configured(client, settings):
+    settings.METRICS_TOKEN = ""
+
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 403
+    assert client.get("/metrics", **SCRAPE).status_code == 403
+
+
+def test_metrics_accept_the_bearer_token_prometheus_sends(client):
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"bearer {TOKEN}")
+
+    assert response.status_code == 200
+    assert "# TYPE http_requests_total counter" in response.content.decode()

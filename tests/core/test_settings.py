@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _boot(env: dict, tmp_path) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_TESTING"}}
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_TESTING", "DATABASE_URL"}}
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
@@ -21,11 +21,34 @@ def _boot(env: dict, tmp_path) -> subprocess.CompletedProcess:
     )
 
 
-def test_production_mode_refuses_to_start_without_a_secret_key(tmp_path):
-    result = _boot({"DEBUG": "0"}, tmp_path)
+def test_a_deployment_with_its_own_database_refuses_to_start_without_a_secret_key(tmp_path):
+    result = _boot({"DEBUG": "0", "DATABASE_URL": "postgres://nobody@127.0.0.1:1/nothing"}, tmp_path)
 
     assert result.returncode != 0
-    assert "SECRET_KEY must be set when DEBUG=0" in result.stderr
+    assert "SECRET_KEY must be set when DATABASE_URL is set and DEBUG=0" in result.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_debug_is_off_unless_asked_for(tmp_path):
+    result = _boot({}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_debug_1_is_the_development_switch(tmp_path):
+    result = _boot({"DEBUG": "1"}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+def test_the_embedded_default_starts_in_production_mode_with_a_key_generated_into_data_dir(tmp_path):
+    result = _boot({"DEBUG": "0"}, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert len((tmp_path / "secret_key").read_text()) >= 50
 
 
 def test_production_mode_starts_with_a_secret_key(tmp_path):
