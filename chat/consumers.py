@@ -19,7 +19,7 @@ from chat.errors import ChatError
 from chat.services.messages import message_send
 from chat.services.presence import presence_refresh, presence_socket_closed, presence_socket_opened, typing_notify
 from chat.services.receipts import receipt_record
-from core.errors import ApplicationError
+from core.errors import ApplicationError, error_frame
 
 logger = logging.getLogger(__name__)
 
@@ -90,26 +90,26 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             frame = json.loads(text_data if text_data is not None else bytes_data)
         except (TypeError, ValueError):
-            await self.send_json(events.error(ChatError.INVALID_JSON, "The frame is not valid JSON."))
+            await self.send_json(error_frame("The frame is not valid JSON.", ChatError.INVALID_JSON))
             return
         if not isinstance(frame, dict):
-            await self.send_json(events.error(ChatError.INVALID, "A frame is a JSON object."))
+            await self.send_json(error_frame("A frame is a JSON object.", ChatError.INVALID))
             return
         ref = frame.get("ref", frame.get("client_id"))
         handler = self.HANDLERS.get(frame.get("type"))
         if handler is None:
-            await self.send_json(events.error(ChatError.UNKNOWN_TYPE, f"Unknown frame type: {frame.get('type')!r}.", ref))
+            await self.send_json(error_frame(f"Unknown frame type: {frame.get('type')!r}.", ChatError.UNKNOWN_TYPE, ref))
             return
         try:
             await self._refresh_presence()
             await handler(self, frame)
         except ApplicationError as exc:
-            await self.send_json({**events.error(exc.code, exc.message, ref), **exc.extra})
+            await self.send_json(exc.as_frame(ref))
         except Exception:
             # One failed frame (e.g. Redis or the database timing out under load) must not
             # close the socket; the client may retry it (message.send is idempotent).
             logger.exception("chat frame %r failed", frame.get("type"))
-            await self.send_json(events.error(ChatError.INTERNAL, "The server could not handle this frame.", ref))
+            await self.send_json(error_frame("The server could not handle this frame.", ChatError.INTERNAL, ref))
 
     async def _refresh_presence(self) -> None:
         now = time.monotonic()

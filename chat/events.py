@@ -7,7 +7,6 @@ at-most-once: the database stays the source of truth and ``sync`` repairs gaps.
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from core import publish
 
@@ -63,10 +62,6 @@ def conversation_changed(conversation_id: int, change: str) -> dict:
 
 def sync_done(cursors: dict[str, int], changes: dict[str, int] | None = None) -> dict:
     return {"type": "sync.done", "cursors": cursors, "changes": changes or {}}
-
-
-def error(code: str, message: str, ref: Any = None) -> dict:
-    return {"type": "error", "code": str(code), "error": message, "ref": ref}
 
 
 def _layer_message(payload: dict, skip_channel: str | None) -> dict:

@@ -166,6 +166,12 @@ if TESTING:
     REDIS_TEST_DB = int(os.environ.get("REDIS_TEST_DB", "15")) - int(_worker or 0)
     REDIS_URL = _with_db(REDIS_URL, REDIS_TEST_DB)
 
+# Every Django-side Redis client (cache, sessions, core.redis) gives up after these many seconds,
+# so a Redis that stalls (accepts, never answers) turns requests into a quick 503, not a hang.
+# The channel layer keeps its own, longer read timeout (its receive blocks on purpose).
+REDIS_CONNECT_TIMEOUT = float(os.environ.get("REDIS_CONNECT_TIMEOUT") or 1.0)
+REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT") or 1.0)
+
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -174,8 +180,8 @@ CACHES = {
         "OPTIONS": {
             "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
             "CONNECTION_POOL_KWARGS": {"max_connections": 64, "timeout": 5},
-            "SOCKET_CONNECT_TIMEOUT": 2,
-            "SOCKET_TIMEOUT": 5,
+            "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
         },
     }
 }
@@ -205,6 +211,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A stalled broker must not hang a request sending a task (core.tasks); reads wait longer than
+# the worker's 1 s BRPOP.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": 5}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TIMEZONE = "UTC"

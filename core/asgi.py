@@ -15,7 +15,9 @@ import time
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from core.errors import ApplicationError, error_json, retry_after_headers
 from core.metrics import recorder
+from core.middleware import RETRY_AFTER_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +36,35 @@ class _TrackedSend:
         await self.send(message)
 
 
+class ThrottledLog:
+    """At most one log line per ``interval`` seconds for a failure that repeats on every request
+    (Redis down): the first one with its traceback, later ones with the count since the last line."""
+
+    def __init__(self, log: logging.Logger, interval: float = 10.0):
+        self.log = log
+        self.interval = interval
+        self._last = float("-inf")
+        self._suppressed = 0
+
+    def failure(self, message: str, *args, exc_info: bool = True) -> bool:
+        """Log ``message % args`` unless a line went out less than ``interval`` ago; True if logged."""
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._suppressed += 1
+            return False
+        suppressed, self._suppressed, self._last = self._suppressed, 0, now
+        suffix = f" ({suppressed} more like it since the last line)" if suppressed else ""
+        # A traceback only when the failure is new; a repeat is one line with its count.
+        self.log.warning(message + suffix, *args, exc_info=exc_info and not suppressed)
+        return True
+
+
 class HotPathRouter:
     def __init__(self, app, handlers=None):
         self.app = app
         paths = settings.HOT_PATH_HANDLERS if handlers is None else handlers
         self.handlers = [(path.rsplit(".", 1)[0], import_string(path)) for path in paths]
+        self.failures = {name: ThrottledLog(logger) for name, _ in self.handlers}
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -53,8 +79,9 @@ class HotPathRouter:
                 except Exception:
                     if guarded.started:
                         raise  # half a response is out: nothing sane left to do
-                    # Redis down, a bug in the shortcut…: Django still knows how to answer.
-                    logger.exception("hot path handler %s failed; handing the request to Django", name)
+                    # Redis down, a bug in the shortcut…: Django still knows how to answer. One line
+                    # per interval, not a traceback per request while Redis is away.
+                    self.failures[name].failure("hot path handler %s failed; handing the request to Django", name)
                     recorder.observe(f"hot:{name}", scope["method"], 599, time.perf_counter() - started)
                     break
                 if status:
@@ -119,6 +146,10 @@ _JSON_HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-optio
                  (b"cache-control", b"no-store")]
 
 
+# What ``core.middleware.outage_response`` adds to its 503, for hot handlers answering one.
+OUTAGE_HEADERS = [(b"retry-after", str(RETRY_AFTER_SECONDS).encode())]
+
+
 async def send_response(send, status: int, body: bytes, headers: list) -> int:
     await send({"type": "http.response.start", "status": status,
                 "headers": [*headers, (b"content-length", str(len(body)).encode())]})
@@ -127,5 +158,14 @@ async def send_response(send, status: int, body: bytes, headers: list) -> int:
 
 
 async def send_json(send, status: int, payload: dict, extra_headers: list | None = None) -> int:
-    body = json.dumps(payload).encode()
+    return await send_json_bytes(send, status, json.dumps(payload).encode(), extra_headers)
+
+
+async def send_json_bytes(send, status: int, body: bytes, extra_headers: list | None = None) -> int:
     return await send_response(send, status, body, [*_JSON_HEADERS, *(extra_headers or [])])
+
+
+async def send_error(send, error: ApplicationError, extra_headers: list | None = None) -> int:
+    """The one error body (``core.errors``) for ``error``, with its ``Retry-After`` when it has one."""
+    body = error_json(error.message, error.code, **error.extra)
+    return await send_json_bytes(send, error.status, body, [*retry_after_headers(error), *(extra_headers or [])])

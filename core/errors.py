@@ -41,6 +41,8 @@ class CoreError(StrEnum):
     NOT_ACCEPTABLE = "not_acceptable"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     TOO_LARGE = "too_large"
+    TOO_MANY_FIELDS = "too_many_fields"
+    IMAGE_TOO_LARGE = "image_too_large"
     RATE_LIMITED = "rate_limited"
     USERNAME_TAKEN = "username_taken"
     INVALID_USERNAME = "invalid_username"
@@ -92,6 +94,13 @@ class ApplicationError(Exception):
 
 def application_error_response(exc: ApplicationError) -> JsonResponse:
     return error_response(exc.message, exc.code, exc.status, **exc.extra)
+
+
+def retry_after_headers(exc: ApplicationError) -> list[tuple[bytes, bytes]]:
+    """The ``Retry-After`` header of ``exc`` for ASGI handlers (empty when it carries none)."""
+    if retry_after := exc.extra.get("retry_after"):
+        return [(b"retry-after", str(int(retry_after)).encode())]
+    return []
 
 
 class FieldError(ApplicationError):
@@ -146,9 +155,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
             response["Retry-After"] = str(int(retry_after))
         return response
     if isinstance(exc, RequestDataTooBig):  # Django's own limit on bodies, hit while DRF reads one
-        return Response({"error": "Request body too large.", "code": "too_large"}, status=413)
+        return Response(error_body("Request body too large.", CoreError.TOO_LARGE), status=413)
     if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
-        return Response({"error": str(exc), "code": "too_many_fields"}, status=400)
+        return Response(error_body(str(exc), CoreError.TOO_MANY_FIELDS), status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import FieldError
+from core.errors import CoreError, FieldError
 
 # Pillow format name -> the type an image of it is served with.
 RASTER_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -31,7 +31,7 @@ class ImageTooLarge(FieldError):
     def __init__(self, field: str, width: int, height: int):
         super().__init__(
             {field: f"Images are limited to {max_pixels():,} pixels; this one is {width}×{height}."},
-            code="image_too_large",
+            code=CoreError.IMAGE_TOO_LARGE,
         )
 
 
@@ -69,7 +69,7 @@ def image_header(fileobj, *, field: str) -> ImageHeader | None:
             header = ImageHeader(image.format, RASTER_TYPES[image.format], width, height)
             image.verify()  # structure and checksums (PNG chunks' CRCs); still no decoding
     except Image.DecompressionBombError:
-        raise FieldError({field: f"Images are limited to {max_pixels():,} pixels."}, code="image_too_large") from None
+        raise FieldError({field: f"Images are limited to {max_pixels():,} pixels."}, code=CoreError.IMAGE_TOO_LARGE) from None
     except NOT_AN_IMAGE:
         return None
     finally:

@@ -17,6 +17,7 @@ from core.store import METRICS_COUNTERS_KEY, METRICS_LATENCY_KEY, METRICS_REQUES
 # Counters other code increments with ``recorder.count(name, **labels)``: name -> help text.
 COUNTERS = {
     "publish_failures_total": "WebSocket group publishes that failed (logged, not retried), by app.",
+    "task_enqueue_failures_total": "Celery tasks that could not be sent after a commit (broker down), by app and task.",
 }
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FLUSH_SECONDS = 2.0

@@ -16,8 +16,10 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.exceptions import SuspiciousFileOperation
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.template import loader
+
+from core.errors import ApplicationError, CoreError, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +54,15 @@ def wants_json(request) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
+def outage_error() -> ApplicationError:
+    """The outage as an ApplicationError, for handlers that render errors themselves (the hot path
+    sends it with ``core.asgi.OUTAGE_HEADERS``): the same body as ``outage_response``."""
+    return ApplicationError(OUTAGE_MESSAGE, CoreError.SERVICE_UNAVAILABLE, status=503)
+
+
 def outage_response(request) -> HttpResponse:
     if wants_json(request):
-        response = JsonResponse({"error": OUTAGE_MESSAGE, "code": "service_unavailable"}, status=503)
+        response = error_response(OUTAGE_MESSAGE, CoreError.SERVICE_UNAVAILABLE, 503)
     else:
         # No request context: the session and the user live in the service that is down.
         response = HttpResponse(loader.render_to_string("503.html", {"message": OUTAGE_MESSAGE}), status=503)

@@ -19,15 +19,19 @@ _async_clients: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.R
 )
 
 
+def _pool_options() -> dict:
+    # Bounded waits (settings.REDIS_*_TIMEOUT, 1 s by default): a stalled Redis fails the command
+    # quickly, and the request becomes a 503 (core.middleware) instead of hanging.
+    return {"timeout": 5, "socket_connect_timeout": settings.REDIS_CONNECT_TIMEOUT,
+            "socket_timeout": settings.REDIS_SOCKET_TIMEOUT}
+
+
 def get_redis() -> redis.Redis:
     global _sync_client
     if _sync_client is None:
         with _lock:
             if _sync_client is None:
-                pool = redis.BlockingConnectionPool.from_url(
-                    settings.REDIS_URL, max_connections=64, timeout=5,
-                    socket_connect_timeout=2, socket_timeout=5,
-                )
+                pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, max_connections=64, **_pool_options())
                 _sync_client = redis.Redis(connection_pool=pool)
     return _sync_client
 
@@ -37,10 +41,7 @@ def get_async_redis() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=128, timeout=5,
-            socket_connect_timeout=2, socket_timeout=5,
-        )
+        pool = aioredis.BlockingConnectionPool.from_url(settings.REDIS_URL, max_connections=128, **_pool_options())
         client = aioredis.Redis(connection_pool=pool)
         _async_clients[loop] = client
     return client

@@ -136,7 +136,7 @@ def healthz(request):
 @require_GET
 def metrics_view(request):
     if not metrics.scrape_authorized(request):
-        return JsonResponse({"error": "A valid metrics scrape token is required.", "code": "permission_denied"}, status=403)
+        return error_response("A valid metrics scrape token is required.", CoreError.PERMISSION_DENIED, 403)
     return HttpResponse(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
 
 

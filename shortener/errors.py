@@ -10,6 +10,12 @@ class ShortenerErrorCode(StrEnum):
     LINK_DELETED = "link_deleted"
     LINK_GONE = "link_gone"
     IMPORT_INVALID = "import_invalid"
+    ALIAS_RESERVED = "alias_reserved"
+    BLOCKED_HOST = "blocked_host"
+    HOST_ALREADY_BLOCKED = "duplicate"
+    PASSWORD_REQUIRED = "password_required"
+    PASSWORD_WRONG = "password_wrong"
+    PASSWORD_UNAVAILABLE = "unavailable"
 
 
 def alias_taken(suggested: list[str]) -> ApplicationError:

@@ -10,9 +10,10 @@ import asyncio
 import logging
 import weakref
 
-from core.asgi import header, host_allowed, read_body, send_json
-from core.errors import ApplicationError
+from core.asgi import OUTAGE_HEADERS, header, host_allowed, read_body, send_error, send_json
+from core.errors import ApplicationError, CoreError
 from core.hotdb import run_db
+from core.middleware import is_outage, outage_error
 from core.parsers import json_body
 from core.tokens import auser_id_for_token, parse_authorization
 
@@ -20,11 +21,24 @@ logger = logging.getLogger(__name__)
 
 SHORTEN_PATH = "/api/v1/shorten"
 MAX_SHORTEN_BODY = 64 * 1024
-_INVALID_TOKEN = {"error": "Invalid token.", "code": "authentication_failed"}
 _WWW_AUTHENTICATE = [(b"www-authenticate", b"Token")]
 
+Answer = dict | ApplicationError  # a created link's summary (201) or the error to render
 
-def _shorten_batch_sync(requests: list[tuple[int, object, str]]) -> list[tuple[int, dict]]:
+
+def _invalid_token() -> ApplicationError:
+    return ApplicationError("Invalid token.", CoreError.AUTHENTICATION_FAILED, status=401)
+
+
+def _too_large() -> ApplicationError:
+    return ApplicationError("Request body too large.", CoreError.TOO_LARGE, status=413)
+
+
+def _server_error() -> ApplicationError:
+    return ApplicationError("Internal server error.", CoreError.SERVER_ERROR, status=500)
+
+
+def _shorten_batch_sync(requests: list[tuple[int, object, str]]) -> list[Answer]:
     """Validation per request, then one ``link_create_batch`` for the valid ones (callers are authenticated)."""
     from django.contrib.auth import get_user_model
 
@@ -32,24 +46,21 @@ def _shorten_batch_sync(requests: list[tuple[int, object, str]]) -> list[tuple[i
     from shortener.services import links
 
     users = get_user_model().objects.in_bulk({user_id for user_id, _, _ in requests})
-    answers: list[tuple[int, dict] | None] = []
+    answers: list[Answer | None] = []
     to_create: list[tuple[int, object, links.LinkInput]] = []
     for index, (user_id, payload, host) in enumerate(requests):
         user = users.get(user_id)
         if user is None or not user.is_active:  # gone since its token was cached
-            answers.append((401, _INVALID_TOKEN))
+            answers.append(_invalid_token())
             continue
         try:
             to_create.append((index, user, links.link_input_from(payload, request_host=host)))
             answers.append(None)
         except ApplicationError as exc:
-            answers.append((exc.status, exc.as_dict()))
+            answers.append(exc)
     created = links.link_create_batch(items=[(owner, data) for _, owner, data in to_create])
     for (index, _, _), result in zip(to_create, created, strict=True):
-        if isinstance(result, ApplicationError):
-            answers[index] = (result.status, result.as_dict())
-        else:
-            answers[index] = (201, link_summary(result))
+        answers[index] = result if isinstance(result, ApplicationError) else link_summary(result)
     return answers
 
 
@@ -65,7 +76,7 @@ class _CreateBatcher:
         self.waiting: list[tuple[int, object, str, asyncio.Future]] = []
         self.writing = False
 
-    async def submit(self, user_id: int, payload: object, host: str) -> tuple[int, dict]:
+    async def submit(self, user_id: int, payload: object, host: str) -> Answer:
         future = asyncio.get_running_loop().create_future()
         self.waiting.append((user_id, payload, host, future))
         if not self.writing:
@@ -80,9 +91,15 @@ class _CreateBatcher:
                 try:
                     answers = await run_db(_shorten_batch_sync, [(user_id, payload, host)
                                                                  for user_id, payload, host, _ in batch])
-                except Exception:  # noqa: BLE001 - every waiter gets the failure, never a hang
-                    logger.exception("hot shorten batch failed")
-                    answers = [(500, {"error": "Internal server error.", "code": "server_error"})] * len(batch)
+                except Exception as exc:  # noqa: BLE001 - every waiter gets the failure, never a hang
+                    if is_outage(exc):
+                        # Nothing was committed (the batch's transaction rolled back): the same
+                        # 503 with Retry-After as the DRF view, and the client may retry.
+                        logger.warning("hot shorten: Redis unavailable (%r); batch of %s refused", exc, len(batch))
+                        answers = [outage_error()] * len(batch)
+                    else:
+                        logger.exception("hot shorten batch failed")
+                        answers = [_server_error()] * len(batch)
                 for (_, _, _, future), answer in zip(batch, answers, strict=True):
                     if not future.done():
                         future.set_result(answer)
@@ -120,21 +137,24 @@ async def handle_shorten(scope, receive, send) -> int | None:
         return None  # Django answers a disallowed Host with its own 400
     user_id = await auser_id_for_token(key)
     if user_id is None:
-        return await send_json(send, 401, _INVALID_TOKEN, _WWW_AUTHENTICATE)
+        return await send_error(send, _invalid_token(), _WWW_AUTHENTICATE)
     body = await read_body(receive, MAX_SHORTEN_BODY)
     if body is None:
-        return await send_json(send, 413, {"error": "Request body too large.", "code": "too_large"})
+        return await send_error(send, _too_large())
     try:
         return await _shorten(send, user_id, body, host)
     except Exception:
         logger.exception("hot shorten failed after reading the body")
-        return await send_json(send, 500, {"error": "Internal server error.", "code": "server_error"})
+        return await send_error(send, _server_error())
 
 
 async def _shorten(send, user_id: int, body: bytes, host: str) -> int:
     try:
         payload = json_body(body)
     except ApplicationError as error:
-        return await send_json(send, error.status, error.as_dict())
-    status, result = await _batcher().submit(user_id, payload, host)
-    return await send_json(send, status, result, _WWW_AUTHENTICATE if status == 401 else None)
+        return await send_error(send, error)
+    result = await _batcher().submit(user_id, payload, host)
+    if isinstance(result, ApplicationError):
+        headers = {401: _WWW_AUTHENTICATE, 503: OUTAGE_HEADERS}.get(result.status)
+        return await send_error(send, result, headers)
+    return await send_json(send, 201, result)

@@ -9,12 +9,12 @@ import os
 
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
-from django.db import transaction
 
 from chat import errors
 from chat.models import MAX_ATTACHMENT_BYTES, Attachment
 from core.images import image_header, image_thumbnail
 from core.media import DOWNLOAD_TYPE
+from core.tasks import enqueue_on_commit
 
 User = get_user_model()
 
@@ -44,7 +44,7 @@ def attachment_upload(*, owner: User, uploaded) -> Attachment:
     if header:
         from chat.tasks import make_attachment_thumbnail
 
-        transaction.on_commit(lambda: make_attachment_thumbnail.delay(attachment.id))
+        enqueue_on_commit(make_attachment_thumbnail, attachment.id, app="chat")
     return attachment
 
 

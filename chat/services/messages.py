@@ -24,6 +24,7 @@ from chat.models import (
 )
 from core.ids import parse_id
 from core.ratelimit import RateLimit, check, rate_limited_error
+from core.tasks import enqueue_on_commit
 
 User = get_user_model()
 
@@ -138,14 +139,11 @@ def _store(sender, conversation_id: int, client_id: str, content: str, attachmen
         # effort (sync repairs it) and the beat schedule drains an outbox a lost task left.
         events.publish_on_commit(members, events.message_new(payload), skip_channel=origin_channel)
         if offline:
-            transaction.on_commit(_deliver_notifications_later, robust=True)
+            from chat.tasks import deliver_notifications  # chat.tasks imports the services
+
+            # Best effort: the outbox rows are committed and beat drains what a lost task left.
+            enqueue_on_commit(deliver_notifications, app=events.APP)
     return payload
-
-
-def _deliver_notifications_later() -> None:
-    from chat.tasks import deliver_notifications
-
-    deliver_notifications.delay()
 
 
 def _own_message_for_update(user, message_id: int | str) -> Message:

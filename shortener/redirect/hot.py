@@ -17,7 +17,7 @@ import redis
 from django.utils.encoding import iri_to_uri
 
 from core import hotredis
-from core.asgi import client_ip, header, send_response
+from core.asgi import ThrottledLog, client_ip, header, send_response
 from core.hotdb import run_db
 from core.ratelimit import acheck, rate_limited_error
 from shortener import selectors, store
@@ -26,6 +26,7 @@ from shortener.redirect.view import anonymous_not_found_page
 from shortener.services.links import is_reserved
 
 logger = logging.getLogger(__name__)
+_unavailable_log = ThrottledLog(logger)
 
 _PATH_RE = re.compile(r"^/([A-Za-z0-9_-]{3,32})$")
 _REDIS_UNAVAILABLE = (ConnectionError, TimeoutError, OSError, redis.RedisError)
@@ -59,7 +60,7 @@ async def handle(scope, receive, send) -> int | None:
             return await _unknown_code(send, method, visit["ip"])
     except _REDIS_UNAVAILABLE as exc:
         # Django's view reads the database and records the click there; no stack trace per request.
-        logger.warning("redirect cache unavailable (%r); handing /%s to Django", exc, code)
+        _unavailable_log.failure("redirect cache unavailable (%r); handing requests to Django", exc, exc_info=False)
         return None
     if outcome.kind != "ok":
         return None

@@ -2,7 +2,7 @@
 
 import functools
 
-from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import render
 from django.template import loader
 from django.urls import Resolver404, resolve
@@ -10,13 +10,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from core.errors import CoreError, application_error_response, error_response
 from core.ratelimit import Decision as RateDecision
 from core.ratelimit import client_ip, rate_limited_error
 from core.views import page_not_found
+from shortener.errors import ShortenerErrorCode
 from shortener.redirect.service import CACHE_CONTROL, Outcome, Visit, redirect_follow
 from shortener.services.links import is_reserved
 
 GONE_MESSAGE = "Link expired or deleted"
+_PASSWORD_ERROR_CODES = {
+    403: ShortenerErrorCode.PASSWORD_WRONG,
+    429: CoreError.RATE_LIMITED,
+    503: ShortenerErrorCode.PASSWORD_UNAVAILABLE,
+}
 NOT_FOUND_MESSAGE = "Not found."  # what core.views.page_not_found says
 
 
@@ -26,7 +33,7 @@ def _wants_json(request) -> bool:
 
 def _gone(request) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"error": GONE_MESSAGE, "code": "link_gone"}, status=410)
+        return error_response(GONE_MESSAGE, ShortenerErrorCode.LINK_GONE, 410)
     return render(request, "shortener/redirect/gone.html", status=410)
 
 
@@ -39,7 +46,7 @@ def anonymous_not_found_page() -> bytes:
 def _too_many_unknown(request, retry_after: int) -> HttpResponse:
     error = rate_limited_error(RateDecision(allowed=False, retry_after=retry_after))
     if _wants_json(request):
-        response = JsonResponse(error.as_dict(), status=error.status)
+        response = application_error_response(error)
     else:
         response = HttpResponse(error.message, status=error.status, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(retry_after)
@@ -79,7 +86,7 @@ def follow(request, code: str) -> HttpResponse:
         return _too_many_unknown(request, decision.retry_after)
     if decision.outcome == Outcome.GONE:
         return _gone(request)
-    context = {"code": code, "error": ""}
+    context = {"short_code": code, "error": ""}
     status = 200
     if decision.outcome == Outcome.PASSWORD_WRONG:
         context["error"] = "That password is not right."
@@ -91,11 +98,10 @@ def follow(request, code: str) -> HttpResponse:
         context["error"] = "Passwords cannot be checked for a moment. Try again shortly."
         status = 503
     if _wants_json(request) and status == 200:
-        return JsonResponse({"error": "This link is protected by a password.", "code": "password_required"},
-                            status=401)
+        return error_response("This link is protected by a password.", ShortenerErrorCode.PASSWORD_REQUIRED, 401)
     if _wants_json(request):
-        code = {403: "password_wrong", 429: "rate_limited", 503: "unavailable"}[status]
-        response = JsonResponse({"error": context["error"], "code": code}, status=status)
+        error_code = _PASSWORD_ERROR_CODES[status]
+        response = error_response(context["error"], error_code, status)
     else:
         response = render(request, "shortener/redirect/password.html", context, status=status)
     if decision.retry_after:

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from core.errors import FieldError
 from shortener import store
+from shortener.errors import ShortenerErrorCode
 from shortener.models import BlockedHost
 
 logger = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ block_list = BlockList()
 def _announce() -> None:
     # Now (other processes reload at once) and after commit (they reload again and see the edit).
     store.blocked_hosts_version_bump()
-    transaction.on_commit(store.blocked_hosts_version_bump)
+    transaction.on_commit(store.blocked_hosts_version_bump, robust=True)
 
 
 def _clean_host(host: str) -> str:
@@ -83,7 +84,7 @@ def blocked_host_save(*, host: str, reason: str = "", blocked_host: BlockedHost 
         with transaction.atomic():
             blocked_host.save()
     except IntegrityError:
-        raise FieldError({"host": "This host is already blocked."}, code="duplicate") from None
+        raise FieldError({"host": "This host is already blocked."}, code=ShortenerErrorCode.HOST_ALREADY_BLOCKED) from None
     _announce()
     return blocked_host
 

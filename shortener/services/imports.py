@@ -72,12 +72,7 @@ def links_import_csv(*, owner, raw: bytes, request_host: str | None = None) -> d
             link = link_create(owner=owner, data=data, throttle=False)  # the file was charged as a whole
         except ApplicationError as exc:
             failed += 1
-            result = {"row": number, "status": "error", "error": exc.message, "code": exc.code}
-            if "fields" in exc.extra:
-                result["fields"] = exc.extra["fields"]
-            if "suggested" in exc.extra:
-                result["suggested"] = exc.extra["suggested"]
-            results.append(result)
+            results.append({"row": number, "status": "error", **exc.as_dict()})
         else:
             created += 1
             results.append({"row": number, "status": "created", "short_code": link.short_code})

@@ -20,7 +20,7 @@ from core.errors import ApplicationError, FieldError
 from core.ratelimit import RateLimit, check, rate_limited_error
 from core.snowflake import next_id
 from shortener import store
-from shortener.errors import alias_taken, link_deleted
+from shortener.errors import ShortenerErrorCode, alias_taken, link_deleted
 from shortener.models import Link, LinkState, RedirectType
 from shortener.services.blocklist import block_list
 
@@ -94,13 +94,13 @@ def validate_long_url(long_url: object, *, request_host: str | None = None, fiel
         raise FieldError({field: "URLs of this service cannot be shortened (redirect loop)."})
     for blocked in _blocked_hosts():
         if host == blocked or host.endswith("." + blocked):
-            raise FieldError({field: f"Links to {blocked} are not allowed."}, code="blocked_host")
+            raise FieldError({field: f"Links to {blocked} are not allowed."}, code=ShortenerErrorCode.BLOCKED_HOST)
     return url
 
 
 def validate_alias(alias: object) -> str:
     if isinstance(alias, str) and is_reserved(alias):
-        raise FieldError({"custom_alias": "This alias is reserved."}, code="alias_reserved")
+        raise FieldError({"custom_alias": "This alias is reserved."}, code=ShortenerErrorCode.ALIAS_RESERVED)
     if not isinstance(alias, str) or not ALIAS_RE.match(alias):
         raise FieldError({"custom_alias": "Use 3-32 letters, digits, '_' or '-'."})
     return alias
@@ -291,7 +291,8 @@ def link_create_batch(*, items: list[tuple[object, LinkInput]]) -> list[Link | A
     aliases = [link.short_code for i, link in results.items() if isinstance(link, Link) and items[i][1].custom_alias]
     if aliases:
         store.cache_invalidate(*aliases)
-        transaction.on_commit(lambda: store.cache_invalidate(*aliases))
+        # Robust: the links are committed by then; a Redis gone meanwhile must not fail the answer.
+        transaction.on_commit(lambda: store.cache_invalidate(*aliases), robust=True)
     return [results[i] for i in range(len(items))]
 
 
@@ -354,7 +355,7 @@ def _link_build(*, owner, data: LinkInput) -> Link:
 def _invalidate_now_and_after_commit(code: str) -> None:
     # Now, and again after commit: a reader may refill the cache from the pre-commit row in between.
     store.cache_invalidate(code)
-    transaction.on_commit(lambda: store.cache_invalidate(code))
+    transaction.on_commit(lambda: store.cache_invalidate(code), robust=True)
 
 
 def _state_after_edit(link: Link, now: datetime) -> str:
@@ -448,7 +449,7 @@ def links_expire_due(*, now: datetime | None = None, batch_size: int = 1000) -> 
             Link.objects.filter(pk__in=ids, state=LinkState.ACTIVE).update(state=LinkState.EXPIRED)
         codes = [code for _, code in due]
         store.cache_invalidate(*codes)
-        transaction.on_commit(lambda codes=codes: store.cache_invalidate(*codes))
+        transaction.on_commit(lambda codes=codes: store.cache_invalidate(*codes), robust=True)
         total += len(ids)
 
 
