@@ -1,5 +1,7 @@
 """The hot-path router: answers its routes, hands everything else (and its own failures) to Django."""
 
+import asyncio
+
 import pytest
 from channels.testing import HttpCommunicator
 
@@ -44,6 +46,22 @@ async def test_a_handler_failing_before_it_answers_falls_back_to_django(caplog):
 
     assert (response["status"], response["body"]) == (200, b"from django")
     assert "handing the request to Django" in caplog.text
+
+
+async def test_a_handler_failing_on_every_request_logs_one_line_per_interval_with_a_count(caplog):
+    router = HotPathRouter(django_stand_in, handlers=["tests.core.test_asgi.fail_before_answering"])
+    router.failures["tests.core.test_asgi"].interval = 0.2
+
+    for _ in range(30):
+        assert (await HttpCommunicator(router, "GET", "/anything").get_response())["status"] == 200
+    first = [r for r in caplog.records if r.name == "core.asgi"]
+    assert len(first) == 1 and first[0].exc_info  # the traceback, once
+    await asyncio.sleep(0.25)
+    await HttpCommunicator(router, "GET", "/anything").get_response()
+
+    lines = [r for r in caplog.records if r.name == "core.asgi"]
+    assert len(lines) == 2
+    assert "(29 more like it since the last line)" in lines[1].getMessage() and not lines[1].exc_info
 
 
 async def test_a_handler_failing_mid_answer_is_not_answered_twice():

@@ -413,3 +413,38 @@ async def test_concurrent_first_hits_read_the_database_once(make_link, monkeypat
     assert not any(_django_answered(headers) for _, headers, _ in answers)
     assert sorted(reads) == sorted([link.short_code, "stampede-unknown"])
     assert store.counts_pending(link.short_code) == 20
+
+
+async def test_hot_shorten_over_its_rate_limit_sends_retry_after_like_the_api(token_header, settings):
+    settings.SHORTENER_CREATE_PER_MINUTE = 2
+    _, auth = await sync_to_async(token_header)()
+    answers = [await asgi_post("/api/v1/shorten", f'{{"long_url": "https://example.com/{i}"}}'.encode(), auth)
+               for i in range(3)]
+    assert [status for status, _, _ in answers] == [201, 201, 429]
+    _, headers, body = answers[2]
+    assert not _django_answered(headers)
+    assert body["code"] == "rate_limited" and body["retry_after"] >= 1
+    assert int(headers[b"retry-after"]) == body["retry_after"]
+
+
+@pytest.mark.parametrize("payload", [
+    {"long_url": "https://example.com/down", "custom_alias": "made-while-down"},
+    {"long_url": "https://example.com/down"},
+])
+async def test_hot_shorten_with_redis_down_answers_the_apis_503_and_writes_nothing(
+        token_header, redis_unreachable, payload):
+    go_down, come_back = redis_unreachable
+    _, auth = await sync_to_async(token_header)()
+    go_down()
+    status, headers, body = await asgi_post("/api/v1/shorten", json.dumps(payload).encode(), auth)
+    assert status == 503 and not _django_answered(headers)
+    assert body == {"error": "A service this site depends on is unavailable; please try again shortly.",
+                    "code": "service_unavailable"}  # what Django's outage answer says
+    assert int(headers[b"retry-after"]) >= 1
+    assert not await Link.objects.filter(long_url="https://example.com/down").aexists()
+
+    come_back()
+    status, _, body = await asgi_post("/api/v1/shorten", json.dumps(payload).encode(), auth)
+    assert status == 201
+    if "custom_alias" in payload:
+        assert body["short_code"] == "made-while-down"
