@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "rides",
 ]
 
+# Log-in names are matched case-insensitively, like the uniqueness of usernames.
+AUTHENTICATION_BACKENDS = ["core.backends.UsernameBackend"]
+
 MIDDLEWARE = [
     "core.metrics.MetricsMiddleware",
     "core.middleware.SecurityHeadersMiddleware",

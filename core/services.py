@@ -86,8 +86,18 @@ def _lock_username(username: str) -> None:
             )
 
 
-def _username_taken(username: str) -> bool:
-    return User.objects.filter(username__iexact=username).exists()
+def _username_taken(username: str, *, except_user_id: int | None = None) -> bool:
+    return User.objects.filter(username__iexact=username).exclude(pk=except_user_id).exists()
+
+
+def username_clean_for(username: str, *, user_id: int | None = None) -> str:
+    """``username_clean`` plus the case-insensitive uniqueness check, for forms that save a user
+    themselves (the admin's add and change forms); ``user_id`` is the account being edited.
+    Raises django's ValidationError."""
+    username = username_clean(username)
+    if _username_taken(username, except_user_id=user_id):
+        raise ValidationError("A user with that username already exists.", code=CoreError.USERNAME_TAKEN)
+    return username
 
 
 def _taken() -> FieldError:

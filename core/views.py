@@ -103,7 +103,7 @@ def signup(request):
             for field, messages in exc.extra["fields"].items():
                 form.add_error("password2" if field == "password" else field, messages)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="core.backends.UsernameBackend")
             return redirect(_safe_next(request) or "home")
     return render(request, "registration/signup.html", {"form": form})
 
