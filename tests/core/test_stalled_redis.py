@@ -76,7 +76,9 @@ def test_with_redis_stalled_pages_and_api_answer_503_within_two_seconds(stalled_
 
     assert page.status_code == 503 and int(page["Retry-After"]) >= 1
     assert shorten.status_code == 503 and shorten.json() == OUTAGE_BODY
-    assert page_seconds < 2.5 and shorten_seconds < 2.5, (page_seconds, shorten_seconds)
+    # At most two 1 s waits (a read that falls back, e.g. the cached session, then the one that fails
+    # the request), where the old 5 s timeouts took 10 s; the margin absorbs a loaded machine.
+    assert page_seconds < 3 and shorten_seconds < 3, (page_seconds, shorten_seconds)
 
 
 def test_django_redis_clients_give_up_on_a_stalled_redis_within_the_configured_timeouts(settings):
