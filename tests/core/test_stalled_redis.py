@@ -64,7 +64,7 @@ def _timed(call):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_with_redis_stalled_pages_and_api_answer_503_within_two_seconds(stalled_redis, make_user):
+def test_with_redis_stalled_pages_and_api_answer_503_after_two_short_timeouts_not_a_hang(stalled_redis, make_user):
     browser = Client()
     browser.force_login(make_user("ann"))  # the session is cached in Redis (cached_db)
     api = Client()
