@@ -165,7 +165,10 @@ async def test_location_frames_move_the_driver_like_the_http_endpoint(make_drive
 
     await driver_socket.send({"type": "location", "lat": moved_to[0], "lng": moved_to[1], "heading": 90,
                               "speed": 8.5})
-    await driver_socket.assert_silent()
+    await driver_socket.assert_silent()  # no answer to a good frame
+    # Frames are handled in order: once a later frame is answered, the location is stored.
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive())["code"] == "unknown_type"
 
     position = await database_sync_to_async(store.driver_get)(driver.id)
     assert (float(position["lat"]), float(position["lng"]), float(position["heading"]), float(position["speed"])) == (
@@ -399,3 +402,40 @@ def test_frames_are_json_serialisable_builders():
     from rides import events
 
     assert json.loads(json.dumps(events.offer_revoked(5))) == {"type": "offer.revoked", "ride": "5"}
+
+
+def _session_cookie(user) -> tuple[bytes, bytes]:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+async def _connect_with(path: str, headers: list) -> tuple[bool, dict | None]:
+    from config.asgi import application
+
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    accepted, _ = await communicator.connect()
+    first = await communicator.receive_output(timeout=3) if accepted else None
+    await communicator.disconnect()
+    return accepted, first
+
+
+async def test_the_ride_socket_trusts_a_session_cookie_only_from_an_allowed_origin(rider, make_driver):
+    ride, _ = await _accepted(rider, make_driver)
+    cookie = await database_sync_to_async(_session_cookie)(rider)
+
+    accepted, first = await _connect_with(_watch(ride.id), [*ORIGIN, cookie])
+    assert accepted and json.loads(first["text"])["status"] == "accepted"
+    # Without an Origin the cookie does not count (no browser page sent it): an anonymous stranger.
+    accepted, first = await _connect_with(_watch(ride.id), [cookie])
+    assert accepted and first == {"type": "websocket.close", "code": 4404}
+    # A page elsewhere cannot use the rider's cookie, nor a share link, from the browser.
+    accepted, _ = await _connect_with(_watch(ride.id), [(b"origin", b"https://evil.example"), cookie])
+    assert not accepted
+
+
+async def test_anonymous_sockets_stay_refused_on_every_other_route(open_socket):
+    for path in ("/ws/chat/", DRIVER_SOCKET):
+        assert await (await open_socket(path)).close_code() == 4401
