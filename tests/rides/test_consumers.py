@@ -439,3 +439,21 @@ async def test_the_ride_socket_trusts_a_session_cookie_only_from_an_allowed_orig
 async def test_anonymous_sockets_stay_refused_on_every_other_route(open_socket):
     for path in ("/ws/chat/", DRIVER_SOCKET):
         assert await (await open_socket(path)).close_code() == 4401
+
+
+async def test_during_the_trip_the_eta_is_to_the_dropoff(rider, make_driver, open_socket):
+    from rides.geo import eta_seconds, great_circle_m
+
+    ride, driver = await _accepted(rider, make_driver)
+    for step in (trips.ride_arrive, trips.ride_start):
+        await database_sync_to_async(step)(driver=driver, ride_id=ride.id)
+    rider_socket = (await open_socket(_watch(ride.id), rider)).socket
+    assert (await rider_socket.receive())["status"] == "in_progress"
+    await rider_socket.receive_type("driver.location")
+    on_the_way = offset(DROPOFF, -1000)
+
+    await database_sync_to_async(drivers.driver_location)(user=driver, data=as_dict(on_the_way))
+
+    frame = await rider_socket.receive()
+    assert frame["type"] == "driver.location"
+    assert frame["eta_s"] == eta_seconds(great_circle_m(*on_the_way, *DROPOFF)) == 100
