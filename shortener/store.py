@@ -39,7 +39,9 @@ CLICK_COUNTS_FLUSHING_KEY = "shortener:clicks:flushing"
 FLUSH_BATCH_FIELD = "#batch"  # '#' cannot appear in a short code
 BLOCKED_HOSTS_VERSION_KEY = "shortener:blocked-hosts:version"  # no TTL: it must only ever grow
 # A visit is retried within its own request (the hot path hands it to Django at once), so its
-# marker only has to outlive that request; past it the database's unique visit id still holds.
+# marker only has to outlive that request. Past it a retry would still be one click row (the
+# visit id is unique in the database) but its pending count would be added twice. One key per
+# click for this long: the marker's memory is about 60 s × redirects per second × ~90 bytes.
 VISIT_TTL = 60
 
 

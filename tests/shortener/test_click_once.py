@@ -100,6 +100,14 @@ def test_django_records_a_visit_through_redis_once(link):
     assert store.counts_pending(link.short_code) == 1
 
 
+def test_a_visit_marker_expires(link):
+    from core.snowflake import next_id
+
+    visit_id = next_id()
+    store.click_record(link.short_code, visit_id=visit_id, **_visit())
+    assert 0 < store.get_redis().ttl(store.visit_key(visit_id)) <= store.VISIT_TTL
+
+
 def test_a_visit_written_to_the_database_twice_is_one_row_counted_once(link):
     from core.snowflake import next_id
     from shortener.redirect.service import click_record_in_database
