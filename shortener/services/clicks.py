@@ -127,6 +127,7 @@ def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, che
     result.duplicates = result.orphans = 0
     clicks: list[tuple] = []
     batch_visits: set[int] = set()
+    adopted: list[tuple[str, dict[str, str], int, datetime]] = []
     hourly: Counter = Counter()
     hourly_bots: Counter = Counter()
     dims: Counter = Counter()
@@ -139,7 +140,7 @@ def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, che
         if visit_id in stored_visits:
             result.duplicates += 1
             if is_direct_entry(stored_visits[visit_id]) and not is_direct_entry(entry_id) and link_id is not None:
-                _adopt_direct_click(entry_id, fields, visit_id, times[entry_id], link_id)
+                adopted.append((entry_id, fields, visit_id, times[entry_id]))
             continue
         if link_id is None:
             result.orphans += 1
@@ -174,19 +175,24 @@ def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, che
     _insert_clicks(clicks)
     _rollup_hourly(hourly, hourly_bots)
     _rollup_dimensions(dims)
+    _adopt_direct_clicks(adopted, link_ids)  # last: links are locked after click rows, as every writer does
     result.inserted = len(clicks)
     return result
 
 
-def _adopt_direct_click(entry_id: str, fields: dict[str, str], visit_id: int, moment: datetime, link_id: int) -> None:
-    """The stream entry of a visit already written straight to the database (its reply was lost).
+def _adopt_direct_clicks(adopted: list[tuple[str, dict[str, str], int, datetime]], link_ids: dict[str, int]) -> None:
+    """Stream entries of visits already written straight to the database (their replies were lost).
 
-    That write counted the visit; the entry's pending increment counts it again, so it is taken
+    That write counted each visit; the entry's pending increment counts it again, so it is taken
     back here. The row takes the entry's id, so a retry of this entry is a plain duplicate.
     """
-    Click.objects.filter(visit_id=visit_id, time=moment).update(stream_id=entry_id)
-    if fields.get("k") == "1":
-        Link.objects.filter(pk=link_id).update(click_count=F("click_count") - 1)
+    taken_back: Counter = Counter()
+    for entry_id, fields, visit_id, moment in adopted:
+        Click.objects.filter(visit_id=visit_id, time=moment).update(stream_id=entry_id)
+        if fields.get("k") == "1":
+            taken_back[fields["c"]] += 1
+    for code, n in sorted(taken_back.items()):  # the flush's order: no deadlock between the two
+        Link.objects.filter(pk=link_ids[code]).update(click_count=F("click_count") - n)
 
 
 _CLICK_COLUMNS = ("id", "time", "link_id", "referrer", "referrer_host", "ip", "country", "device", "browser", "os",
