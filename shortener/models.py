@@ -92,10 +92,17 @@ class Click(models.Model):
     visitor_hash = models.CharField(max_length=32, blank=True, default="")
     # The Redis Stream entry id: a retried batch can never insert the same click twice.
     stream_id = models.CharField(max_length=32)
+    # The visit's Snowflake, given before its first attempt to record the click (``time`` is its
+    # timestamp): a visit retried through another path is still one row. Null for older clicks.
+    visit_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-time"]
-        constraints = [models.UniqueConstraint(fields=["stream_id", "time"], name="shortener_click_stream_uniq")]
+        # Both include ``time``: on PostgreSQL the table is partitioned by it (see migration 0002).
+        constraints = [
+            models.UniqueConstraint(fields=["stream_id", "time"], name="shortener_click_stream_uniq"),
+            models.UniqueConstraint(fields=["visit_id", "time"], name="shortener_click_visit_uniq"),
+        ]
         indexes = [models.Index(fields=["link", "time"], name="shortener_click_link_time")]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@
 - ``shortener:link:{code}``     hash cache of one link (or a negative marker), TTL below.
 - ``shortener:lease:{code}``    the miss lease: only its holder loads the link from the database.
 - ``shortener:clicks:stream``   raw clicks (Redis Stream) read by the consumer group below.
+- ``shortener:visit:{visit_id}`` marks a visit whose click is in the stream, so a retry adds nothing.
 - ``shortener:clicks:pending``  hash code -> redirects not yet added to Link.click_count.
 - ``shortener:clicks:flushing`` the pending hash renamed away while a flush applies it.
 - ``shortener:blocked-hosts:version`` a counter bumped by every edit of the admin block list.
@@ -21,6 +22,7 @@ import redis.asyncio as aioredis
 
 from core import hotredis
 from core.redis import get_redis
+from core.snowflake import next_id
 
 LINK_CACHE_TTL = 3600
 HOT_LINK_CACHE_TTL = 86400  # a link this busy stays cached for a day (edits still purge it at once)
@@ -36,10 +38,19 @@ CLICK_COUNTS_KEY = "shortener:clicks:pending"
 CLICK_COUNTS_FLUSHING_KEY = "shortener:clicks:flushing"
 FLUSH_BATCH_FIELD = "#batch"  # '#' cannot appear in a short code
 BLOCKED_HOSTS_VERSION_KEY = "shortener:blocked-hosts:version"  # no TTL: it must only ever grow
+# A visit is retried within its own request (the hot path hands it to Django at once), so its
+# marker only has to outlive that request. Past it a retry would still be one click row (the
+# visit id is unique in the database) but its pending count would be added twice. One key per
+# click for this long: the marker's memory is about 60 s × redirects per second × ~90 bytes.
+VISIT_TTL = 60
 
 
 def link_cache_key(code: str) -> str:
     return f"shortener:link:{code}"
+
+
+def visit_key(visit_id: int) -> str:
+    return f"shortener:visit:{visit_id}"
 
 
 def link_lease_key(code: str) -> str:
@@ -83,15 +94,27 @@ class CachedLink:
 
 MISSING = object()  # negative-cache hit: the code is known not to exist
 
-# KEYS: stream, counts, then the cache key of each redirect. ARGV: now, hot threshold, hot ttl, then
-# per redirect: code, ts_ms, referrer, ip, user agent, method, count (1/0). One call answers every
-# redirect an event loop gathered in one pass: for each, read the entry and, for a plain active
-# link, record the click. Returns kind, url, type per redirect.
-_REDIRECT_LUA = """
-local now, threshold, hot_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+# Lua shared by both scripts recording a click: append it to the stream and bump the pending
+# counter unless this visit is already in (a retry after a lost reply). Returns the counter, 0 when
+# the visit does not count, or false for a visit already recorded.
+_RECORD_CLICK_LUA = """
+local function record_click(stream, counts, visit_key, visit_ttl, code, visit, referrer, ip, agent, method, count)
+  if not redis.call('SET', visit_key, '1', 'NX', 'EX', visit_ttl) then return false end
+  redis.call('XADD', stream, '*', 'v', visit, 'c', code, 'r', referrer, 'i', ip, 'a', agent, 'm', method, 'k', count)
+  if count == '1' then return redis.call('HINCRBY', counts, code, 1) end
+  return 0
+end
+"""
+
+# KEYS: stream, counts, then the cache key and visit key of each redirect. ARGV: now, hot threshold,
+# hot ttl, visit ttl, then per redirect: code, visit id, referrer, ip, user agent, method, count (1/0).
+# One call answers every redirect an event loop gathered in one pass: for each, read the entry and,
+# for a plain active link, record the click. Returns kind, url, type per redirect.
+_REDIRECT_LUA = _RECORD_CLICK_LUA + """
+local now, threshold, hot_ttl, visit_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local out, seen = {}, {}
-for i = 3, #KEYS do
-  local key, a = KEYS[i], 4 + (i - 3) * 7
+for i = 3, #KEYS, 2 do
+  local key, a = KEYS[i], 5 + (i - 3) / 2 * 7
   local e = seen[key]
   if not e then
     e = redis.call('HMGET', key, 'u', 't', 'x', 's', 'p', 'm', 'n')
@@ -104,18 +127,21 @@ for i = 3, #KEYS do
   elseif e[3] ~= '' and now >= tonumber(e[3]) then kind = 'django'
   end
   if kind == 'ok' then
-    redis.call('XADD', KEYS[1], '*', 'ts', ARGV[a + 1], 'c', ARGV[a], 'r', ARGV[a + 2], 'i', ARGV[a + 3],
-               'a', ARGV[a + 4], 'm', ARGV[a + 5])
-    if ARGV[a + 6] == '1' then
-      local n = redis.call('HINCRBY', KEYS[2], ARGV[a], 1)
-      if n == threshold then redis.call('EXPIRE', key, hot_ttl) end
-    end
+    local n = record_click(KEYS[1], KEYS[2], KEYS[i + 1], visit_ttl, unpack(ARGV, a, a + 6))
+    if n == threshold then redis.call('EXPIRE', key, hot_ttl) end
     out[#out + 1] = kind; out[#out + 1] = e[1]; out[#out + 1] = e[2]
   else
     out[#out + 1] = kind; out[#out + 1] = ''; out[#out + 1] = ''
   end
 end
 return out
+"""
+
+# KEYS: stream, counts, visit key. ARGV: visit ttl, code, visit id, referrer, ip, user agent, method,
+# count (1/0). Returns 1 when recorded, 0 for a visit already in the stream.
+_CLICK_LUA = _RECORD_CLICK_LUA + """
+if record_click(KEYS[1], KEYS[2], KEYS[3], unpack(ARGV)) then return 1 end
+return 0
 """
 
 # KEYS: cache, lease. ARGV: lease token, ttl, field/value pairs. Writes only while the caller still
@@ -273,12 +299,11 @@ class _RedirectBatcher:
 
     @staticmethod
     async def _run(batch: list[tuple[tuple, asyncio.Future]]) -> None:
-        now = time.time()
         keys = [CLICK_STREAM_KEY, CLICK_COUNTS_KEY]
-        args: list = [repr(now), HOT_LINK_THRESHOLD, HOT_LINK_CACHE_TTL]
-        for (code, referrer, ip, user_agent, method, count), _ in batch:
-            keys.append(link_cache_key(code))
-            args += (code, int(now * 1000), referrer[:512], ip, user_agent[:512], method, "1" if count else "0")
+        args: list = [repr(time.time()), HOT_LINK_THRESHOLD, HOT_LINK_CACHE_TTL, VISIT_TTL]
+        for click, _ in batch:
+            keys += (link_cache_key(click[0]), visit_key(click[1]))
+            args += _click_args(*click)
         try:
             result = await hotredis.connection().eval(_REDIRECT_LUA, len(keys), *keys, *args)
         except Exception as exc:  # noqa: BLE001 - every caller learns of the failure, none hangs
@@ -291,6 +316,11 @@ class _RedirectBatcher:
                 future.set_result(_outcome(result[index * 3:index * 3 + 3]))
 
 
+def _click_args(code: str, visit_id: int, referrer: str, ip: str, user_agent: str, method: str,
+                count: bool) -> tuple:
+    return code, visit_id, referrer[:512], ip, user_agent[:512], method, "1" if count else "0"
+
+
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedirectBatcher] = weakref.WeakKeyDictionary()
 
 
@@ -301,28 +331,33 @@ def _outcome(result) -> RedirectOutcome:
     return RedirectOutcome(kind, result[1].decode(), int(result[2]))
 
 
-async def aredirect(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool) -> RedirectOutcome:
+async def aredirect(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool,
+                    visit_id: int | None = None) -> RedirectOutcome:
     """Read the cached link and, when it is a plain active one, record the click: one round trip.
 
-    Concurrent redirects of this event loop share that round trip (see ``_RedirectBatcher``).
+    The click is recorded at most once per ``visit_id`` (a Snowflake; a new one when None): a call
+    retried after its reply was lost adds nothing. Concurrent redirects of this event loop share
+    that round trip (see ``_RedirectBatcher``).
     """
     loop = asyncio.get_running_loop()
     batcher = _batchers.get(loop)
     if batcher is None:
         batcher = _batchers[loop] = _RedirectBatcher()
-    return await batcher.submit((code, referrer, ip, user_agent, method, count))
+    visit_id = next_id() if visit_id is None else visit_id
+    return await batcher.submit((code, visit_id, referrer, ip, user_agent, method, count))
 
 
-def click_record(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool) -> None:
-    """Append a raw click to the stream and bump the pending counter (Django-side redirects)."""
-    now = time.time()
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.xadd(CLICK_STREAM_KEY, {
-        "ts": int(now * 1000), "c": code, "r": referrer[:512], "i": ip, "a": user_agent[:512], "m": method,
-    })
-    if count:
-        pipe.hincrby(CLICK_COUNTS_KEY, code, 1)
-    pipe.execute()
+def click_record(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool,
+                 visit_id: int | None = None) -> bool:
+    """Append a raw click to the stream and bump the pending counter (Django-side redirects).
+
+    Once per ``visit_id`` (a new one when None), whichever path tried first; returns False when
+    the visit was already recorded.
+    """
+    visit_id = next_id() if visit_id is None else visit_id
+    keys = [CLICK_STREAM_KEY, CLICK_COUNTS_KEY, visit_key(visit_id)]
+    args = [VISIT_TTL, *_click_args(code, visit_id, referrer, ip, user_agent, method, count)]
+    return bool(_run(get_redis(), _CLICK_LUA, keys, args))
 
 
 def click_group_ensure(client=None) -> None:

@@ -21,7 +21,7 @@ from core.asgi import ThrottledLog, client_ip, header, send_response
 from core.hotdb import run_db
 from core.ratelimit import acheck, rate_limited_error
 from shortener import selectors, store
-from shortener.redirect.service import CACHE_CONTROL, UNKNOWN_CODES, counts_as_visit
+from shortener.redirect.service import CACHE_CONTROL, UNKNOWN_CODES, counts_as_visit, visit_id_for
 from shortener.redirect.view import anonymous_not_found_page
 from shortener.services.links import is_reserved
 
@@ -53,6 +53,7 @@ async def handle(scope, receive, send) -> int | None:
         "user_agent": user_agent,
         "method": method,
         "count": counts_as_visit(method=method, user_agent=user_agent),
+        "visit_id": visit_id_for(scope),  # Django's view, if handed this request, records under it too
     }
     try:
         outcome = await _redirect(code, visit)

@@ -17,13 +17,12 @@ from django.contrib.auth.hashers import check_password
 from django.db import transaction
 from django.db.models import F
 
-from core import base62
 from core.ratelimit import RateLimit, check
 from core.snowflake import next_id
 from shortener import selectors, store
 from shortener.enrichment import looks_like_bot
 from shortener.models import Link, LinkState
-from shortener.services.clicks import clicks_store
+from shortener.services.clicks import clicks_store, direct_entry_id
 from shortener.services.links import link_claim_limited_click
 
 logger = logging.getLogger(__name__)
@@ -63,6 +62,21 @@ class Outcome(StrEnum):
     PASSWORD_UNAVAILABLE = "password_unavailable"  # attempts cannot be limited right now
 
 
+# Where a request's visit id lives in its ASGI scope: the hot path sets it before its first attempt
+# to record the click, and Django's view, handed the same request, records the click under it too.
+VISIT_ID_SCOPE_KEY = "shortener.visit_id"
+
+
+def visit_id_for(scope: dict | None) -> int:
+    """The id of the visit ``scope`` is (a Snowflake, given once per request); a new one without a scope."""
+    if scope is None:
+        return next_id()
+    visit_id = scope.get(VISIT_ID_SCOPE_KEY)
+    if visit_id is None:
+        visit_id = scope[VISIT_ID_SCOPE_KEY] = next_id()
+    return visit_id
+
+
 @dataclass(frozen=True)
 class Visit:
     method: str  # GET, HEAD or POST (the password form)
@@ -70,6 +84,7 @@ class Visit:
     ip: str
     user_agent: str
     password: str | None = None
+    visit_id: int | None = None  # None: a new visit id
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,8 @@ def redirect_follow(*, code: str, visit: Visit) -> Decision:
     budget is taken by one conditional UPDATE, so concurrent visitors never get past the limit,
     and only by visits that count: a HEAD or a bot (link previewers included) is answered like a
     person would be without spending it. With Redis unreachable the link is read from the
-    database and the click written there directly.
+    database and the click written there directly. A click is recorded once per visit id, even
+    when an earlier attempt of the same visit (the hot path's) reached Redis but lost its reply.
     """
     now = time.time()
     try:
@@ -125,7 +141,8 @@ def redirect_follow(*, code: str, visit: Visit) -> Decision:
                 store.cache_invalidate(code)
             return Decision(Outcome.GONE)
     click = {"referrer": visit.referrer, "ip": visit.ip, "user_agent": visit.user_agent,
-             "method": "HEAD" if visit.method == "HEAD" else "GET", "count": counted}
+             "method": "HEAD" if visit.method == "HEAD" else "GET", "count": counted,
+             "visit_id": next_id() if visit.visit_id is None else visit.visit_id}
     try:
         if not redis_up:
             raise redis.ConnectionError("redirect cache unreachable")
@@ -144,15 +161,17 @@ def _not_found(ip: str, *, redis_up: bool) -> Decision:
 
 
 def click_record_in_database(code: str, *, referrer: str, ip: str, user_agent: str, method: str,
-                             count: bool) -> None:
+                             count: bool, visit_id: int) -> bool:
     """The click as the consumer would store it (Click row, rollups, click_count), without Redis.
 
     Nothing goes to the stream or the pending counters, so nothing is counted twice when Redis
-    returns. The stream-style id (``<ms>-d<base62>``) cannot equal one Redis assigns.
+    returns: a visit already stored adds nothing, and a stream entry of this visit (an earlier
+    attempt whose reply was lost) is recognised by the consumer. Returns whether a row was added.
     """
-    now_ms = int(time.time() * 1000)
-    fields = {"c": code, "r": referrer[:512], "i": ip, "a": user_agent[:512], "m": method}
+    fields = {"c": code, "r": referrer[:512], "i": ip, "a": user_agent[:512], "m": method,
+              "v": str(visit_id), "k": "1" if count else "0"}
     with transaction.atomic():
-        clicks_store([(f"{now_ms}-d{base62.encode(next_id())}", fields)], fresh=True)
-        if count:
+        inserted = clicks_store([(direct_entry_id(visit_id), fields)]).inserted > 0
+        if inserted and count:
             Link.objects.filter(short_code=code).update(click_count=F("click_count") + 1)
+    return inserted

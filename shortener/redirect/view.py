@@ -15,7 +15,7 @@ from core.ratelimit import Decision as RateDecision
 from core.ratelimit import client_ip, rate_limited_error
 from core.views import page_not_found
 from shortener.errors import ShortenerErrorCode
-from shortener.redirect.service import CACHE_CONTROL, Outcome, Visit, redirect_follow
+from shortener.redirect.service import CACHE_CONTROL, Outcome, Visit, redirect_follow, visit_id_for
 from shortener.services.links import is_reserved
 
 GONE_MESSAGE = "Link expired or deleted"
@@ -73,6 +73,7 @@ def follow(request, code: str) -> HttpResponse:
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
             password=password,
+            visit_id=visit_id_for(getattr(request, "scope", None)),
         ),
     )
     if decision.outcome == Outcome.REDIRECT:

@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 
+from core import base62
 from core.snowflake import next_id
+from core.snowflake import parse as parse_snowflake
 from shortener import store
 from shortener.enrichment import enrich
 from shortener.models import Click, ClickCountFlush, Dimension, Link, LinkHourlyDimension, LinkHourlyStats
@@ -47,9 +49,27 @@ class ConsumeResult:
         return self
 
 
-def _entry_time(entry_id: str) -> datetime:
-    # The stream id's millisecond part is when Redis accepted the click: deterministic on retry.
-    return datetime.fromtimestamp(int(entry_id.split("-", 1)[0]) / 1000, tz=UTC)
+def _visit_id(fields: dict[str, str]) -> int | None:
+    """The visit's Snowflake (entries and rows written before visits had ids have none)."""
+    value = fields.get("v", "")
+    return int(value) if value.isascii() and value.isdigit() and int(value) < 1 << 63 else None
+
+
+def _entry_time(entry_id: str, visit_id: int | None) -> datetime:
+    # The visit id's timestamp, which every path recording that visit shares; else the stream id's
+    # millisecond part, when Redis accepted the click. Either is deterministic on retry.
+    millis = parse_snowflake(visit_id).timestamp_ms if visit_id is not None else int(entry_id.split("-", 1)[0])
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def is_direct_entry(entry_id: str) -> bool:
+    """An id made by ``direct_entry_id`` (a click written straight to the database), not by Redis."""
+    return "-d" in entry_id
+
+
+def direct_entry_id(visit_id: int) -> str:
+    """The stream-style id of a click stored without Redis: ``<ms>-d<base62 visit id>``, never one Redis makes."""
+    return f"{parse_snowflake(visit_id).timestamp_ms}-d{base62.encode(visit_id)}"
 
 
 def _hour(moment: datetime) -> datetime:
@@ -60,9 +80,12 @@ def clicks_store(entries: list[tuple[str, dict[str, str]]], *, fresh: bool = Fal
     """Insert the clicks of ``entries`` and add them to the rollups, all in one transaction.
 
     Idempotent: entries already stored (a retry after a crash between commit and XACK) are
-    skipped, so each stream entry becomes exactly one Click row. ``fresh`` entries (read with
-    ``>``, never delivered before) cannot be stored yet, so the first attempt skips that lookup;
-    the unique constraint on the stream id still catches the unexpected, and the retry checks.
+    skipped, so each stream entry becomes exactly one Click row; so is an entry whose visit id is
+    already stored (the visit was retried by another path), and a visit Django wrote straight to
+    the database while Redis was away has its stream entry's pending count taken back off
+    ``click_count``. ``fresh`` entries (read with ``>``, never delivered before) are rarely stored
+    yet, so the first attempt skips that lookup; the unique constraints on the stream id and the
+    visit id still catch the unexpected, and the retry checks. ``inserted`` counts new rows only.
     """
     result = ConsumeResult(read=len(entries))
     if not entries:
@@ -74,29 +97,51 @@ def clicks_store(entries: list[tuple[str, dict[str, str]]], *, fresh: bool = Fal
             with transaction.atomic():
                 return _store_once(entries, link_ids, result, check_existing=attempt > 0 or not fresh)
         except IntegrityError:
-            # Another consumer inserted some of these entries concurrently: re-filter and retry.
-            logger.info("click batch raced another consumer; retrying")
+            # Another consumer (or a Redis-less redirect) stored some of these concurrently: re-filter, retry.
+            logger.info("click batch raced another writer; retrying")
     raise RuntimeError("click batch kept conflicting")
 
 
+def _stored(times: dict[str, datetime], visits: dict[str, int | None]) -> tuple[set[str], dict[int, str]]:
+    """Stream ids of ``times`` already stored, and the visits already stored with their rows' stream ids."""
+    known = Q(stream_id__in=list(times))
+    visit_ids = [visit_id for visit_id in visits.values() if visit_id is not None]
+    if visit_ids:
+        known |= Q(visit_id__in=visit_ids)
+    rows = Click.objects.filter(known, time__gte=min(times.values()), time__lte=max(times.values()))
+    stream_ids, stored_visits = set(), {}
+    for stream_id, visit_id in rows.values_list("stream_id", "visit_id"):
+        stream_ids.add(stream_id)
+        if visit_id is not None:
+            stored_visits[visit_id] = stream_id
+    return stream_ids, stored_visits
+
+
 def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, check_existing: bool) -> ConsumeResult:
-    times = {entry_id: _entry_time(entry_id) for entry_id, _ in entries}
-    existing = set()
+    visits = {entry_id: _visit_id(fields) for entry_id, fields in entries}
+    times = {entry_id: _entry_time(entry_id, visits[entry_id]) for entry_id, _ in entries}
+    stored_streams: set[str] = set()
+    stored_visits: dict[int, str] = {}
     if check_existing:
-        existing = set(
-            Click.objects.filter(stream_id__in=list(times), time__gte=min(times.values()), time__lte=max(times.values()))
-            .values_list("stream_id", flat=True)
-        )
+        stored_streams, stored_visits = _stored(times, visits)
     result.duplicates = result.orphans = 0
-    clicks: list[Click] = []
+    clicks: list[tuple] = []
+    batch_visits: set[int] = set()
+    adopted: list[tuple[str, dict[str, str], int, datetime]] = []
     hourly: Counter = Counter()
     hourly_bots: Counter = Counter()
     dims: Counter = Counter()
     for entry_id, fields in entries:
-        if entry_id in existing:
+        visit_id = visits[entry_id]
+        if entry_id in stored_streams or visit_id in batch_visits:
             result.duplicates += 1
             continue
         link_id = link_ids.get(fields.get("c", ""))
+        if visit_id in stored_visits:
+            result.duplicates += 1
+            if is_direct_entry(stored_visits[visit_id]) and not is_direct_entry(entry_id) and link_id is not None:
+                adopted.append((entry_id, fields, visit_id, times[entry_id]))
+            continue
         if link_id is None:
             result.orphans += 1
             continue
@@ -110,8 +155,10 @@ def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, che
         )
         clicks.append((
             next_id(), moment, link_id, fields.get("r", "")[:512], info.referrer_host, info.ip, info.country,
-            info.device, info.browser, info.os, info.is_bot, info.visitor_hash, entry_id,
+            info.device, info.browser, info.os, info.is_bot, info.visitor_hash, entry_id, visit_id,
         ))
+        if visit_id is not None:
+            batch_visits.add(visit_id)
         hour = _hour(moment)
         if info.is_bot:
             hourly_bots[(link_id, hour)] += 1
@@ -128,12 +175,28 @@ def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, che
     _insert_clicks(clicks)
     _rollup_hourly(hourly, hourly_bots)
     _rollup_dimensions(dims)
+    _adopt_direct_clicks(adopted, link_ids)  # last: links are locked after click rows, as every writer does
     result.inserted = len(clicks)
     return result
 
 
+def _adopt_direct_clicks(adopted: list[tuple[str, dict[str, str], int, datetime]], link_ids: dict[str, int]) -> None:
+    """Stream entries of visits already written straight to the database (their replies were lost).
+
+    That write counted each visit; the entry's pending increment counts it again, so it is taken
+    back here. The row takes the entry's id, so a retry of this entry is a plain duplicate.
+    """
+    taken_back: Counter = Counter()
+    for entry_id, fields, visit_id, moment in adopted:
+        Click.objects.filter(visit_id=visit_id, time=moment).update(stream_id=entry_id)
+        if fields.get("k") == "1":
+            taken_back[fields["c"]] += 1
+    for code, n in sorted(taken_back.items()):  # the flush's order: no deadlock between the two
+        Link.objects.filter(pk=link_ids[code]).update(click_count=F("click_count") - n)
+
+
 _CLICK_COLUMNS = ("id", "time", "link_id", "referrer", "referrer_host", "ip", "country", "device", "browser", "os",
-                  "is_bot", "visitor_hash", "stream_id")
+                  "is_bot", "visitor_hash", "stream_id", "visit_id")
 
 
 def _insert_clicks(rows: list[tuple]) -> None:

@@ -232,3 +232,71 @@ def test_a_database_failure_while_storing_leaves_the_clicks_pending_for_a_later_
     assert len(set(Click.objects.filter(link=link).values_list("stream_id", flat=True))) == 4
     assert LinkHourlyStats.objects.get(link=link).clicks == 4
     assert store.click_pending_count() == 0
+
+
+# --- one row per visit -----------------------------------------------------------------------
+
+def record_visit(code: str, visit_id: int, *, user_agent: str = UA) -> bool:
+    return store.click_record(code, referrer="", ip="198.51.100.7", user_agent=user_agent, method="GET", count=True,
+                              visit_id=visit_id)
+
+
+def forget_visit_marker(visit_id: int) -> None:
+    """As if the marker had expired: the stream now takes a second entry of the same visit."""
+    store.get_redis().delete(store.visit_key(visit_id))
+
+
+def test_a_click_is_stored_at_the_time_of_its_visit_id(make_link):
+    from core.snowflake import next_id, parse
+
+    link = make_link()
+    visit_id = next_id()
+    record_visit(link.short_code, visit_id)
+    clicks.clicks_consume(consumer="c1")
+    row = Click.objects.get(link=link)
+    assert row.visit_id == visit_id
+    assert int(row.time.timestamp() * 1000) == parse(visit_id).timestamp_ms
+
+
+def test_a_visit_already_stored_by_an_earlier_batch_is_skipped(make_link):
+    from core.snowflake import next_id
+
+    link = make_link()
+    visit_id = next_id()
+    record_visit(link.short_code, visit_id)
+    assert clicks.clicks_consume(consumer="c1").inserted == 1
+    forget_visit_marker(visit_id)
+    record_visit(link.short_code, visit_id)
+    record(link.short_code, 1)  # another visit in the same batch is still stored
+    # Read as fresh: the insert hits the unique visit id (COPY on PostgreSQL, INSERT on SQLite) and the retry skips it.
+    result = clicks.clicks_consume(consumer="c1")
+    assert (result.read, result.inserted, result.duplicates) == (2, 1, 1)
+    assert Click.objects.filter(link=link).count() == 2
+    assert Click.objects.filter(link=link, visit_id=visit_id).count() == 1
+    assert LinkHourlyStats.objects.get(link=link).clicks == 2
+    assert store.click_pending_count() == 0
+
+
+def test_two_entries_of_one_visit_in_one_batch_are_one_row(make_link):
+    from core.snowflake import next_id
+
+    link = make_link()
+    visit_id = next_id()
+    record_visit(link.short_code, visit_id)
+    forget_visit_marker(visit_id)
+    record_visit(link.short_code, visit_id)
+    result = clicks.clicks_consume(consumer="c1")
+    assert (result.read, result.inserted, result.duplicates) == (2, 1, 1)
+    assert Click.objects.filter(link=link).count() == 1
+    assert LinkHourlyStats.objects.get(link=link).clicks == 1
+
+
+def test_entries_from_before_visit_ids_are_each_stored(make_link):
+    link = make_link()
+    for _ in range(2):  # the old entry shape: no visit id, timed by the stream id
+        store.get_redis().xadd(store.CLICK_STREAM_KEY, {"ts": "0", "c": link.short_code, "r": "", "i": "8.8.8.8",
+                                                        "a": UA, "m": "GET"})
+    assert clicks.clicks_consume(consumer="c1").inserted == 2
+    assert list(Click.objects.filter(link=link).values_list("visit_id", flat=True)) == [None, None]
+    assert clicks.clicks_store(store.click_read_new("c1", 10)).read == 0  # nothing left, nothing doubled
+    assert Click.objects.filter(link=link).count() == 2
