@@ -1,7 +1,7 @@
 """REST API of the chat: validate input, call a service or selector, return JSON."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -123,6 +123,8 @@ class ConversationListView(APIView):
 
     @extend_schema(request=ConversationIn,
                    responses={201: ConversationOut, 200: ConversationOut, **error_responses(*SIGNED_IN_WRITE)},
+                   examples=[OpenApiExample("A group", request_only=True,
+                                            value={"members": ["friend", "stranger"], "title": "Launch"})],
                    summary="Create a conversation (a direct pair is created once)")
     def post(self, request):
         data = _valid(ConversationIn, request.data)
@@ -174,6 +176,8 @@ class ConversationMessagesView(APIView):
 
     @extend_schema(request=MessageIn,
                    responses={201: MessageOut, 200: MessageOut, **error_responses(*SIGNED_IN_WRITE, 404, 429)},
+                   examples=[OpenApiExample("A message", request_only=True,
+                                            value={"content": "See https://example.com", "client_id": "c-1"})],
                    summary="Send a message (a repeated client_id returns the stored one with 200)")
     def post(self, request, conversation_id: str):
         data = _valid(MessageIn, request.data)
@@ -282,7 +286,9 @@ class BlockListView(APIView):
     def get(self, request):
         return Response(selectors.block_list(user=request.user))
 
-    @extend_schema(request=UsernameIn, responses={201: BlockOut, **error_responses(*SIGNED_IN_WRITE, 404)}, summary="Block a user's direct messages")
+    @extend_schema(request=UsernameIn, responses={201: BlockOut, **error_responses(*SIGNED_IN_WRITE, 404)},
+                   examples=[OpenApiExample("Block a user", request_only=True, value={"username": "stranger"})],
+                   summary="Block a user's direct messages")
     def post(self, request):
         data = _valid(UsernameIn, request.data)
         block, _ = blocks.block_create(blocker=request.user, username=data["username"])

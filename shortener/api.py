@@ -8,7 +8,7 @@ import segno
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -147,6 +147,8 @@ class ShortenView(APIView):
     @extend_schema(
         request=ShortenIn,
         responses={201: LinkSummaryOut, **error_responses(*SIGNED_IN_WRITE, 409, 429)},
+        examples=[OpenApiExample("A tagged link for a month", request_only=True, value={
+            "long_url": "https://example.com/articles/launch", "expires_in_days": 30, "tags": ["launch"]})],
         summary="Shorten a URL (rate limited per user, anonymous callers per IP)",
     )
     def post(self, request):
