@@ -27,6 +27,11 @@ FUZZED_PATH_PREFIXES = (
     "/api/v1/links",
     "/api/v1/chat/",
 )
+# APIs still changing, fuzzed once they settle (move their prefixes to the list above).
+NOT_YET_FUZZED_PATH_PREFIXES = (
+    "/api/v1/accounts", "/api/v1/statuses", "/api/v1/timelines", "/api/v1/custom_emojis", "/api/v1/instance",
+    "/api/v2/instance", "/api/v1/rides",
+)
 EXAMPLES_PER_OPERATION = 12
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
@@ -109,3 +114,11 @@ def _authorization(user) -> dict:
           suppress_health_check=list(HealthCheck))
 def test_operation_answers_as_documented(case, world):
     case.call_and_validate(headers=_authorization(world), checks=CHECKS)
+
+
+def test_every_documented_path_is_fuzzed_or_knowingly_left_out():
+    """A new API is fuzzed from the day it is documented, unless it is added to the list of the left-out."""
+    paths = schema.raw_schema["paths"]
+    forgotten = [path for path in paths if not path.startswith(FUZZED_PATH_PREFIXES + NOT_YET_FUZZED_PATH_PREFIXES)]
+    assert not forgotten
+    assert len([path for path in paths if path.startswith(FUZZED_PATH_PREFIXES)]) >= 25
