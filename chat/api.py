@@ -1,7 +1,7 @@
 """REST API of the chat: validate input, call a service or selector, return JSON."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from chat.services.attachments import attachment_upload
 from core.errors import FieldError
 from core.ids import MAX_ID
 from core.media import private_file_response
+from core.openapi import SIGNED_IN, SIGNED_IN_WRITE, error_responses
 
 _THUMBNAIL_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
 
@@ -116,11 +117,14 @@ def _conversation_out(conversation: Conversation, user) -> dict:
 
 
 class ConversationListView(APIView):
-    @extend_schema(responses=ConversationOut(many=True), summary="The caller's conversations, most recent first")
+    @extend_schema(responses={200: ConversationOut(many=True), **error_responses(*SIGNED_IN)}, summary="The caller's conversations, most recent first")
     def get(self, request):
         return Response(selectors.conversation_list(user=request.user))
 
-    @extend_schema(request=ConversationIn, responses={201: ConversationOut, 200: ConversationOut},
+    @extend_schema(request=ConversationIn,
+                   responses={201: ConversationOut, 200: ConversationOut, **error_responses(*SIGNED_IN_WRITE)},
+                   examples=[OpenApiExample("A group", request_only=True,
+                                            value={"members": ["friend", "stranger"], "title": "Launch"})],
                    summary="Create a conversation (a direct pair is created once)")
     def post(self, request):
         data = _valid(ConversationIn, request.data)
@@ -132,13 +136,14 @@ class ConversationListView(APIView):
 
 
 class ConversationDetailView(APIView):
-    @extend_schema(responses=ConversationDetailOut, summary="One conversation with every member's receipts")
+    @extend_schema(responses={200: ConversationDetailOut, **error_responses(*SIGNED_IN, 404)}, summary="One conversation with every member's receipts")
     def get(self, request, conversation_id: str):
         return Response(selectors.conversation_detail(user=request.user, conversation_id=conversation_id))
 
 
 class ConversationMembersView(APIView):
-    @extend_schema(request=MembersIn, responses=ConversationOut, summary="Add members (group admins)")
+    @extend_schema(request=MembersIn, responses={200: ConversationOut, **error_responses(*SIGNED_IN_WRITE, 404)},
+                   summary="Add members (group admins)")
     def post(self, request, conversation_id: str):
         data = _valid(MembersIn, request.data)
         conversation = conversations.members_add(
@@ -146,7 +151,7 @@ class ConversationMembersView(APIView):
         )
         return Response(_conversation_out(conversation, request.user))
 
-    @extend_schema(request=MembersIn, responses=ConversationOut,
+    @extend_schema(request=MembersIn, responses={200: ConversationOut, **error_responses(*SIGNED_IN_WRITE, 404)},
                    summary="Remove members (group admins; anyone may remove themselves)")
     def delete(self, request, conversation_id: str):
         data = _valid(MembersIn, request.data)
@@ -160,7 +165,7 @@ class ConversationMessagesView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("after_seq", int), OpenApiParameter("before_seq", int),
                     OpenApiParameter("limit", int)],
-        responses=MessageOut(many=True), summary="Messages in seq order",
+        responses={200: MessageOut(many=True), **error_responses(400, *SIGNED_IN, 404)}, summary="Messages in seq order",
     )
     def get(self, request, conversation_id: str):
         data = _valid(MessagePageIn, request.query_params)
@@ -169,7 +174,10 @@ class ConversationMessagesView(APIView):
             before_seq=data.get("before_seq"), limit=data["limit"],
         ))
 
-    @extend_schema(request=MessageIn, responses={201: MessageOut, 200: MessageOut},
+    @extend_schema(request=MessageIn,
+                   responses={201: MessageOut, 200: MessageOut, **error_responses(*SIGNED_IN_WRITE, 404, 429)},
+                   examples=[OpenApiExample("A message", request_only=True,
+                                            value={"content": "See https://example.com", "client_id": "c-1"})],
                    summary="Send a message (a repeated client_id returns the stored one with 200)")
     def post(self, request, conversation_id: str):
         data = _valid(MessageIn, request.data)
@@ -181,24 +189,28 @@ class ConversationMessagesView(APIView):
 
 
 class MessageDetailView(APIView):
-    @extend_schema(request=MessageEditIn, responses=MessageOut, summary="Edit your message")
+    @extend_schema(request=MessageEditIn, responses={200: MessageOut, **error_responses(*SIGNED_IN_WRITE, 404)},
+                   summary="Edit your message")
     def patch(self, request, message_id: str):
         data = _valid(MessageEditIn, request.data)
         return Response(messages.message_edit(user=request.user, message_id=message_id, content=data["content"]))
 
-    @extend_schema(responses=MessageOut, summary="Delete your message (leaves a tombstone)")
+    # 200 with the tombstone, not 204: the message stays in the conversation as "deleted" and
+    # clients replace it in place with this body.
+    @extend_schema(responses={200: MessageOut, **error_responses(*SIGNED_IN_WRITE, 404)},
+                   summary="Delete your message (answers the tombstone it leaves)")
     def delete(self, request, message_id: str):
         return Response(messages.message_delete(user=request.user, message_id=message_id))
 
 
 class MessageReactionsView(APIView):
-    @extend_schema(request=EmojiIn, responses={201: MessageOut}, summary="React to a message")
+    @extend_schema(request=EmojiIn, responses={201: MessageOut, **error_responses(*SIGNED_IN_WRITE, 404)}, summary="React to a message")
     def post(self, request, message_id: str):
         data = _valid(EmojiIn, request.data)
         message = messages.reaction_add(user=request.user, message_id=message_id, emoji=data["emoji"])
         return Response(message, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=EmojiIn, responses=MessageOut, summary="Remove your reaction")
+    @extend_schema(request=EmojiIn, responses={200: MessageOut, **error_responses(*SIGNED_IN_WRITE, 404)}, summary="Remove your reaction")
     def delete(self, request, message_id: str):
         data = _valid(EmojiIn, request.data)
         return Response(messages.reaction_remove(user=request.user, message_id=message_id, emoji=data["emoji"]))
@@ -209,7 +221,7 @@ class AttachmentUploadView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": inline_serializer("AttachmentIn", {"file": serializers.FileField()})},
-        responses={201: AttachmentOut}, summary="Upload an attachment (≤ 25 MB; images get a thumbnail)",
+        responses={201: AttachmentOut, **error_responses(*SIGNED_IN_WRITE)}, summary="Upload an attachment (≤ 25 MB; images get a thumbnail)",
     )
     def post(self, request):
         files = request.FILES.getlist("file")
@@ -220,7 +232,7 @@ class AttachmentUploadView(APIView):
 
 
 class AttachmentFileView(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **error_responses(*SIGNED_IN, 404)},
                    summary="Download an attachment (its uploader and members of its conversation; others 404)")
     def get(self, request, attachment_id: int, thumbnail: bool = False):
         attachment = selectors.attachment_for_download(user=request.user, attachment_id=attachment_id)
@@ -236,7 +248,8 @@ class AttachmentFileView(APIView):
 
 class SearchView(APIView):
     @extend_schema(parameters=[OpenApiParameter("q", str, required=True), OpenApiParameter("conversation", str)],
-                   responses=inline_serializer("SearchOut", {"results": MessageOut(many=True)}),
+                   responses={200: inline_serializer("SearchOut", {"results": MessageOut(many=True)}),
+                              **error_responses(400, *SIGNED_IN, 404)},
                    summary="Ranked matches from the caller's conversations")
     def get(self, request):
         data = _valid(SearchIn, request.query_params)
@@ -247,7 +260,8 @@ class SearchView(APIView):
 
 class UserSearchView(APIView):
     @extend_schema(parameters=[OpenApiParameter("q", str)],
-                   responses=inline_serializer("ChatUser", {"username": serializers.CharField()}, many=True),
+                   responses={200: inline_serializer("ChatUser", {"username": serializers.CharField()}, many=True),
+                              **error_responses(400, *SIGNED_IN)},
                    summary="Users whose name starts with q (at least 3 characters; max 20)")
     def get(self, request):
         query = request.query_params.get("q", "")[:150]
@@ -255,8 +269,9 @@ class UserSearchView(APIView):
 
 
 class PresenceView(APIView):
-    @extend_schema(responses=inline_serializer("Presence", {
-        "online": serializers.BooleanField(), "last_seen": serializers.DateTimeField(allow_null=True)}))
+    @extend_schema(responses={200: inline_serializer("Presence", {
+        "online": serializers.BooleanField(), "last_seen": serializers.DateTimeField(allow_null=True)}),
+        **error_responses(*SIGNED_IN, 404)})
     def get(self, request, username: str):
         return Response(selectors.presence_of(viewer=request.user, username=username))
 
@@ -267,11 +282,13 @@ class BlockOut(serializers.Serializer):
 
 
 class BlockListView(APIView):
-    @extend_schema(responses=BlockOut(many=True), summary="Users you blocked")
+    @extend_schema(responses={200: BlockOut(many=True), **error_responses(*SIGNED_IN)}, summary="Users you blocked")
     def get(self, request):
         return Response(selectors.block_list(user=request.user))
 
-    @extend_schema(request=UsernameIn, responses={201: BlockOut}, summary="Block a user's direct messages")
+    @extend_schema(request=UsernameIn, responses={201: BlockOut, **error_responses(*SIGNED_IN_WRITE, 404)},
+                   examples=[OpenApiExample("Block a user", request_only=True, value={"username": "stranger"})],
+                   summary="Block a user's direct messages")
     def post(self, request):
         data = _valid(UsernameIn, request.data)
         block, _ = blocks.block_create(blocker=request.user, username=data["username"])
@@ -280,26 +297,26 @@ class BlockListView(APIView):
 
 
 class BlockDetailView(APIView):
-    @extend_schema(responses={204: None}, summary="Unblock")
+    @extend_schema(responses={204: None, **error_responses(*SIGNED_IN_WRITE, 404)}, summary="Unblock")
     def delete(self, request, username: str):
         blocks.block_delete(blocker=request.user, username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class NotificationListView(APIView):
-    @extend_schema(responses=inline_serializer("Notifications", {
+    @extend_schema(responses={200: inline_serializer("Notifications", {
         "unread": serializers.IntegerField(),
         "results": inline_serializer("Notification", {
             "id": serializers.CharField(), "conversation": serializers.CharField(),
             "message": serializers.CharField(), "preview": serializers.CharField(),
             "created_at": serializers.DateTimeField(), "read": serializers.BooleanField()}, many=True),
-    }))
+    }), **error_responses(*SIGNED_IN)})
     def get(self, request):
         return Response(selectors.notification_list(user=request.user))
 
 
 class NotificationReadView(APIView):
-    @extend_schema(request=None, responses={204: None}, summary="Mark every notification read")
+    @extend_schema(request=None, responses={204: None, **error_responses(*SIGNED_IN_WRITE)}, summary="Mark every notification read")
     def post(self, request):
         notifications.notifications_mark_read(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

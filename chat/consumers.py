@@ -20,6 +20,7 @@ from chat.services.messages import message_send
 from chat.services.presence import presence_refresh, presence_socket_closed, presence_socket_opened, typing_notify
 from chat.services.receipts import receipt_record
 from core.errors import ApplicationError, error_frame
+from core.parsers import loads as json_loads
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ def _parse_cursors(raw) -> dict[int, int]:
         raise ApplicationError("cursors: an object of conversation id -> seq.", ChatError.INVALID)
     return cursors
 
+
+# The largest frame parsed. A message is at most a few KB; a sync's cursors for thousands of
+# conversations stay well below this. Anything larger is refused before it is decoded.
+MAX_FRAME_BYTES = 1024 * 1024
 
 # Live seqs remembered per conversation for de-duplicating a later sync replay.
 LIVE_SEQS_KEPT = 1000
@@ -87,18 +92,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(payload))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
+        raw = text_data if text_data is not None else bytes_data
+        if raw is not None and len(raw) > MAX_FRAME_BYTES:  # characters for text: at least as many bytes
+            await self.send_json(error_frame(f"A frame is at most {MAX_FRAME_BYTES} bytes.", ChatError.FRAME_TOO_LARGE))
+            return
         try:
-            frame = json.loads(text_data if text_data is not None else bytes_data)
-        except (TypeError, ValueError):
-            await self.send_json(error_frame("The frame is not valid JSON.", ChatError.INVALID_JSON))
+            # The API's decoder: deep nesting is a ValueError, never a RecursionError.
+            frame = json_loads(raw)
+        except (TypeError, ValueError) as exc:
+            await self.send_json(error_frame(f"The frame is not valid JSON: {exc}", ChatError.INVALID_JSON))
             return
         if not isinstance(frame, dict):
             await self.send_json(error_frame("A frame is a JSON object.", ChatError.INVALID))
             return
         ref = frame.get("ref", frame.get("client_id"))
-        handler = self.HANDLERS.get(frame.get("type"))
+        kind = frame.get("type")
+        handler = self.HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            await self.send_json(error_frame(f"Unknown frame type: {frame.get('type')!r}.", ChatError.UNKNOWN_TYPE, ref))
+            await self.send_json(error_frame(f"Unknown frame type: {str(kind)[:64]!r}.", ChatError.UNKNOWN_TYPE, ref))
             return
         try:
             await self._refresh_presence()

@@ -20,6 +20,7 @@ class ChatError(StrEnum):
     BAD_ATTACHMENTS = "bad_attachments"
     FILE_TOO_LARGE = "file_too_large"
     INVALID_JSON = "invalid_json"
+    FRAME_TOO_LARGE = "frame_too_large"
     UNKNOWN_TYPE = "unknown_type"
     RATE_LIMITED = "rate_limited"
     INTERNAL = "internal_error"

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import ApplicationError, CoreError
+from core.openapi import SIGNED_IN, SIGNED_IN_WRITE, error_responses
 from core.ratelimit import enforce_credential_limits
 from core.services import USERNAME_RULE, token_for, token_revoke, token_rotate, user_register, username_clean
 
@@ -34,7 +35,7 @@ class RegisterView(APIView):
         request=RegisterSerializer,
         responses={201: inline_serializer("Registered", {
             "id": serializers.IntegerField(), "username": serializers.CharField(), "token": serializers.CharField(),
-        })},
+        }), **error_responses(400, 413, 429)},
         tags=["auth"],
     )
     def post(self, request):
@@ -61,7 +62,8 @@ class TokenView(APIView):
     def get_permissions(self):
         return [AllowAny()] if self._logging_in() else super().get_permissions()
 
-    @extend_schema(request=TokenSerializer, responses={200: ApiTokenSerializer}, tags=["auth"])
+    @extend_schema(request=TokenSerializer, responses={200: ApiTokenSerializer, **error_responses(400, 413, 429)},
+                   tags=["auth"])
     def post(self, request):
         data = TokenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -73,7 +75,7 @@ class TokenView(APIView):
 
     @extend_schema(
         request=None,
-        responses={204: None},
+        responses={204: None, **error_responses(*SIGNED_IN_WRITE)},
         tags=["auth"],
         summary="Revoke the token this request uses",
         description="The token stops working at once on the API, WebSockets and every other surface. "
@@ -87,7 +89,7 @@ class TokenView(APIView):
 class TokenRotateView(APIView):
     @extend_schema(
         request=None,
-        responses={200: ApiTokenSerializer},
+        responses={200: ApiTokenSerializer, **error_responses(*SIGNED_IN_WRITE)},
         tags=["auth"],
         summary="Replace the account's token with a new one",
         description="The old token stops working at once on the API, WebSockets and every other surface.",
@@ -98,7 +100,8 @@ class TokenRotateView(APIView):
 
 class MeView(APIView):
     @extend_schema(
-        responses={200: inline_serializer("Me", {"id": serializers.IntegerField(), "username": serializers.CharField()})},
+        responses={200: inline_serializer("Me", {"id": serializers.IntegerField(), "username": serializers.CharField()}),
+                   **error_responses(*SIGNED_IN)},
         tags=["auth"],
     )
     def get(self, request):

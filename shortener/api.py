@@ -8,7 +8,7 @@ import segno
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import FieldError
+from core.openapi import SIGNED_IN, SIGNED_IN_WRITE, error_responses
 from core.pagination import PageNumberPagination
 from core.ratelimit import client_ip
 from shortener import selectors
@@ -127,9 +128,6 @@ class ImportOut(serializers.Serializer):
     failed = serializers.IntegerField()
 
 
-_ERROR = OpenApiResponse(description='`{"error", "code", "fields"?}`')
-
-
 def _json_object(data) -> dict:
     if not hasattr(data, "get"):
         raise FieldError({"non_field_errors": "Send a JSON object."})
@@ -148,8 +146,9 @@ class ShortenView(APIView):
 
     @extend_schema(
         request=ShortenIn,
-        responses={201: LinkSummaryOut, 400: _ERROR, 409: OpenApiResponse(description="alias taken, with `suggested`"),
-                   429: _ERROR},
+        responses={201: LinkSummaryOut, **error_responses(*SIGNED_IN_WRITE, 409, 429)},
+        examples=[OpenApiExample("A tagged link for a month", request_only=True, value={
+            "long_url": "https://example.com/articles/launch", "expires_in_days": 30, "tags": ["launch"]})],
         summary="Shorten a URL (rate limited per user, anonymous callers per IP)",
     )
     def post(self, request):
@@ -171,7 +170,7 @@ class LinkListView(APIView):
             OpenApiParameter("tag", str), OpenApiParameter("search", str),
             OpenApiParameter("page", int), OpenApiParameter("page_size", int),
         ],
-        responses={200: LinkPageOut},
+        responses={200: LinkPageOut, **error_responses(*SIGNED_IN, 404)},
         summary="The caller's links, newest first",
     )
     def get(self, request):
@@ -190,12 +189,12 @@ class LinkDetailView(APIView):
     def _link(self, request, code: str) -> Link:
         return selectors.link_get_for_owner(owner=request.user, code=code)
 
-    @extend_schema(responses={200: LinkOut, 404: _ERROR}, summary="One of the caller's links")
+    @extend_schema(responses={200: LinkOut, **error_responses(*SIGNED_IN, 404)}, summary="One of the caller's links")
     def get(self, request, code: str):
         link = self._link(request, code)
         return Response(link_detail(link, click_count=selectors.link_click_count(link)))
 
-    @extend_schema(request=LinkUpdateIn, responses={200: LinkOut, 400: _ERROR, 404: _ERROR, 410: _ERROR},
+    @extend_schema(request=LinkUpdateIn, responses={200: LinkOut, **error_responses(*SIGNED_IN_WRITE, 404, 410)},
                    summary="Edit long_url, expiry, redirect_type, tags, password or max_clicks")
     def patch(self, request, code: str):
         link = self._link(request, code)
@@ -203,7 +202,7 @@ class LinkDetailView(APIView):
         link = links.link_update(link=link, changes=changes, request_host=request.get_host())
         return Response(link_detail(link, click_count=selectors.link_click_count(link)))
 
-    @extend_schema(responses={204: None, 404: _ERROR}, summary="Soft delete: the short URL answers 410 afterwards")
+    @extend_schema(responses={204: None, **error_responses(*SIGNED_IN_WRITE, 404)}, summary="Soft delete: the short URL answers 410 afterwards")
     def delete(self, request, code: str):
         links.link_delete(link=self._link(request, code))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -218,7 +217,7 @@ class LinkStatsView(APIView):
             OpenApiParameter("to", OpenApiTypes.DATETIME, description="ISO date or datetime"),
             OpenApiParameter("granularity", str, enum=["hour", "day"]),
         ],
-        responses={200: StatsOut, 400: _ERROR, 404: _ERROR},
+        responses={200: StatsOut, **error_responses(400, *SIGNED_IN, 404)},
         summary="Clicks over time and top referrers, countries, devices, browsers, OS (bots apart)",
     )
     def get(self, request, code: str):
@@ -237,7 +236,7 @@ class LinkQrView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("scale", int)],
         responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
-                   404: _ERROR},
+                   **error_responses(400, 401, 404)},
         summary="QR code of the short URL (owner only; anyone for an anonymous link)",
     )
     def get(self, request, code: str, fmt: str):
@@ -267,7 +266,7 @@ class LinkImportView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": inline_serializer("ImportIn", {"file": serializers.FileField()})},
-        responses={200: ImportOut, 400: _ERROR},
+        responses={200: ImportOut, **error_responses(*SIGNED_IN_WRITE, 429)},
         summary="Create links from a CSV (long_url, custom_alias, expires_in_days, tags); per-row results",
     )
     def post(self, request):

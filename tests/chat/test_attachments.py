@@ -318,3 +318,22 @@ def test_under_asgi_a_download_streams_in_chunks_without_reading_the_file_whole(
         stored = handle.read()
     assert response.status_code == 200 and b"".join(chunks) == stored
     assert response["Content-Length"] == str(len(stored)) and response["Content-Type"] == "image/png"
+
+
+@pytest.mark.parametrize("range_header", [
+    "bytes=0-3", "bytes=-1", "bytes=5-1", "bytes=99999999999999999999999-", "bytes=-99999999999999999999999",
+    "items=0-1", "bytes=0-0," * 2000, "bytes=\x00-\xff",
+])
+def test_a_hostile_range_header_on_a_download_is_the_file_a_part_of_it_or_416(client_for, bob, sent_image,
+                                                                                range_header):
+    _, upload = sent_image
+    api = client_for(bob)
+    whole = _body(api.get(upload["url"]))
+    response = api.get(upload["url"], HTTP_RANGE=range_header)
+    assert response.status_code in (200, 206, 416), response.status_code
+    if response.status_code == 200:
+        assert _body(response) == whole
+    elif response.status_code == 206:
+        first, last = (int(n) for n in response["Content-Range"].split()[1].split("/")[0].split("-"))
+        assert _body(response) == whole[first:last + 1]
+    assert response["X-Content-Type-Options"] == "nosniff"

@@ -1,5 +1,6 @@
 """Crafted requests to the platform: deep JSON, path traversal under /static/, unknown WebSocket paths."""
 
+import asyncio
 import json
 
 import pytest
@@ -119,3 +120,52 @@ async def test_a_websocket_to_an_unknown_path_is_refused_with_4404(django_user_m
     message = await communicator.receive_output(5)
     assert message == {"type": "websocket.close", "code": UNKNOWN_ROUTE_CLOSE_CODE}
     await communicator.wait()
+
+
+# --- Host header ------------------------------------------------------------------------------------
+
+
+async def _request_with_host(path: str, host: bytes) -> tuple[int, bytes]:
+    sent, requested, finished = [], [], asyncio.Event()
+
+    async def receive():
+        if not requested:
+            requested.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            finished.set()
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", host)], "client": ("203.0.113.7", 50000), "server": ("testserver", 80)}
+    await application(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+HOSTILE_HOSTS = pytest.mark.parametrize("host", [
+    b"a" * 20_000 + b".example", b"evil.example", b"testserver@evil.example", b"testserver\r\nX-Injected: 1",
+    b"\xff\xfe\xfd", b"", b"[::1", b"testserver:80:80",
+], ids=["overlong", "foreign", "userinfo", "crlf", "not-utf8", "empty", "broken-ipv6", "two-ports"])
+
+
+@HOSTILE_HOSTS
+@pytest.mark.parametrize("path", ["/api/v1/chat/conversations", "/accounts/login/", "/links/"])
+@pytest.mark.django_db
+async def test_a_hostile_host_header_is_a_400_on_the_api_and_pages(host, path):
+    status, body = await _request_with_host(path, host)
+    assert status == 400, (status, body[:200])
+    assert b"Traceback" not in body and b"SECRET_KEY" not in body
+
+
+@HOSTILE_HOSTS
+@pytest.mark.django_db
+async def test_a_hostile_host_header_on_a_short_code_is_never_a_server_error(host):
+    # Redirects do not depend on the Host (the target is stored), so they may still answer.
+    status, body = await _request_with_host("/abc1234", host)
+    assert status < 500 and b"Traceback" not in body

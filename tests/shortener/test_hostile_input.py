@@ -221,3 +221,43 @@ def test_another_users_link_cannot_be_edited_read_or_deleted(make_link, make_use
     assert intruder.delete(base).status_code == 404
     link.refresh_from_db()
     assert link.long_url == "https://example.com/some/long/path" and link.state == "active"
+
+
+# --- header injection and look-alike codes -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"long_url": "https://example.com/\r\nSet-Cookie: session=stolen"}, "long_url"),
+    ({"long_url": "https://example.com/\nLocation: https://evil.example/"}, "long_url"),
+    ({"long_url": "https://example.com/\u2028next"}, "long_url"),
+    ({"long_url": "https://example.com/", "custom_alias": "promo\r\nSet-Cookie:a=1"}, "custom_alias"),
+    ({"long_url": "https://example.com/", "custom_alias": "promo%0d%0aSet-Cookie:a=1"}, "custom_alias"),
+    # Look-alikes never normalise into someone else's alias: full-width letters, ligatures, dotless i.
+    ({"long_url": "https://example.com/", "custom_alias": "ｐｒｏｍｏ"}, "custom_alias"),
+    ({"long_url": "https://example.com/", "custom_alias": "ﬁnance"}, "custom_alias"),
+    ({"long_url": "https://example.com/", "custom_alias": "prıce"}, "custom_alias"),
+    ({"long_url": "https://example.com/", "custom_alias": "promo\u200b"}, "custom_alias"),
+])
+def test_line_breaks_and_look_alikes_in_urls_and_aliases_are_400_naming_the_field(auth_client, payload, field):
+    response = auth_client.post(SHORTEN, payload, format="json")
+    assert_field_error(response, field)
+    assert not Link.objects.exists()
+
+
+def test_an_encoded_line_break_in_a_long_url_stays_encoded_in_the_location_header(auth_client, client):
+    created = auth_client.post(SHORTEN, {"long_url": "https://example.com/a%0D%0ASet-Cookie:%20session=stolen"},
+                               format="json")
+    assert created.status_code == 201, created.content
+    response = client.get(f"/{created.json()['short_code']}")
+    assert response.status_code == 302
+    assert response["Location"] == "https://example.com/a%0D%0ASet-Cookie:%20session=stolen"
+    assert "session" not in response.cookies
+
+
+@pytest.mark.parametrize("look_alike", ["ｐｒｏｍｏ", "PROMO", "promo\u200b", "pro%CC%81mo"])
+def test_a_look_alike_of_an_alias_is_not_redirected_to_it(make_link, client, look_alike):
+    make_link(custom_alias="promo")
+    assert client.get("/promo").status_code == 302
+    response = client.get("/" + look_alike)
+    assert response.status_code == 404
+    assert "Location" not in response
