@@ -10,6 +10,7 @@ task was lost is picked up by ``rides_dispatch_stalled``.
 """
 
 import enum
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -66,6 +67,11 @@ def _passed_drivers(ride_id: int) -> set[int]:
                .exclude(driver=None).values_list("driver_id", flat=True))
 
 
+# How often a dispatch looks again when candidates were only locked by other dispatchers, and the pause.
+CONTENDED_RETRIES = 3
+CONTENDED_PAUSE_SECONDS = 0.05
+
+
 def ride_dispatch(*, ride_id: int) -> RideStatus | None:
     """Offer a requested ride to the best available driver, widening the search radius as needed;
     with nobody left after the widest radius the ride ends as ``no_drivers``.
@@ -78,21 +84,32 @@ def ride_dispatch(*, ride_id: int) -> RideStatus | None:
         return None
     round_seen = ride.offer_round
     tried = _passed_drivers(ride.id)
-    for radius in settings.DISPATCH_RADII_M:
-        candidates = selectors.dispatch_candidates(
-            area=ride.service_area.slug, vehicle_type=ride.vehicle_type, lat=ride.pickup_lat, lng=ride.pickup_lng,
-            radius_m=radius, exclude=tried,
-        )
-        for candidate in candidates:
-            tried.add(candidate.driver_id)
-            if not store.offer_lock_acquire(candidate.driver_id, ride.id, settings.DISPATCH_OFFER_SECONDS):
-                continue
-            outcome = _offer(ride.id, candidate.driver_id)
-            if outcome is OfferOutcome.OFFERED:
-                return RideStatus.OFFERED
-            store.offer_lock_release(candidate.driver_id, ride.id)
-            if outcome is OfferOutcome.RIDE_GONE:
-                return Ride.objects.get(pk=ride.id).status
+    for attempt in range(CONTENDED_RETRIES + 1):
+        # A candidate whose offer lock another dispatcher holds for a moment (a batch flush or a
+        # racing dispatch trying it, releasing it when its offer fails) is not "nobody": look again,
+        # after a short pause, before giving the ride up.
+        contended = False
+        for radius in settings.DISPATCH_RADII_M:
+            candidates = selectors.dispatch_candidates(
+                area=ride.service_area.slug, vehicle_type=ride.vehicle_type, lat=ride.pickup_lat, lng=ride.pickup_lng,
+                radius_m=radius, exclude=tried,
+            )
+            for candidate in candidates:
+                if not store.offer_lock_acquire(candidate.driver_id, ride.id, settings.DISPATCH_OFFER_SECONDS):
+                    contended = True
+                    continue
+                tried.add(candidate.driver_id)
+                outcome = _offer(ride.id, candidate.driver_id)
+                if outcome is OfferOutcome.OFFERED:
+                    return RideStatus.OFFERED
+                store.offer_lock_release(candidate.driver_id, ride.id)
+                if outcome is OfferOutcome.RIDE_GONE:
+                    return Ride.objects.get(pk=ride.id).status
+        if not contended:
+            return _give_up(ride.id, round_seen)
+        time.sleep(CONTENDED_PAUSE_SECONDS * (attempt + 1))
+    # Still taken after the pauses: those drivers hold real offers, and a driver with an open offer is
+    # no candidate.
     return _give_up(ride.id, round_seen)
 
 

@@ -163,5 +163,6 @@ def test_a_batch_flush_racing_greedy_dispatches_never_shares_a_driver(make_user,
 
     offered = list(Ride.objects.filter(pk__in=[r.id for r in rides], status=RideStatus.OFFERED)
                    .values_list("driver_id", flat=True))
-    assert sorted(offered) == sorted(d.id for d in drivers)  # both drivers offered once, never twice
+    statuses = list(Ride.objects.filter(pk__in=[r.id for r in rides]).values_list("id", "status", "driver_id"))
+    assert sorted(offered) == sorted(d.id for d in drivers), statuses  # both drivers offered once, never twice
     assert Ride.objects.filter(pk__in=[r.id for r in rides], status=RideStatus.NO_DRIVERS).count() == 1
