@@ -136,9 +136,13 @@ def operations_overview(now: datetime | None = None) -> dict:
         "surge": {"resolution": settings.SURGE_RESOLUTION, "updated_at": store.surge_updated_at(),
                   "cells": _surge_cells()},
         "dispatch_times": _dispatch_times(since),
-        "service_areas": [{"slug": a.slug, "name": a.name, "polygon": a.polygon}
-                          for a in ServiceArea.objects.filter(active=True).order_by("id")],
+        "service_areas": service_area_outlines(),
     }
+
+
+def service_area_outlines() -> list[dict]:
+    return [{"slug": a.slug, "name": a.name, "polygon": a.polygon}
+            for a in ServiceArea.objects.filter(active=True).order_by("id")]
 
 
 def default_center() -> list[float]:

@@ -34,6 +34,7 @@ def _map_page(request, template: str, **config):
         "tile_url": settings.RIDES_TILE_URL,
         "tile_attribution": settings.RIDES_TILE_ATTRIBUTION,
         "center": pages.default_center(),
+        "service_areas": pages.service_area_outlines(),
         "vehicle_types": list(VehicleType.values),
         "csrf_token": get_token(request),
         **config,
@@ -76,7 +77,7 @@ def ride_tracking(request, ride_id: str):
 def operations_page(request):
     if not request.user.is_staff:
         return render(request, "403.html", {"message": "The operations dashboard is for staff."}, status=403)
-    return _map_page(request, "rides/operations.html", refresh_s=5)
+    return _map_page(request, "rides/operations.html", refresh_s=5, service_areas=[])
 
 
 @require_GET

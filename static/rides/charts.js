@@ -100,12 +100,13 @@ export function columns(container, { values, title, unit, color = "#3b5bfd" }) {
       root.append(svg("text", { x: margin.left - 6, y: y(tick) + 4, "text-anchor": "end" }, `${tick} ${unit}`));
     }
     values.forEach((value, i) => {
-      const w = Math.max(1, step * 0.72);
+      const w = Math.min(28, Math.max(1, step * 0.72));
       root.append(svg("rect", { x: margin.left + i * step + (step - w) / 2, y: y(value.value), width: w, height: Math.max(1, innerH + margin.top - y(value.value)), rx: 2, fill: color, "data-bar": "" },
         svg("title", {}, `${value.label}: ${value.value} ${unit}`)));
     });
     root.append(svg("line", { x1: margin.left, x2: width - margin.right, y1: y(median), y2: y(median), stroke: "#f59e0b", "stroke-width": 2, "stroke-dasharray": "5 4" }));
-    root.append(svg("text", { x: width - margin.right, y: y(median) - 4, "text-anchor": "end", class: "rd-chart-value" }, `median ${median} ${unit}`));
+    const labelY = y(median) < margin.top + 14 ? y(median) + 14 : y(median) - 5;
+    root.append(svg("text", { x: width - margin.right, y: labelY, "text-anchor": "end", class: "rd-chart-value" }, `median ${median} ${unit}`));
     accessible(root, title, description);
     return root;
   });

@@ -7,6 +7,7 @@ export function createMap(element, config, { zoom = 13 } = {}) {
   if (config.tile_url) {
     L.tileLayer(config.tile_url, { maxZoom: 19, attribution: config.tile_attribution || "" }).addTo(map);
   }
+  if (config.service_areas) drawServiceAreas(map, config.service_areas);
   element.dataset.mapReady = "true";
   return map;
 }
@@ -20,7 +21,19 @@ export function dotIcon(color, size = 18) {
   });
 }
 
-export const carIcon = () => L.divIcon({ className: "", html: '<div class="rd-car" aria-hidden="true">🚗</div>', iconSize: [28, 28], iconAnchor: [14, 14] });
+// A car seen from the side, drawn in SVG (no emoji font is needed).
+const CAR_SVG = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 11l1.6-4.2A2 2 0 0 1 8.5 5.5h7a2 2 0 0 1 1.9 1.3L19 11a2 2 0 0 1 2 2v4h-2a2 2 0 0 1-4 0H9a2 2 0 0 1-4 0H3v-4a2 2 0 0 1 2-2zm2.2 0h9.6l-1.1-3.1a.6.6 0 0 0-.6-.4H8.9a.6.6 0 0 0-.6.4z"/></svg>';
+
+export const carIcon = () => L.divIcon({ className: "", html: `<div class="rd-car">${CAR_SVG}</div>`, iconSize: [28, 28], iconAnchor: [14, 14] });
+
+// The service areas as dashed outlines: on a map without tiles they are the only landmarks.
+export function drawServiceAreas(map, areas, { fit = false } = {}) {
+  const layer = L.featureGroup(areas.map((area) => L.polygon(area.polygon, {
+    color: "#3b5bfd", weight: 1.5, fill: false, dashArray: "6 6", interactive: false,
+  }))).addTo(map);
+  if (fit && areas.length) map.fitBounds(layer.getBounds(), { padding: [10, 10] });
+  return layer;
+}
 
 // A marker created on first use and moved afterwards; null/undefined position removes it.
 export function placer(map, icon, title) {

@@ -2,7 +2,7 @@
 // cells over the online drivers, recent dispatch times; refreshed every few seconds.
 import { api, config, poll } from "./common.js";
 import { bars, columns, stackedBars } from "./charts.js";
-import { L, createMap } from "./map.js";
+import { L, createMap, drawServiceAreas } from "./map.js";
 
 const root = document.querySelector("[data-testid=ops-app]");
 const slot = (name) => root.querySelector(`[data-chart-slot="${name}"]`);
@@ -16,7 +16,6 @@ const STATE_COLORS = {
 const ACTIVE = ["requested", "offered", "accepted", "arrived", "in_progress"];
 
 const map = createMap(document.getElementById("rd-map"), config, { zoom: 12 });
-const areas = L.layerGroup().addTo(map);
 const hexes = L.layerGroup().addTo(map);
 const dots = L.layerGroup().addTo(map);
 let areasDrawn = false;
@@ -29,9 +28,7 @@ function surgeColor(multiplier) {
 
 function drawMap(data) {
   if (!areasDrawn) {
-    for (const area of data.service_areas) {
-      L.polygon(area.polygon, { color: "#3b5bfd", weight: 1.5, fill: false, dashArray: "6 6" }).bindTooltip(area.name).addTo(areas);
-    }
+    drawServiceAreas(map, data.service_areas, { fit: true });
     areasDrawn = true;
   }
   hexes.clearLayers();

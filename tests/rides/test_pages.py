@@ -85,6 +85,7 @@ def test_config_carries_tiles_vehicle_types_and_a_center_inside_the_service_area
     assert config["vehicle_types"] == ["economy", "comfort", "xl"]
     assert config["me"] == "rita"
     assert default_service_area.contains(*config["center"])
+    assert config["service_areas"] == [{"slug": "sf", "name": "San Francisco", "polygon": default_service_area.polygon}]
 
 
 def test_config_escapes_hostile_usernames(browser_for, make_user):
