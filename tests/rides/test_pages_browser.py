@@ -26,16 +26,6 @@ def _no_tile_server(settings):
     settings.RIDES_TILE_URL = UNREACHABLE_TILES
 
 
-@pytest.fixture
-def second_page(browser):
-    context = browser.new_context()
-    context.set_default_timeout(10_000)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
 def _fill_point(page, name: str, point: tuple[float, float]) -> None:
     page.get_by_test_id(f"{name}-lat").fill(str(point[0]))
     page.get_by_test_id(f"{name}-lng").fill(str(point[1]))
