@@ -8,6 +8,11 @@
   ``area``, the last indexed position ``ilat``/``ilng`` (moves shorter than
   ``DRIVER_MOVE_THRESHOLD_M`` are not re-indexed) and the latest ``lat``/``lng``/``heading``/``speed``/``ts``.
 - ``rides:offer:{driver}``: the ride a driver holds an offer for (``SET NX``, ``DISPATCH_OFFER_SECONDS`` TTL).
+- ``rides:location:sent:{ride}``: set (``SET NX PX``) while a ride's last ``driver.location`` frame
+  is younger than ``RIDES_LOCATION_PUBLISH_SECONDS``: the throttle of live positions.
+- ``rides:batch:{area}:{vehicle}``: sorted set ride → arrival time of requests waiting to be
+  assigned together; ``rides:batch:open:{area}:{vehicle}`` (``SET NX``) exists while a flush of
+  that batch is scheduled.
 - ``rides:surge:{cell}``: hash ``multiplier``/``updated_at`` of an H3 cell with surge above 1.0;
   ``rides:surge:cells`` lists those cells and ``rides:surge:updated_at`` the last recompute.
 """
@@ -212,6 +217,55 @@ def offer_finish(driver_id: int, ride_id: int, state: str) -> bool:
 def offer_lock_holder(driver_id: int) -> int | None:
     value = get_redis().get(offer_lock_key(driver_id))
     return int(value) if value else None
+
+
+# --- live tracking ------------------------------------------------------------------
+def location_sent_key(ride_id: int) -> str:
+    return f"rides:location:sent:{ride_id}"
+
+
+def location_publish_slot(ride_id: int, interval_s: float) -> bool:
+    """True at most once per ``interval_s`` per ride (the caller then sends the position)."""
+    return bool(get_redis().set(location_sent_key(ride_id), 1, nx=True, px=max(1, int(interval_s * 1000))))
+
+
+# --- batched assignment ------------------------------------------------------------
+def batch_key(area: str, vehicle_type: str) -> str:
+    return f"rides:batch:{area}:{vehicle_type}"
+
+
+def batch_open_key(area: str, vehicle_type: str) -> str:
+    return f"rides:batch:open:{area}:{vehicle_type}"
+
+
+# A batch nobody flushed (its task lost) is dropped with its key; the stalled-ride sweep
+# dispatches its rides one by one.
+BATCH_TTL = 60
+
+
+def batch_add(area: str, vehicle_type: str, ride_id: int, now: float, window_s: float) -> bool:
+    """Add a request to its area's batch; True when the caller opened the batch and must
+    schedule its flush after ``window_s``."""
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.zadd(batch_key(area, vehicle_type), {ride_id: now})
+    pipe.expire(batch_key(area, vehicle_type), BATCH_TTL)
+    pipe.set(batch_open_key(area, vehicle_type), 1, nx=True, px=max(1, int(window_s * 1000)) + BATCH_TTL * 1000)
+    return bool(pipe.execute()[2])
+
+
+# KEYS: batch, open flag. Takes every waiting request and closes the batch in one step, so a
+# request arriving meanwhile opens the next batch instead of being lost between the two.
+_BATCH_TAKE = """
+local rides = redis.call('ZRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1], KEYS[2])
+return rides
+"""
+
+
+def batch_take(area: str, vehicle_type: str) -> list[int]:
+    """The waiting requests of a batch, oldest first; the batch is empty and closed afterwards."""
+    rows = get_redis().eval(_BATCH_TAKE, 2, batch_key(area, vehicle_type), batch_open_key(area, vehicle_type))
+    return [int(r) for r in rows]
 
 
 # --- surge -----------------------------------------------------------------------
