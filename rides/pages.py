@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
-from rides import geo, selectors, store
+from rides import selectors, store
 from rides.models import DRIVER_ACTIVE, DriverProfile, Ride, RideEvent, RideStatus, ServiceArea, VehicleType
 from rides.transitions import Action
 
@@ -58,27 +58,24 @@ def driver_day(*, user: User, now: datetime | None = None) -> dict:
     }
 
 
-# While the ride is in these states the rider sees the driver's marker and an ETA to the next stop.
-_TRACKED = {RideStatus.ACCEPTED: "pickup", RideStatus.ARRIVED: "pickup", RideStatus.IN_PROGRESS: "dropoff"}
-
-
 def ride_tracking(*, user: User, ride_id) -> dict:
-    """The ride's status with its driver's latest position and the ETA to the next stop.
+    """The frames a ride's socket opens with (``ride.status``, then ``driver.location`` while a
+    driver is assigned), for a page that cannot keep the socket open and polls instead.
 
-    For the ride's rider, its driver and staff only (NotFound for anyone else, as the API). The
-    position is given only from acceptance to completion; an offered driver stays hidden.
+    For the ride's rider, its driver and staff only (NotFound for anyone else, as the API).
     """
     ride = selectors.ride_get(user=user, ride_id=ride_id)
-    out = {"id": str(ride.id), "status": ride.status, "driver": None, "eta_s": None}
-    stop = _TRACKED.get(ride.status)
-    hash_ = store.driver_get(ride.driver_id) if stop and ride.driver_id else None
-    if hash_ and hash_.get("lat"):
-        lat, lng = float(hash_["lat"]), float(hash_["lng"])
-        heading = float(hash_["heading"]) if hash_.get("heading") else None
-        out["driver"] = {"lat": lat, "lng": lng, "heading": heading}
-        target = (ride.pickup_lat, ride.pickup_lng) if stop == "pickup" else (ride.dropoff_lat, ride.dropoff_lng)
-        out["eta_s"] = 0 if ride.status == RideStatus.ARRIVED else geo.eta_seconds(geo.great_circle_m(lat, lng, *target))
-    return out
+    return {"frames": selectors.ride_live_state(ride.id)}
+
+
+def share_view(token) -> dict | None:
+    """What the share page shows of a ride behind a live share link; None for a dead link."""
+    ride = selectors.ride_for_share(token)
+    if ride is None:
+        return None
+    return {"ride": str(ride.id), "share": token, "vehicle_type": ride.vehicle_type,
+            "pickup": {"lat": ride.pickup_lat, "lng": ride.pickup_lng},
+            "dropoff": {"lat": ride.dropoff_lat, "lng": ride.dropoff_lng}}
 
 
 def _online_drivers(now: float) -> tuple[dict, list[dict]]:

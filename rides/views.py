@@ -73,6 +73,21 @@ def ride_tracking(request, ride_id: str):
 
 
 @require_GET
+def share_page(request, token: str):
+    """A read-only live view of a ride for anyone holding its share link (no account needed)."""
+    shared = pages.share_view(token)
+    if shared is None:
+        response = render(request, "rides/share_gone.html", status=404)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    response = _map_page(request, "rides/share.html", **shared)
+    # The token is in the path: it must not travel to the tile server (or anywhere) as a referrer.
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
 @login_required
 def operations_page(request):
     if not request.user.is_staff:

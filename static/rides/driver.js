@@ -2,6 +2,7 @@
 // offers against their countdown, move the ride along and see the day's earnings.
 import { STATUS_TEXT, api, config, coordinate, countdown, distance, duration, errorText, h, money, poll, setStatus } from "./common.js";
 import { carIcon, createMap, dotIcon, fitPoints, placer } from "./map.js";
+import { socketUrl } from "./tracking.js";
 
 const root = document.querySelector("[data-testid=driver-app]");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
@@ -20,7 +21,27 @@ const NEXT_STEP = {
   in_progress: { action: "complete", label: "Complete the trip", stop: "dropoff" },
 };
 
-const state = { online: false, ride: null, offerTimer: null, sender: null, poller: null };
+const state = { online: false, ride: null, offerTimer: null, sender: null, poller: null, socket: null, retry: null, refreshedAt: 0 };
+
+// The driver's socket: offers, revocations and the assigned ride's status arrive at once (each
+// frame triggers a refresh of the page's state); positions go out on it while it is open.
+function connectSocket() {
+  if (state.socket || !state.online) return;
+  const socket = new WebSocket(socketUrl("/ws/rides/driver/"));
+  state.socket = socket;
+  socket.addEventListener("open", () => { root.dataset.live = "socket"; });
+  socket.addEventListener("message", (event) => {
+    const frame = JSON.parse(event.data);
+    if (frame.type === "error") $("driver-error").textContent = frame.error;
+    else refresh();
+  });
+  socket.addEventListener("close", () => {
+    state.socket = null;
+    root.dataset.live = "poll";
+    clearTimeout(state.retry);
+    if (state.online) state.retry = setTimeout(connectSocket, 3000);
+  });
+}
 
 for (const type of config.vehicle_types) form.vehicle_type.append(h("option", { value: type }, type));
 
@@ -39,6 +60,10 @@ function setPosition({ lat, lng }) {
 async function sendLocation() {
   const here = position();
   if (!state.online || !here) return;
+  if (socketOpen()) {
+    state.socket.send(JSON.stringify({ type: "location", ...here }));
+    return;
+  }
   try {
     await api("/api/v1/rides/driver/location", { method: "POST", body: { ...here, ts: Date.now() / 1000 } });
   } catch (err) {
@@ -73,6 +98,8 @@ function setOnline(online) {
   form.vehicle_type.disabled = online;
   if (state.sender) clearInterval(state.sender);
   state.sender = online ? setInterval(sendLocation, config.location_interval_s * 1000) : null;
+  if (online) connectSocket();
+  else if (state.socket) state.socket.close(1000);
 }
 
 form.addEventListener("submit", async (event) => {
@@ -152,7 +179,10 @@ function renderRide(ride) {
   if (ride && changed) fitPoints(map, [position(), ride.pickup, ride.dropoff]);
 }
 
+const socketOpen = () => Boolean(state.socket && state.socket.readyState === WebSocket.OPEN);
+
 async function refresh() {
+  state.refreshedAt = Date.now();
   const day = await api("/rides/drive/state");
   if (day.online !== state.online) setOnline(day.online);
   $("earnings").textContent = money(day.earnings);
@@ -189,7 +219,8 @@ async function start() {
     setPosition(day.position || { lat: config.center[0], lng: config.center[1] });
   } finally {
     root.dataset.ready = "true";
-    state.poller = poll(refresh, 2000);
+    // With the socket open, its frames drive refreshes; the poll only keeps earnings fresh.
+    state.poller = poll(() => (socketOpen() && Date.now() - state.refreshedAt < 15000 ? null : refresh()), 2000);
   }
 }
 start();

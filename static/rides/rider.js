@@ -132,6 +132,8 @@ function renderRide(ride) {
     ? `${ride.driver.username}${ride.driver.rating ? ` · ${ride.driver.rating.toFixed(1)}★` : ""}` : "–";
   $("ride-fare").textContent = money(ride.fare);
   $("cancel").hidden = !["requested", "offered", "accepted", "arrived"].includes(ride.status);
+  $("share").hidden = !ACTIVE.includes(ride.status);
+  if (!ACTIVE.includes(ride.status)) $("share-box").hidden = true;
   $("new-ride").hidden = ACTIVE.includes(ride.status);
   $("rate-form").hidden = ride.status !== "completed" || $("rated").hidden === false;
   renderReceipt(ride.receipt);
@@ -169,18 +171,31 @@ function follow(ride) {
   fitPoints(map, [ride.pickup, ride.dropoff]);
   stopTracking();
   if (!ACTIVE.includes(ride.status)) return;
-  state.tracker = trackRide(ride.id, async (update) => {
-    if (update.status !== state.ride.status) renderRide(await api(`/api/v1/rides/${ride.id}`));
-    placeDriver(update.driver);
-    if (update.driver && update.eta_s !== Number($("eta").dataset.seconds)) showEta(update.eta_s);
-    if (!update.driver) showEta(null);
-  });
+  state.tracker = trackRide(ride.id, async (frame) => {
+    if (frame.type === "ride.status" && frame.status !== state.ride.status) {
+      renderRide(await api(`/api/v1/rides/${ride.id}`));
+    } else if (frame.type === "driver.location" && ACTIVE.includes(state.ride.status)) {
+      placeDriver(frame);
+      showEta(frame.eta_s);
+    }
+  }, { onMode: (mode) => { root.dataset.live = mode; } });
 }
 
 $("cancel").addEventListener("click", async () => {
   if (!state.ride) return;
   try {
     renderRide(await api(`/api/v1/rides/${state.ride.id}/cancel`, { method: "POST", body: { reason: "cancelled by the rider" } }));
+  } catch (err) {
+    $("ride-error").textContent = errorText(err);
+  }
+});
+
+$("share").addEventListener("click", async () => {
+  try {
+    const link = await api(`/api/v1/rides/${state.ride.id}/share`, { method: "POST" });
+    $("share-url").value = link.url;
+    $("share-box").hidden = false;
+    $("share-url").select();
   } catch (err) {
     $("ride-error").textContent = errorText(err);
   }

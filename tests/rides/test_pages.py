@@ -291,11 +291,14 @@ def test_driver_state_after_going_offline(browser_for, make_driver):
 def test_rider_tracks_the_accepted_driver_with_an_eta(browser_for, ride_in, rider):
     ride, driver = ride_in(RideStatus.ACCEPTED)
 
-    data = browser_for(rider).get(f"/rides/{ride.id}/track").json()
+    status, location = browser_for(rider).get(f"/rides/{ride.id}/track").json()["frames"]
 
-    assert data["status"] == "accepted"
-    assert data["driver"]["lat"] == pytest.approx(offset(PICKUP, 200)[0])
-    assert 0 < data["eta_s"] < 120
+    assert status["type"] == "ride.status"
+    assert status["status"] == "accepted"
+    assert status["driver"]["username"] == driver.username
+    assert location["type"] == "driver.location"
+    assert location["lat"] == pytest.approx(offset(PICKUP, 200)[0])
+    assert 0 < location["eta_s"] < 120
 
 
 def test_tracking_hides_an_offered_driver(browser_for, make_driver, request_ride, rider):
@@ -303,17 +306,27 @@ def test_tracking_hides_an_offered_driver(browser_for, make_driver, request_ride
     ride = request_ride(rider)
     assert ride.status == RideStatus.OFFERED
 
-    data = browser_for(rider).get(f"/rides/{ride.id}/track").json()
+    [status] = browser_for(rider).get(f"/rides/{ride.id}/track").json()["frames"]
 
-    assert data == {"id": str(ride.id), "status": "offered", "driver": None, "eta_s": None}
+    assert status["status"] == "offered"
+    assert status["driver"] is None
 
 
 def test_tracking_during_the_trip_counts_down_to_the_dropoff(browser_for, ride_in, rider):
     ride, driver = ride_in(RideStatus.IN_PROGRESS)
 
-    data = browser_for(rider).get(f"/rides/{ride.id}/track").json()
+    frames = browser_for(rider).get(f"/rides/{ride.id}/track").json()["frames"]
 
-    assert data["eta_s"] > 300  # the dropoff is ≈ 2.8 km from where the driver stands
+    assert frames[1]["eta_s"] > 300  # the dropoff is ≈ 2.8 km from where the driver stands
+
+
+def test_the_driver_tracks_their_own_ride(browser_for, ride_in):
+    ride, driver = ride_in(RideStatus.ARRIVED)
+
+    frames = browser_for(driver).get(f"/rides/{ride.id}/track").json()["frames"]
+
+    assert [f["type"] for f in frames] == ["ride.status", "driver.location"]
+    assert frames[1]["eta_s"] == 0
 
 
 def test_tracking_someone_elses_ride_is_not_found(browser_for, ride_in, make_user):
@@ -331,3 +344,59 @@ def test_tracking_needs_a_login_and_a_valid_id(browser_for, ride_in, rider):
     assert Client().get(f"/rides/{ride.id}/track").status_code == 401
     assert browser_for(rider).get("/rides/99999999999999999999/track").status_code == 404
     assert browser_for(rider).get("/rides/abc/track").status_code == 404
+
+
+# --- share page ---------------------------------------------------------------------------------
+def _share_token(rider, ride) -> str:
+    from rides.services import sharing
+
+    return sharing.ride_share(user=rider, ride_id=ride.id).token
+
+
+def test_share_page_opens_without_an_account_and_names_its_ride(ride_in, rider):
+    ride, _ = ride_in(RideStatus.ACCEPTED)
+    token = _share_token(rider, ride)
+
+    response = Client().get(f"/rides/share/{token}/")
+
+    assert response.status_code == 200
+    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Cache-Control"] == "no-store"
+    html = response.content.decode()
+    config = _config(html)
+    assert config["ride"] == str(ride.id)
+    assert config["share"] == token
+    assert config["pickup"] == {"lat": PICKUP[0], "lng": PICKUP[1]}
+    assert "me" not in config
+    assert 'data-testid="share-app"' in html
+    assert "rita" not in html  # the rider is not named to the viewer
+    assert '<script type="module" src="/static/rides/share.js"></script>' in html
+
+
+@pytest.mark.parametrize("token", ["forged", "x" * 300, "eyJyaWRlIjoiMSJ9:1:abc"])
+def test_share_page_with_a_bad_token_is_gone(token):
+    response = Client().get(f"/rides/share/{token}/")
+
+    assert response.status_code == 404
+    assert 'data-testid="share-gone"' in response.content.decode()
+
+
+def test_share_page_dies_with_the_ride(ride_in, rider, run_commits):
+    from rides.services import trips
+
+    ride, _ = ride_in(RideStatus.ACCEPTED)
+    token = _share_token(rider, ride)
+    run_commits(trips.ride_cancel, user=rider, ride_id=ride.id, reason="plans changed")
+
+    assert Client().get(f"/rides/share/{token}/").status_code == 404
+
+
+def test_a_share_token_alone_does_not_open_the_polling_read(ride_in, rider, browser_for):
+    ride, _ = ride_in(RideStatus.ACCEPTED)
+    token = _share_token(rider, ride)
+
+    config = _config(Client().get(f"/rides/share/{token}/").content.decode())
+
+    assert config["ride"] == str(ride.id)
+    # The page's polling read is for parties only: the token alone does not open it.
+    assert Client().get(f"/rides/{ride.id}/track").status_code == 401

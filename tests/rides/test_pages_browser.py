@@ -58,6 +58,8 @@ def test_rider_requests_driver_accepts_and_both_follow_the_ride_to_its_receipt(p
     expect(rider.get_by_test_id("pickup-eta")).not_to_have_text("no driver near")
     rider.get_by_test_id("request").click()
     expect(rider.get_by_test_id("ride-status")).to_have_attribute("data-status", "offered")
+    expect(rider.get_by_test_id("rider-app")).to_have_attribute("data-live", "socket")
+    expect(driver.get_by_test_id("driver-app")).to_have_attribute("data-live", "socket")
 
     # The driver's page shows the offer with a running countdown, and accepting it…
     expect(driver.get_by_test_id("offer-card")).to_be_visible()
@@ -176,3 +178,53 @@ def test_pages_fit_a_390_px_phone_without_sideways_scroll(page, live_asgi_server
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(_shot(f"390{path.replace('/', '-')}")), full_page=True)
+
+
+def _in_a_thread(service, **kwargs):
+    """Call a service off the browser's thread (it holds Playwright's loop, where the service's
+    after-commit publication could not run), as another process would."""
+    import threading
+
+    from django.db import close_old_connections
+
+    errors = []
+
+    def run():
+        try:
+            service(**kwargs)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    assert not errors, errors
+
+
+def test_share_page_follows_the_ride_live_without_an_account_until_it_ends(page, live_asgi_server, ride_in, rider):
+    from rides.services import drivers, sharing, trips
+
+    ride, driver = ride_in(RideStatus.ACCEPTED)
+    url = sharing.ride_share(user=rider, ride_id=ride.id).url
+
+    page.goto(f"{live_asgi_server}/rides/share/{url.rsplit('/share/', 1)[1]}")
+
+    app = page.get_by_test_id("share-app")
+    expect(app).to_have_attribute("data-live", "socket")
+    expect(page.get_by_test_id("ride-status")).to_have_attribute("data-status", "accepted")
+    expect(page.get_by_test_id("ride-driver")).to_have_text(driver.username)
+    expect(page.locator(".rd-car")).to_have_count(1)
+    expect(page.get_by_test_id("whoami")).to_have_count(0)  # nobody is logged in
+
+    _in_a_thread(drivers.driver_location, user=driver, data={"lat": PICKUP[0], "lng": PICKUP[1]})
+    expect(page.get_by_test_id("eta")).to_have_attribute("data-seconds", "0")
+    _in_a_thread(trips.ride_arrive, driver=driver, ride_id=ride.id)
+    expect(page.get_by_test_id("ride-status")).to_have_attribute("data-status", "arrived")
+    _in_a_thread(trips.ride_start, driver=driver, ride_id=ride.id)
+    _in_a_thread(trips.ride_complete, driver=driver, ride_id=ride.id)
+
+    expect(page.get_by_test_id("ride-status")).to_have_attribute("data-status", "completed")
+    expect(app).to_have_attribute("data-live", "closed")
+    expect(page.locator(".rd-car")).to_have_count(0)
