@@ -29,6 +29,12 @@ def _local_midnight(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def driver_online(driver_id: int) -> bool:
+    """Seen within ``DRIVER_STALE_SECONDS`` (a driver who went offline has no last-seen score)."""
+    seen = store.drivers_last_seen([driver_id])[0]
+    return seen is not None and seen >= time.time() - settings.DRIVER_STALE_SECONDS
+
+
 def driver_day(*, user: User, now: datetime | None = None) -> dict:
     """A driver's standing: online or not, the ride they hold (offered or active), today's earnings.
 
@@ -37,8 +43,7 @@ def driver_day(*, user: User, now: datetime | None = None) -> dict:
     """
     now = now or timezone.now()
     hash_ = store.driver_get(user.id)
-    seen = store.drivers_last_seen([user.id])[0]
-    online = bool(hash_) and seen is not None and seen >= time.time() - settings.DRIVER_STALE_SECONDS
+    online = bool(hash_) and driver_online(user.id)
     current = (Ride.objects.filter(driver=user, status__in=(RideStatus.OFFERED, *DRIVER_ACTIVE))
                .order_by("-requested_at").values_list("id", flat=True).first())
     done = Ride.objects.filter(driver=user, status=RideStatus.COMPLETED, completed_at__gte=_local_midnight(now))
