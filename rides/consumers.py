@@ -43,6 +43,17 @@ class _RideSocket(AsyncWebsocketConsumer):
             await events.join(group, self.channel_name)
         self.groups_joined = groups
 
+    async def _send_state_first(self, group: str, state, key: int) -> None:
+        """Join ``group``, then read the current state and send it as the first frames.
+
+        Joined before the read, so nothing committed afterwards is missed; live events wait in
+        the queue until this returns, so they follow the state (one may repeat it)."""
+        await self._join(group)
+        frames = await database_sync_to_async(state)(key)
+        await self.accept()
+        for frame in frames:
+            await self.send_json(frame)
+
     async def disconnect(self, code) -> None:
         for group in self.groups_joined:
             await events.leave(group, self.channel_name)
@@ -74,17 +85,14 @@ class RideWatchConsumer(_RideSocket):
         user = self.scope.get("user")
         access = await database_sync_to_async(selectors.ride_watch_role)(user=user, ride_id=ride_id,
                                                                          share_token=share)
-        await self.accept()
         if access is None:
+            await self.accept()  # to deliver a close code the client can read
             await self.close(code=FORBIDDEN_CLOSE_CODE if share is not None else NOT_FOUND_CLOSE_CODE)
             return
         ride, self.role = access
         self.ride_id = ride.id
         self.user_id = user.id if user is not None and user.is_authenticated else None
-        # Joined before reading the state: nothing committed afterwards can be missed.
-        await self._join(events.ride_group(ride.id))
-        for frame in await database_sync_to_async(selectors.ride_live_state)(ride.id):
-            await self.send_json(frame)
+        await self._send_state_first(events.ride_group(ride.id), selectors.ride_live_state, ride.id)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         frame = await self._parse(text_data, bytes_data)
@@ -108,13 +116,11 @@ class DriverConsumer(_RideSocket):
 
     async def connect(self) -> None:
         self.user = self.scope["user"]
-        await self.accept()
         if not await database_sync_to_async(selectors.is_driver)(self.user):
+            await self.accept()
             await self.close(code=FORBIDDEN_CLOSE_CODE)  # go online once first
             return
-        await self._join(events.driver_group(self.user.id))
-        for frame in await database_sync_to_async(selectors.driver_live_state)(self.user.id):
-            await self.send_json(frame)
+        await self._send_state_first(events.driver_group(self.user.id), selectors.driver_live_state, self.user.id)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         frame = await self._parse(text_data, bytes_data)

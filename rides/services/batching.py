@@ -59,14 +59,15 @@ def assign_min_total(eta: np.ndarray, max_eta_s: float | None = None) -> list[tu
 
 def assign_greedy(eta: np.ndarray, max_eta_s: float | None = None) -> list[tuple[int, int]]:
     """What one-by-one dispatch does: each request in arrival order takes the quickest driver left."""
-    reachable = _reachable(eta, max_eta_s)
-    taken: set[int] = set()
+    if eta.size == 0:
+        return []
+    open_cost = np.where(_reachable(eta, max_eta_s), eta, np.inf)
     pairs = []
     for r in range(eta.shape[0]):
-        options = [c for c in np.argsort(eta[r], kind="stable") if reachable[r, c] and c not in taken]
-        if options:
-            taken.add(int(options[0]))
-            pairs.append((r, int(options[0])))
+        c = int(np.argmin(open_cost[r]))  # the first of equals, as a stable sort would pick
+        if np.isfinite(open_cost[r, c]):
+            pairs.append((r, c))
+            open_cost[:, c] = np.inf  # taken
     return pairs
 
 

@@ -122,3 +122,32 @@ def test_two_ratings_of_one_side_at_once_store_one(rider, make_driver, client_fo
     assert sorted(r.status_code for r in responses) == [201, 409]
     driver.driver_profile.refresh_from_db()
     assert (driver.driver_profile.rating_count, float(driver.driver_profile.rating)) == (1, 4.0)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_cancel_carrying_the_status_the_rider_saw_and_a_racing_accept_end_with_exactly_one_success(
+        rider, make_driver, client_for, attempt):
+    driver = make_driver(offset(PICKUP, 200))
+    ride = _request(rider)
+    assert ride.status == RideStatus.OFFERED
+    calls = [
+        lambda: client_for(driver).post(f"{BASE}/{ride.id}/accept"),
+        lambda: client_for(rider).post(f"{BASE}/{ride.id}/cancel", {"reason": "found another",
+                                                                   "seen_status": "offered"}, format="json"),
+    ]
+
+    accept, cancel = run_concurrently(lambda i: calls[i](), 2)
+
+    assert sorted([accept.status_code, cancel.status_code]) == [200, 409], (accept.json(), cancel.json())
+    ride.refresh_from_db()
+    if accept.status_code == 200:
+        # The rider tapped cancel on an offer that was just taken: nothing is cancelled, they see who comes.
+        assert cancel.json()["code"] == "status_changed"
+        assert (cancel.json()["status"], cancel.json()["seen_status"]) == ("accepted", "offered")
+        assert ride.status == RideStatus.ACCEPTED and ride.cancellation_fee == 0
+        assert store.driver_get(driver.id)["state"] == "busy"
+    else:
+        assert (accept.json()["code"], accept.json()["status"]) == ("invalid_transition", "cancelled")
+        assert ride.status == RideStatus.CANCELLED
+        assert store.driver_get(driver.id)["state"] == "free"
+    assert RideEvent.objects.filter(ride=ride).exclude(action="offer").count() == 1
