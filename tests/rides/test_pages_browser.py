@@ -8,10 +8,12 @@ import time
 
 import h3
 import pytest
+from django.contrib.auth.hashers import make_password
 from playwright.sync_api import expect
 
 from rides import store
-from rides.models import RideStatus
+from rides.models import Rating, RideStatus
+from rides.services import drivers, sharing, trips
 from tests.fixtures.browser import login
 from tests.rides.conftest import DROPOFF, PICKUP, offset
 
@@ -89,8 +91,6 @@ def test_rider_requests_driver_accepts_and_both_follow_the_ride_to_its_receipt(p
     rider.locator("[data-testid=rate-form] label").filter(has_text="4★").click()
     rider.get_by_test_id("rate").click()
     expect(rider.get_by_test_id("rated")).to_be_visible()
-    from rides.models import Rating
-
     assert Rating.objects.get(side="rider").stars == 4
 
 
@@ -204,8 +204,6 @@ def _in_a_thread(service, **kwargs):
 
 
 def test_share_page_follows_the_ride_live_without_an_account_until_it_ends(page, live_asgi_server, ride_in, rider):
-    from rides.services import drivers, sharing, trips
-
     ride, driver = ride_in(RideStatus.ACCEPTED)
     url = sharing.ride_share(user=rider, ride_id=ride.id).url
 
@@ -228,3 +226,22 @@ def test_share_page_follows_the_ride_live_without_an_account_until_it_ends(page,
     expect(page.get_by_test_id("ride-status")).to_have_attribute("data-status", "completed")
     expect(app).to_have_attribute("data-live", "closed")
     expect(page.locator(".rd-car")).to_have_count(0)
+
+
+def test_with_the_ride_socket_down_the_rider_page_polls_and_still_follows_the_ride(page, live_asgi_server, ride_in,
+                                                                                    rider):
+    rider.password = make_password(PASSWORD)
+    rider.save(update_fields=["password"])
+    ride, driver = ride_in(RideStatus.ACCEPTED)
+    # Every socket the page opens is refused at once, as behind a proxy that drops WebSockets.
+    page.route_web_socket(re.compile(r".*/ws/rides/.*"), lambda ws: ws.close(code=1011, reason="no sockets here"))
+    login(page, live_asgi_server, rider.username, PASSWORD)
+
+    page.goto(f"{live_asgi_server}/rides/")
+
+    expect(page.get_by_test_id("rider-app")).to_have_attribute("data-live", "poll")
+    expect(page.get_by_test_id("ride-status")).to_have_attribute("data-status", "accepted")
+    expect(page.locator(".rd-car")).to_have_count(1)
+    _in_a_thread(trips.ride_arrive, driver=driver, ride_id=ride.id)
+    expect(page.get_by_test_id("ride-status")).to_have_attribute("data-status", "arrived")
+    expect(page.get_by_test_id("eta")).to_have_attribute("data-seconds", "0")
