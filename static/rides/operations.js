@@ -20,6 +20,9 @@ const hexes = L.layerGroup().addTo(map);
 const dots = L.layerGroup().addTo(map);
 let areasDrawn = false;
 
+// Leaflet renders a string tooltip as HTML: give it a text node instead.
+const tip = (text) => Object.assign(document.createElement("span"), { textContent: text });
+
 function surgeColor(multiplier) {
   if (multiplier >= 2) return "#dc2626";
   if (multiplier >= 1.5) return "#f97316";
@@ -34,12 +37,12 @@ function drawMap(data) {
   hexes.clearLayers();
   for (const cell of data.surge.cells) {
     L.polygon(cell.boundary, { color: surgeColor(cell.multiplier), weight: 1, fillOpacity: 0.35, className: "rd-surge-cell" })
-      .bindTooltip(`${cell.multiplier}× · ${cell.cell}`).addTo(hexes);
+      .bindTooltip(tip(`${cell.multiplier}× · ${cell.cell}`)).addTo(hexes);
   }
   dots.clearLayers();
   for (const driver of data.drivers) {
     L.circleMarker([driver.lat, driver.lng], { radius: 4, weight: 1, color: "#fff", fillColor: DRIVER_COLORS[driver.state] || "#6b7285", fillOpacity: 0.95 })
-      .bindTooltip(`${driver.vehicle_type} · ${driver.state}`).addTo(dots);
+      .bindTooltip(tip(`${driver.vehicle_type} · ${driver.state}`)).addTo(dots);
   }
 }
 

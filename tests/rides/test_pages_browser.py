@@ -94,7 +94,7 @@ def test_rider_requests_driver_accepts_and_both_follow_the_ride_to_its_receipt(p
     assert Rating.objects.get(side="rider").stars == 4
 
 
-def test_rider_sees_a_field_error_for_a_bad_coordinate_and_a_cancel_ends_the_ride(page, live_asgi_server, make_user,
+def test_rider_sees_field_errors_the_surge_and_a_cancel_ends_the_ride(page, live_asgi_server, make_user,
                                                                                   make_driver):
     make_user("rita", password=PASSWORD)
     make_driver(offset(PICKUP, 300))
@@ -113,7 +113,11 @@ def test_rider_sees_a_field_error_for_a_bad_coordinate_and_a_cancel_ends_the_rid
     expect(page.get_by_test_id("trip-error")).to_contain_text("outside every service area")
 
     _fill_point(page, "pickup", PICKUP)
+    store.surge_publish({h3.latlng_to_cell(*PICKUP, 8): 1.5}, now=time.time())
     page.get_by_test_id("estimate").click()
+    expect(page.get_by_test_id("surge")).to_have_text("1.5× surge")
+    expect(page.get_by_test_id("quote-countdown")).to_have_attribute("data-seconds", re.compile(r"^1[01]\d$"))
+    page.screenshot(path=str(_shot("estimate-1280")), full_page=True)
     page.get_by_test_id("request").click()
     expect(page.get_by_test_id("ride-status")).to_have_attribute("data-status", "offered")
     page.reload()  # a reload resumes the active ride
