@@ -1,7 +1,7 @@
 // The rider page: place pickup and dropoff, see the price with surge, request, follow the
 // driver, cancel, rate and read the receipt.
 import { ACTIVE, STATUS_TEXT, api, config, coordinate, countdown, distance, duration, errorText, h, money, setStatus } from "./common.js";
-import { carIcon, createMap, dotIcon, fitPoints, placer } from "./map.js";
+import { L, carIcon, createMap, dotIcon, fitPoints, placer } from "./map.js";
 import { trackRide } from "./tracking.js";
 
 const root = document.querySelector("[data-testid=rider-app]");
@@ -16,6 +16,29 @@ const placeDropoff = placer(map, dotIcon("#d64545"), "Dropoff");
 const placeDriver = placer(map, carIcon(), "Your driver");
 
 const state = { picking: "pickup", quote: null, ride: null, tracker: null, quoteTimer: null, etaTimer: null };
+
+// Free cars near the pickup (anonymous, rounded to ~100 m by the API), while no ride is under way.
+const nearbyLayer = L.layerGroup().addTo(map);
+async function showNearby() {
+  const pickup = point("pickup");
+  if (!pickup || (state.ride && ACTIVE.includes(state.ride.status))) {
+    nearbyLayer.clearLayers();
+    return;
+  }
+  try {
+    const cars = await api("/api/v1/rides/drivers/nearby", { params: {
+      lat: pickup.lat, lng: pickup.lng, radius_m: 2000, limit: 10, vehicle_type: form.vehicle_type.value } });
+    nearbyLayer.clearLayers();
+    for (const car of cars) {
+      L.circleMarker([car.lat, car.lng], { radius: 5, weight: 1, color: "#fff", fillColor: "#6b7285", fillOpacity: 0.9,
+        className: "rd-nearby", interactive: false }).addTo(nearbyLayer);
+    }
+    root.dataset.nearby = String(cars.length);
+  } catch (err) {
+    nearbyLayer.clearLayers(); // outside the service area: the estimate will say so
+  }
+}
+setInterval(showNearby, 10000);
 
 for (const type of config.vehicle_types) form.vehicle_type.append(h("option", { value: type }, type));
 
@@ -48,10 +71,14 @@ map.on("click", (event) => {
   form[`${name}_lng`].value = event.latlng.lng.toFixed(6);
   drawPoints();
   clearQuote();
-  if (name === "pickup") setPicking("dropoff");
+  if (name === "pickup") {
+    setPicking("dropoff");
+    showNearby();
+  }
 });
 for (const button of form.querySelectorAll("[data-pick]")) button.addEventListener("click", () => setPicking(button.dataset.pick));
 form.addEventListener("input", () => { drawPoints(); clearQuote(); });
+form.addEventListener("change", showNearby);
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -167,6 +194,7 @@ function stopTracking() {
 
 function follow(ride) {
   $("rated").hidden = true;
+  nearbyLayer.clearLayers();
   renderRide(ride);
   fitPoints(map, [ride.pickup, ride.dropoff]);
   stopTracking();

@@ -116,6 +116,7 @@ def test_rider_sees_field_errors_the_surge_and_a_cancel_ends_the_ride(page, live
     store.surge_publish({h3.latlng_to_cell(*PICKUP, 8): 1.5}, now=time.time())
     page.get_by_test_id("estimate").click()
     expect(page.get_by_test_id("surge")).to_have_text("1.5× surge")
+    expect(page.locator("path.rd-nearby")).to_have_count(1)  # the one free car near the pickup
     expect(page.get_by_test_id("quote-countdown")).to_have_attribute("data-seconds", re.compile(r"^1[01]\d$"))
     page.screenshot(path=str(_shot("estimate-1280")), full_page=True)
     page.get_by_test_id("request").click()
