@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from core import parsers
 from core.errors import ApplicationError, error_frame
 from rides import events, selectors
 from rides.errors import RideError
@@ -65,7 +66,7 @@ class _RideSocket(AsyncWebsocketConsumer):
             await self.send_json(error_frame(f"A frame is at most {MAX_FRAME_BYTES} bytes.", RideError.INVALID))
             return None
         try:
-            frame = json.loads(raw)
+            frame = parsers.loads(raw)  # as the API decodes bodies: no NaN, bounded nesting
         except (TypeError, ValueError):
             await self.send_json(error_frame("The frame is not valid JSON.", RideError.INVALID))
             return None

@@ -88,9 +88,9 @@ def _driver_step(*, driver: User, ride_id, action: Action, **fields) -> Ride:
             raise errors.ride_not_found()
         if action is Action.COMPLETE:
             fields |= _receipt(ride, completed_at=fields["completed_at"])
-        advance(ride, action, actor_id=driver.id, **fields)
+        event = advance(ride, action, actor_id=driver.id, **fields)
         if action is Action.COMPLETE:
-            transaction.on_commit(lambda: store.driver_set_state(driver.id, DriverState.FREE))
+            transaction.on_commit(lambda: store.driver_set_state(driver.id, DriverState.FREE, version=event.id))
     return ride
 
 
@@ -174,9 +174,9 @@ def ride_cancel(*, user: User, ride_id, reason=None, seen_status=None) -> Ride:
         now = timezone.now()
         fee = _cancellation_fee(ride, now) if by == "rider" else Decimal(0)
         driver_id = ride.driver_id
-        advance(ride, action, actor_id=user.id, reason=reason, cancelled_at=now, cancelled_by=by,
-                cancel_reason=reason, cancellation_fee=fee, fare_total=fee, offer_expires_at=None)
-        release_driver(driver_id, ride.id)
+        event = advance(ride, action, actor_id=user.id, reason=reason, cancelled_at=now, cancelled_by=by,
+                        cancel_reason=reason, cancellation_fee=fee, fare_total=fee, offer_expires_at=None)
+        release_driver(driver_id, ride.id, event)
     return ride
 
 

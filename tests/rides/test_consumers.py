@@ -188,6 +188,8 @@ async def test_location_frames_move_the_driver_like_the_http_endpoint(make_drive
     ({"type": "location", "lat": 37.78, "lng": -122.4, "speed": True}, "invalid", "speed"),
     ({"type": "location", "points": [{"lat": 37.78, "lng": -122.4}]}, "invalid", "points"),
     ("x" * 5000, "invalid", None),
+    ("[" * 3000, "invalid", None),  # nesting past the limit, never a crash
+    ('{"type": "location", "lat": NaN, "lng": -122.4}', "invalid", None),
 ])
 async def test_a_bad_driver_frame_gets_an_error_frame_naming_the_field_and_the_socket_stays_open(
         make_driver, open_socket, frame, code, field):
