@@ -13,15 +13,25 @@ through HTTP, default 200; ``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL`` for Post
    ``GET /api/v1/rides/drivers/nearby`` through HTTP (wrk).
 3. Surge recompute over every online driver and the recent requests (one full ``surge_recompute``).
 4. Batched assignment of 200 requests × 2,000 drivers (ETA matrix + Hungarian method).
+5. Location frames on the drivers' sockets (``/ws/rides/driver/``), all ingest drivers at once
+   (``RIDES_BENCH_WS_FRAMES`` each, default 500): frames processed per second.
+6. Request → ``ride.offer`` frame on the driver's socket (``RIDES_BENCH_OFFERS`` sequential rides,
+   default 100, dispatched by the Celery worker): p50/p99.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import statistics
 import subprocess
+import time
+import urllib.request
 from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.client import connect
 
 from bench.common import ensure_debian_tools, log, project_server, report, wrk
 
@@ -31,6 +41,11 @@ NEARBY_CONNECTIONS = 32
 NEARBY_SAMPLES = 1000
 # The default service area (central San Francisco), where every bench driver is placed.
 BOX = (37.70, 37.84, -122.52, -122.35)
+OFFER_PICKUP = (37.7793, -122.4193)
+OFFER_DROPOFF = (37.8024, -122.4058)
+OFFER_DRIVERS = 20
+OFFER_SAMPLES = int(os.environ.get("RIDES_BENCH_OFFERS", "100"))
+WS_FRAMES_PER_DRIVER = int(os.environ.get("RIDES_BENCH_WS_FRAMES", "500"))
 
 # Runs inside ``manage.py shell`` with the server's settings and Redis; prints one RESULT line.
 SETUP = r'''
@@ -58,6 +73,15 @@ for i in range(%(ingest)d):
     drivers.driver_online(user=user, vehicle_type="economy", lat=point()[0], lng=point()[1])
     tokens.append(token_for(user).key)
 rider, _ = User.objects.get_or_create(username="bench-rider")
+
+# Request -> offer: comfort drivers around one pickup (the indexed crowd below is economy), one rider.
+offer_tokens = []
+for i in range(%(offer_drivers)d):
+    user, _ = User.objects.get_or_create(username=f"bench-offer-driver-{i}")
+    drivers.driver_online(user=user, vehicle_type="comfort", lat=%(pickup)r[0] + 0.001 * (i %% 5),
+                          lng=%(pickup)r[1] + 0.001 * (i // 5))
+    offer_tokens.append(token_for(user).key)
+offer_rider, _ = User.objects.get_or_create(username="bench-offer-rider")
 
 # Store layer: index N drivers, one driver_put (one pipeline) each, from one client.
 n = %(drivers)d
@@ -101,6 +125,7 @@ batch_ms = (time.perf_counter() - t) * 1000
 
 print("RESULT " + json.dumps({
     "redis_url": settings.REDIS_URL, "tokens": tokens, "rider_token": token_for(rider).key,
+    "offer_tokens": offer_tokens, "offer_rider_token": token_for(offer_rider).key,
     "store_puts_per_s": n / store_seconds, "drivers": n,
     "selector_p50_ms": samples[len(samples) // 2], "selector_p99_ms": samples[int(len(samples) * 0.99) - 1],
     "surge_seconds": surge_seconds, "surge_cells": len(cells), "requests": %(requests)d,
@@ -156,6 +181,82 @@ def redis_benchmark_geoadd(redis_url: str, *, requests: int = 200_000, clients: 
     return float(match.group(1))
 
 
+def _post(base: str, path: str, token: str, payload: dict) -> dict:
+    request = urllib.request.Request(f"{base}{path}", data=json.dumps(payload).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Token {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+        return json.loads(response.read())
+
+
+def _socket(base: str, token: str):
+    url = base.replace("http://", "ws://") + f"/ws/rides/driver/?token={token}"
+    return connect(url, open_timeout=60, max_queue=None, ping_interval=None)
+
+
+async def websocket_ingest(base: str, tokens: list[str], frames: int) -> dict:
+    """Location frames on the drivers' sockets, all drivers at once. Each socket ends with a frame
+    of an unknown type and waits for its error: frames are handled in order, so the error's arrival
+    means every location before it was processed."""
+    import random
+
+    rng = random.Random(3)
+
+    async def one(token: str) -> int:
+        async with _socket(base, token) as ws:
+            for _ in range(frames):
+                await ws.send(json.dumps({"type": "location", "lat": 37.72 + rng.random() * 0.10,
+                                          "lng": -122.50 + rng.random() * 0.13}))
+            await ws.send(json.dumps({"type": "bench.done"}))
+            errors = 0
+            while True:
+                frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                if frame.get("type") == "error":
+                    if frame.get("code") == "unknown_type":
+                        return errors
+                    errors += 1
+
+    started = time.perf_counter()
+    errors = await asyncio.gather(*(one(token) for token in tokens))
+    seconds = time.perf_counter() - started
+    return {"frames": frames * len(tokens), "seconds": seconds, "errors": sum(errors)}
+
+
+async def request_to_offer(base: str, driver_tokens: list[str], rider_token: str, samples: int) -> list[float]:
+    """Milliseconds from a ride request (HTTP) to the ``ride.offer`` frame on a driver's socket;
+    the rider cancels each ride so the drivers are free for the next."""
+    sockets = [await _socket(base, token) for token in driver_tokens]
+    offers: asyncio.Queue = asyncio.Queue()
+
+    async def listen(ws) -> None:
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame.get("type") == "ride.offer":
+                offers.put_nowait((time.perf_counter(), frame["ride"]))
+
+    listeners = [asyncio.create_task(listen(ws)) for ws in sockets]
+    latencies = []
+    loop = asyncio.get_running_loop()
+    try:
+        for _ in range(samples):
+            body = {"pickup": {"lat": OFFER_PICKUP[0], "lng": OFFER_PICKUP[1]},
+                    "dropoff": {"lat": OFFER_DROPOFF[0], "lng": OFFER_DROPOFF[1]}, "vehicle_type": "comfort"}
+            started = time.perf_counter()
+            ride = await loop.run_in_executor(None, _post, base, "/api/v1/rides", rider_token, body)
+            while True:
+                at, ride_id = await asyncio.wait_for(offers.get(), 30)
+                if ride_id == ride["id"]:
+                    break
+            latencies.append((at - started) * 1000)
+            await loop.run_in_executor(None, _post, base, f"/api/v1/rides/{ride['id']}/cancel", rider_token,
+                                       {"reason": "bench"})
+    finally:
+        for task in listeners:
+            task.cancel()
+        for ws in sockets:
+            await ws.close()
+    return latencies
+
+
 def main() -> None:
     ensure_debian_tools("wrk")
     duration = int(os.environ.get("BENCH_DURATION", "10"))
@@ -170,10 +271,11 @@ def main() -> None:
         env["REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
     backend = "PostgreSQL + Redis" if "DATABASE_URL" in env else "embedded SQLite + Redis"
 
-    with project_server(env=env, workers=2, celery=False) as server:
+    with project_server(env=env, workers=2, celery=True) as server:
         log(f"indexing {drivers:,} drivers, {requests:,} requests …")
         output = server.manage("shell", "-c", SETUP % {
-            "box": BOX, "ingest": ingest_drivers, "drivers": drivers, "samples": NEARBY_SAMPLES, "requests": requests})
+            "box": BOX, "ingest": ingest_drivers, "drivers": drivers, "samples": NEARBY_SAMPLES, "requests": requests,
+            "offer_drivers": OFFER_DRIVERS, "pickup": OFFER_PICKUP})
         setup = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
         geoadd = redis_benchmark_geoadd(setup["redis_url"])
         log(f"redis-benchmark GEOADD: {geoadd:,.0f}/s; store: {setup['store_puts_per_s']:,.0f}/s")
@@ -183,6 +285,14 @@ def main() -> None:
         wrk(server, connections=LOCATION_CONNECTIONS, duration=2, lua=lua)  # warm up
         ingest = wrk(server, connections=LOCATION_CONNECTIONS, duration=duration, lua=lua)
         log(f"HTTP ingest: {ingest.rps:,.0f} requests/s, {ingest.non_2xx_3xx} non-2xx")
+
+        ws_ingest = asyncio.run(websocket_ingest(server, setup["tokens"], WS_FRAMES_PER_DRIVER))
+        ws_rate = ws_ingest["frames"] / ws_ingest["seconds"]
+        log(f"WebSocket ingest: {ws_rate:,.0f} frames/s, {ws_ingest['errors']} error frames")
+
+        offer_ms = sorted(asyncio.run(request_to_offer(server, setup["offer_tokens"], setup["offer_rider_token"],
+                                                       OFFER_SAMPLES)))
+        log(f"request -> offer: p50 {statistics.median(offer_ms):.1f} ms over {len(offer_ms)}")
 
         headers = {"Authorization": f"Token {setup['rider_token']}"}
         wrk(server, connections=NEARBY_CONNECTIONS, duration=2, lua=NEARBY_LUA % {}, headers=headers)
@@ -198,6 +308,13 @@ def main() -> None:
          "updates_per_s": round(ingest.rps), "points_per_s": round(ingest.rps * LOCATION_POINTS),
          "ratio": round(ingest.rps / geoadd, 3), "p99_ms": ingest.p99_ms, "non_2xx": ingest.non_2xx_3xx,
          "target": ">= 5,000/s"},
+        {"name": f"location frames on {len(setup['tokens'])} driver sockets", "updates_per_s": round(ws_rate),
+         "ratio": round(ws_rate / geoadd, 3), "non_2xx": ws_ingest["errors"], "target": ">= 5,000/s"},
+    ])
+    report(f"Rides: request -> offer frame on the driver's socket ({backend})", [
+        {"name": f"POST /api/v1/rides -> ride.offer ({len(offer_ms)} rides, sequential)",
+         "p50_ms": round(statistics.median(offer_ms), 1),
+         "p99_ms": round(offer_ms[min(len(offer_ms) - 1, int(len(offer_ms) * 0.99))], 1), "target_p99_ms": 250},
     ])
     report(f"Rides: nearest 10 of {n:,} online drivers ({backend})", [
         {"name": "selectors.nearby_drivers (in-process)", "p50_ms": round(setup["selector_p50_ms"], 3),
