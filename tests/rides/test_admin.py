@@ -117,3 +117,20 @@ def test_a_drivers_vehicle_type_and_rating_are_read_only(staff_client, make_driv
 
     profile = DriverProfile.objects.get(user=driver)
     assert (profile.vehicle_type, str(profile.rating)) == ("economy", "5.00")
+
+
+def test_staff_who_may_only_view_rides_get_no_cancel_action(client, make_user, ride_in):
+    from django.contrib.auth.models import Permission
+
+    viewer = make_user("vera", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_ride"))
+    client.force_login(viewer)
+    ride, _ = ride_in(RideStatus.ACCEPTED)
+
+    page = client.get("/admin/rides/ride/")
+    client.post("/admin/rides/ride/", {"action": "cancel_rides", "_selected_action": [ride.id]})
+
+    assert page.status_code == 200
+    assert "cancel_rides" not in page.content.decode()
+    ride.refresh_from_db()
+    assert ride.status == RideStatus.ACCEPTED
