@@ -74,6 +74,12 @@ def test_rider_requests_driver_accepts_and_both_follow_the_ride_to_its_receipt(p
     expect(rider.get_by_test_id("ride-driver")).to_contain_text("dave")
     expect(rider.locator(".rd-car")).to_have_count(1)
     expect(rider.get_by_test_id("eta")).to_have_attribute("data-seconds", re.compile(r"^[1-9]\d*$"))
+    # Demo driving: each position update moves the driver 60 m toward the pickup (south of them).
+    latitude = driver.get_by_test_id("driver-lat")
+    start = latitude.input_value()
+    driver.get_by_test_id("auto-drive").check()
+    expect(latitude).not_to_have_value(start, timeout=12_000)
+    assert float(start) - float(latitude.input_value()) == pytest.approx(60 / 111_195, rel=0.05)
     rider.screenshot(path=str(_shot("rider-1280")), full_page=True)
     driver.screenshot(path=str(_shot("driver-1280")), full_page=True)
 
