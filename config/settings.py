@@ -381,3 +381,6 @@ SURGE_LEVELS = sorted(
     key=lambda level: level[1],
 )
 SURGE_HYSTERESIS = float(os.environ.get("SURGE_HYSTERESIS") or 0.1)
+# Map tiles of the rides pages ({z}/{x}/{y} template); unreachable tiles leave markers on a plain background.
+RIDES_TILE_URL = os.environ.get("RIDES_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
+RIDES_TILE_ATTRIBUTION = os.environ.get("RIDES_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
