@@ -175,14 +175,21 @@ def _push_args(entries: Sequence[Entry]) -> list:
 
 def timelines_push(reader_ids: Iterable[int], entries: Sequence[Entry]) -> None:
     """Add the entries to each reader's timeline in one pipelined round trip."""
-    if not entries:
-        return
+    timelines_push_many([(reader_ids, entries)])
+
+
+def timelines_push_many(pushes: Iterable[tuple[Iterable[int], Sequence[Entry]]]) -> None:
+    """Several ``timelines_push`` (readers, entries) at once, in one pipelined round trip."""
     script = _script(_PUSH)
-    args = _push_args(entries)
     pipe = get_redis().pipeline(transaction=False)
-    for reader_id in reader_ids:
-        script(keys=[timeline_key(reader_id), timeline_reblogs_key(reader_id)], args=args, client=pipe)
-    pipe.execute()
+    for reader_ids, entries in pushes:
+        if not entries:
+            continue
+        args = _push_args(entries)
+        for reader_id in reader_ids:
+            script(keys=[timeline_key(reader_id), timeline_reblogs_key(reader_id)], args=args, client=pipe)
+    if len(pipe):
+        pipe.execute()
 
 
 def timelines_remove(reader_ids: Iterable[int], status_ids: Sequence[int]) -> None:
@@ -205,10 +212,16 @@ def timeline_reset(reader_id: int) -> None:
 
 
 def timeline_mark_ready(reader_id: int) -> None:
+    timelines_mark_ready([reader_id])
+
+
+def timelines_mark_ready(reader_ids: Iterable[int]) -> None:
+    """Mark the readers' timelines complete, in one pipelined round trip."""
     pipe = get_redis().pipeline(transaction=False)
-    pipe.set(timeline_ready_key(reader_id), "1", ex=_active_seconds())
-    for key in (timeline_key(reader_id), timeline_reblogs_key(reader_id), celebrities_key(reader_id)):
-        pipe.expire(key, _timeline_ttl())
+    for reader_id in reader_ids:
+        pipe.set(timeline_ready_key(reader_id), "1", ex=_active_seconds())
+        for key in (timeline_key(reader_id), timeline_reblogs_key(reader_id), celebrities_key(reader_id)):
+            pipe.expire(key, _timeline_ttl())
     pipe.execute()
 
 
