@@ -6,17 +6,61 @@ from urllib.parse import urlencode
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ApplicationError
+from core.ids import parse_id
+from core.ratelimit import client_ip
 from feed import errors, presenters, selectors
+from feed.oauth import TokenScopes
 from feed.selectors import PageParams
-from feed.services import interactions, relationships, statuses
+from feed.services import interactions, limits, relationships, statuses
 from feed.services.relationships import account_get
-from feed.services.statuses import parse_id, visible_status
+from feed.services.statuses import visible_status
 
 MAX_RELATIONSHIP_IDS = 80
+
+
+# --- the base of every feed view: scopes and rate limits ---------------------------------
+def _identity(request) -> str:
+    return f"a{request.user.id}" if request.user.is_authenticated else f"ip{client_ip(request)}"
+
+
+def take_limit(request, rule: limits.Rule) -> None:
+    """Count the request against ``rule`` for its account; its headers are the ones sent."""
+    try:
+        request.feed_limit_state = limits.limit_take(rule, _identity(request))
+    except ApplicationError as error:
+        request.feed_limit_state = getattr(error, "limit_state", None)
+        raise
+
+
+class FeedView(APIView):
+    """A feed API view: signed in, OAuth scopes checked (``scopes`` per method, else ``read``
+    for reads and ``write`` for writes), Mastodon's rate limit headers on every answer."""
+
+    permission_classes = [IsAuthenticated, TokenScopes]
+    scopes: dict[str, str] = {}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        take_limit(request, limits.API)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        state = getattr(request, "feed_limit_state", None)
+        if state is not None:
+            for name, value in state.headers().items():
+                response[name] = value
+        return response
+
+
+class PublicFeedView(FeedView):
+    """Readable without signing in (a token, when sent, must still carry the scope)."""
+
+    permission_classes = [AllowAny, TokenScopes]
 
 
 # --- input ---------------------------------------------------------------------
@@ -26,7 +70,7 @@ def _id_param(request, name: str) -> int | None:
         return None
     parsed = parse_id(value)
     if parsed is None:
-        raise errors.invalid(name, "Must be a status id (a positive integer below 2^63).")
+        raise errors.invalid(name, "Must be a status id (an integer below 2^63).")
     return parsed
 
 
@@ -86,7 +130,7 @@ def _viewer(request):
 
 # --- timelines ---------------------------------------------------------------------
 @mastodon_entity
-class HomeTimelineView(APIView):
+class HomeTimelineView(FeedView):
     def get(self, request):
         page = selectors.home_timeline_page(reader=request.user, params=_page_params(request))
         data = presenters.render_statuses(page.ids, request.user)
@@ -96,14 +140,14 @@ class HomeTimelineView(APIView):
 
 # --- accounts ---------------------------------------------------------------------
 @mastodon_entity
-class VerifyCredentialsView(APIView):
+class VerifyCredentialsView(FeedView):
     def get(self, request):
         return Response(presenters.credential_account(request.user))
 
 
 @mastodon_entity
-class AccountLookupView(APIView):
-    permission_classes = [AllowAny]
+class AccountLookupView(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
         acct = request.query_params.get("acct", "")
@@ -116,16 +160,16 @@ class AccountLookupView(APIView):
 
 
 @mastodon_entity
-class AccountDetailView(APIView):
-    permission_classes = [AllowAny]
+class AccountDetailView(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, account_id: str):
         return Response(presenters.render_account(account_get(account_id=account_id)))
 
 
 @mastodon_entity
-class AccountStatusesView(APIView):
-    permission_classes = [AllowAny]
+class AccountStatusesView(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, account_id: str):
         account = account_get(account_id=account_id)
@@ -145,8 +189,8 @@ def _accounts_page(request, selector, **subject) -> Response:
 
 
 @mastodon_entity
-class _AccountListView(APIView):
-    permission_classes = [AllowAny]
+class _AccountListView(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
     selector = None
 
     def get(self, request, account_id: str):
@@ -174,7 +218,7 @@ ACCOUNT_ACTIONS = {
 
 
 @mastodon_entity
-class AccountActionView(APIView):
+class AccountActionView(FeedView):
     verb = ""
 
     def post(self, request, account_id: str):
@@ -183,7 +227,7 @@ class AccountActionView(APIView):
 
 
 @mastodon_entity
-class RelationshipsView(APIView):
+class RelationshipsView(FeedView):
     def get(self, request):
         raw = request.query_params.getlist("id[]") or request.query_params.getlist("id")
         if len(raw) > MAX_RELATIONSHIP_IDS:
@@ -204,7 +248,7 @@ def _list_param(data, name: str):
 
 
 @mastodon_entity
-class StatusCreateView(APIView):
+class StatusCreateView(FeedView):
     def post(self, request):
         data = _body(request)
         status, _ = statuses.status_publish(
@@ -216,9 +260,9 @@ class StatusCreateView(APIView):
 
 
 @mastodon_entity
-class StatusDetailView(APIView):
+class StatusDetailView(FeedView):
     def get_permissions(self):
-        return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
+        return [AllowAny(), TokenScopes()] if self.request.method == "GET" else super().get_permissions()
 
     def get(self, request, status_id: str):
         status = visible_status(status_id=status_id, viewer=_viewer(request))
@@ -231,8 +275,8 @@ class StatusDetailView(APIView):
 
 
 @mastodon_entity
-class StatusContextView(APIView):
-    permission_classes = [AllowAny]
+class StatusContextView(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, status_id: str):
         viewer = _viewer(request)
@@ -254,7 +298,7 @@ STATUS_ACTIONS = {
 
 
 @mastodon_entity
-class StatusActionView(APIView):
+class StatusActionView(FeedView):
     verb = ""
 
     def post(self, request, status_id: str):
@@ -264,8 +308,8 @@ class StatusActionView(APIView):
 
 
 @mastodon_entity
-class _StatusAccountsView(APIView):
-    permission_classes = [AllowAny]
+class _StatusAccountsView(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
     selector = None
 
     def get(self, request, status_id: str):
@@ -285,24 +329,24 @@ class RebloggedByView(_StatusAccountsView):
 
 # --- instance ----------------------------------------------------------------------------
 @mastodon_entity
-class InstanceV1View(APIView):
-    permission_classes = [AllowAny]
+class InstanceV1View(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
         return Response(presenters.instance_v1())
 
 
 @mastodon_entity
-class InstanceV2View(APIView):
-    permission_classes = [AllowAny]
+class InstanceV2View(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
         return Response(presenters.instance_v2())
 
 
 @mastodon_entity
-class CustomEmojisView(APIView):
-    permission_classes = [AllowAny]
+class CustomEmojisView(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
         return Response([])

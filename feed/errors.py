@@ -14,6 +14,8 @@ class FeedError(StrEnum):
     INVALID = "invalid"
     VALIDATION_FAILED = "validation_failed"
     NOT_ALLOWED = "not_allowed"
+    OUTSIDE_SCOPES = "outside_scopes"
+    RATE_LIMITED = "rate_limited"
 
 
 def record_not_found() -> NotFound:
@@ -33,3 +35,13 @@ def not_allowed() -> ApplicationError:
 
 def invalid(field: str, message: str) -> FieldError:
     return FieldError({field: message}, code=FeedError.INVALID)
+
+
+def outside_scopes(required: str) -> ApplicationError:
+    """Mastodon's 403 for a token whose scopes do not cover the action."""
+    return ApplicationError("This action is outside the authorized scopes", FeedError.OUTSIDE_SCOPES, status=403,
+                            required_scope=required)
+
+
+def rate_limited(retry_after: int) -> ApplicationError:
+    return ApplicationError("Too many requests", FeedError.RATE_LIMITED, status=429, retry_after=retry_after)

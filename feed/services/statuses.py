@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.ids import parse_id
 from feed import errors, store
 from feed.models import MAX_STATUS_CHARS, FeedAccount, Status
 from feed.selectors import status_cache_refresh
@@ -15,20 +16,6 @@ from feed.services.counters import counters_increment_on_commit
 User = get_user_model()
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 512
-
-
-def parse_id(value) -> int | None:
-    """A Snowflake id from a path or parameter; None when it cannot name a row (not a positive
-    integer below 2**63)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
-        number = int(value)
-    else:
-        return None
-    return number if 0 < number < 2**63 else None
 
 
 def enqueue_on_commit(task, **kwargs) -> None:
