@@ -14,7 +14,7 @@ from core.errors import ApplicationError
 from core.ids import parse_id
 from core.ratelimit import client_ip
 from feed import errors, presenters, selectors
-from feed.oauth import TokenScopes
+from feed.oauth import FEED_AUTHENTICATION, TokenScopes
 from feed.selectors import PageParams
 from feed.services import interactions, limits, relationships, statuses
 from feed.services.relationships import account_get
@@ -41,12 +41,18 @@ class FeedView(APIView):
     """A feed API view: signed in, OAuth scopes checked (``scopes`` per method, else ``read``
     for reads and ``write`` for writes), Mastodon's rate limit headers on every answer."""
 
+    authentication_classes = FEED_AUTHENTICATION
     permission_classes = [IsAuthenticated, TokenScopes]
     scopes: dict[str, str] = {}
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         take_limit(request, limits.API)
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.auth is not None and not request.user.is_authenticated:
+            raise errors.user_required()  # an app token (no user) on an account's endpoint
+        super().permission_denied(request, message, code)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -131,6 +137,7 @@ def _viewer(request):
 # --- timelines ---------------------------------------------------------------------
 @mastodon_entity
 class HomeTimelineView(FeedView):
+    scopes = {"GET": "read:statuses"}
     def get(self, request):
         page = selectors.home_timeline_page(reader=request.user, params=_page_params(request))
         data = presenters.render_statuses(page.ids, request.user)
@@ -141,12 +148,14 @@ class HomeTimelineView(FeedView):
 # --- accounts ---------------------------------------------------------------------
 @mastodon_entity
 class VerifyCredentialsView(FeedView):
+    scopes = {"GET": "read:accounts"}
     def get(self, request):
         return Response(presenters.credential_account(request.user))
 
 
 @mastodon_entity
 class AccountLookupView(FeedView):
+    scopes = {"GET": "read:accounts"}
     permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
@@ -161,6 +170,7 @@ class AccountLookupView(FeedView):
 
 @mastodon_entity
 class AccountDetailView(FeedView):
+    scopes = {"GET": "read:accounts"}
     permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, account_id: str):
@@ -169,6 +179,7 @@ class AccountDetailView(FeedView):
 
 @mastodon_entity
 class AccountStatusesView(FeedView):
+    scopes = {"GET": "read:statuses"}
     permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, account_id: str):
@@ -190,6 +201,7 @@ def _accounts_page(request, selector, **subject) -> Response:
 
 @mastodon_entity
 class _AccountListView(FeedView):
+    scopes = {"GET": "read:accounts"}
     permission_classes = [AllowAny, TokenScopes]
     selector = None
 
@@ -217,9 +229,17 @@ ACCOUNT_ACTIONS = {
 }
 
 
+ACCOUNT_ACTION_SCOPES = {"follow": "write:follows", "unfollow": "write:follows", "block": "write:blocks",
+                         "unblock": "write:blocks", "mute": "write:mutes", "unmute": "write:mutes"}
+
+
 @mastodon_entity
 class AccountActionView(FeedView):
     verb = ""
+
+    @property
+    def scopes(self) -> dict[str, str]:
+        return {"POST": ACCOUNT_ACTION_SCOPES[self.verb]}
 
     def post(self, request, account_id: str):
         target = ACCOUNT_ACTIONS[self.verb](account=request.user, target_id=account_id)
@@ -228,6 +248,7 @@ class AccountActionView(FeedView):
 
 @mastodon_entity
 class RelationshipsView(FeedView):
+    scopes = {"GET": "read:follows"}
     def get(self, request):
         raw = request.query_params.getlist("id[]") or request.query_params.getlist("id")
         if len(raw) > MAX_RELATIONSHIP_IDS:
@@ -249,6 +270,7 @@ def _list_param(data, name: str):
 
 @mastodon_entity
 class StatusCreateView(FeedView):
+    scopes = {"POST": "write:statuses"}
     def post(self, request):
         data = _body(request)
         status, _ = statuses.status_publish(
@@ -261,6 +283,7 @@ class StatusCreateView(FeedView):
 
 @mastodon_entity
 class StatusDetailView(FeedView):
+    scopes = {"GET": "read:statuses", "DELETE": "write:statuses"}
     def get_permissions(self):
         return [AllowAny(), TokenScopes()] if self.request.method == "GET" else super().get_permissions()
 
@@ -276,6 +299,7 @@ class StatusDetailView(FeedView):
 
 @mastodon_entity
 class StatusContextView(FeedView):
+    scopes = {"GET": "read:statuses"}
     permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, status_id: str):
@@ -301,6 +325,10 @@ STATUS_ACTIONS = {
 class StatusActionView(FeedView):
     verb = ""
 
+    @property
+    def scopes(self) -> dict[str, str]:
+        return {"POST": "write:favourites" if "favourite" in self.verb else "write:statuses"}
+
     def post(self, request, status_id: str):
         kwargs = {"visibility": _body(request).get("visibility")} if self.verb == "reblog" else {}
         status = STATUS_ACTIONS[self.verb](account=request.user, status_id=status_id, **kwargs)
@@ -309,6 +337,7 @@ class StatusActionView(FeedView):
 
 @mastodon_entity
 class _StatusAccountsView(FeedView):
+    scopes = {"GET": "read:accounts"}
     permission_classes = [AllowAny, TokenScopes]
     selector = None
 

@@ -15,6 +15,8 @@ class FeedError(StrEnum):
     VALIDATION_FAILED = "validation_failed"
     NOT_ALLOWED = "not_allowed"
     OUTSIDE_SCOPES = "outside_scopes"
+    INVALID_TOKEN = "invalid_token"
+    USER_REQUIRED = "user_required"
     RATE_LIMITED = "rate_limited"
 
 
@@ -45,3 +47,12 @@ def outside_scopes(required: str) -> ApplicationError:
 
 def rate_limited(retry_after: int) -> ApplicationError:
     return ApplicationError("Too many requests", FeedError.RATE_LIMITED, status=429, retry_after=retry_after)
+
+
+def invalid_token() -> ApplicationError:
+    return ApplicationError("The access token is invalid", FeedError.INVALID_TOKEN, status=401)
+
+
+def user_required() -> ApplicationError:
+    """Mastodon's answer to an app token (client credentials) on an endpoint of an account."""
+    return ApplicationError("This method requires an authenticated user", FeedError.USER_REQUIRED, status=422)

@@ -11,11 +11,15 @@
 
 import hashlib
 
+from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 
+from core import tokens
 from core.authentication import TokenAuthentication
 from feed import errors
 from feed.scopes import scope_granted
@@ -23,12 +27,12 @@ from feed.scopes import scope_granted
 ALLOWED_GRANTS = frozenset({"authorization_code", "client_credentials", "refresh_token"})
 
 
-def _checksum(key: str) -> str:
+def token_checksum(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _live_tokens(key: str):
-    return get_access_token_model().objects.filter(token_checksum=_checksum(key), expires__gt=timezone.now())
+    return get_access_token_model().objects.filter(tokentoken_checksum=token_checksum(key), expires__gt=timezone.now())
 
 
 def oauth_token_source(key: str) -> int | None:
@@ -47,6 +51,29 @@ def request_scopes(request) -> frozenset[str] | None:
     if not isinstance(request.successful_authenticator, TokenAuthentication) or not isinstance(request.auth, str):
         return None
     return token_scopes(request.auth)
+
+
+def app_token_application_id(key: str) -> int | None:
+    """The app of a live app-only token (client credentials: no user), else None."""
+    return _live_tokens(key).filter(user__isnull=True).values_list("application_id", flat=True).first()
+
+
+class FeedTokenAuthentication(TokenAuthentication):
+    """The platform's token check, plus Mastodon's app tokens (client credentials): those are
+    accepted as an anonymous caller with the app's scopes, so public reads work with them and
+    account endpoints answer 401."""
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            key = tokens.parse_authorization(request.META.get("HTTP_AUTHORIZATION", ""))
+            if key and app_token_application_id(key) is not None:
+                return AnonymousUser(), key
+            raise
+
+
+FEED_AUTHENTICATION = [FeedTokenAuthentication, SessionAuthentication]
 
 
 def default_scope(method: str) -> str:

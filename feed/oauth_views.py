@@ -9,14 +9,16 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 from django.shortcuts import render
+from django.utils import timezone
 from oauth2_provider import views as oauth_views
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.tokens import token_invalidate
-from feed.oauth import _checksum
+from feed import errors
+from feed.oauth import FEED_AUTHENTICATION, token_checksum
 from feed.services.apps import OOB_URI, app_create
 
 
@@ -55,6 +57,23 @@ class AppsView(APIView):
         return Response(application_entity(application, client_secret=secret))
 
 
+class AppVerifyCredentialsView(APIView):
+    """``GET /api/v1/apps/verify_credentials``: the app of the token (user or app token)."""
+
+    authentication_classes = FEED_AUTHENTICATION
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        key = request.auth if isinstance(request.auth, str) else None
+        application_id = (get_access_token_model().objects.filter(
+            tokentoken_checksum=token_checksum(key), expires__gt=timezone.now()).values_list("application_id", flat=True)
+            .first() if key else None)
+        application = get_application_model().objects.filter(id=application_id).first() if application_id else None
+        if application is None:
+            raise errors.invalid_token()
+        return Response(application_entity(application))
+
+
 class AuthorizeView(oauth_views.AuthorizationView):
     """``GET /oauth/authorize``: the consent page (after log-in); ``POST``: the answer.
 
@@ -80,7 +99,7 @@ class TokenView(oauth_views.TokenView):
         if response.status_code == 200:
             body = json.loads(response.content)
             token = get_access_token_model().objects.filter(
-                token_checksum=_checksum(body.get("access_token", ""))).values_list("created", flat=True).first()
+                tokentoken_checksum=token_checksum(body.get("access_token", ""))).values_list("created", flat=True).first()
             if token is not None:
                 body["created_at"] = int(token.timestamp())
             response.content = json.dumps(body)
@@ -95,11 +114,13 @@ class RevokeView(oauth_views.RevokeTokenView):
         raw = request.POST.get("token", "")
         keys = [raw] if raw else []
         if raw:
-            refresh = get_refresh_token_model().objects.filter(token_checksum=_checksum(raw)).select_related(
+            refresh = get_refresh_token_model().objects.filter(tokentoken_checksum=token_checksum(raw)).select_related(
                 "access_token").first()
             if refresh is not None and refresh.access_token is not None:
                 keys.append(refresh.access_token.token)
         response = super().post(request, *args, **kwargs)
+        # Another app's credentials revoke nothing (and answer 200 all the same, per RFC 7009).
         for key in keys:
-            token_invalidate(key)
+            if not get_access_token_model().objects.filter(tokentoken_checksum=token_checksum(key)).exists():
+                token_invalidate(key)
         return response
