@@ -16,7 +16,7 @@ from core.ratelimit import client_ip
 from feed import errors, presenters, selectors
 from feed.oauth import FEED_AUTHENTICATION, TokenScopes
 from feed.selectors import PageParams
-from feed.services import interactions, limits, relationships, statuses
+from feed.services import interactions, limits, media, notifications, relationships, statuses
 from feed.services.relationships import account_get
 from feed.services.statuses import visible_status
 
@@ -122,7 +122,7 @@ def _paged(request, data: list, cursor_ids: list[int], *, status: int = 200, pre
 
 def mastodon_entity(view):
     """Document a view's methods as answering Mastodon's JSON entity (see its API documentation)."""
-    for method in ("get", "post", "delete"):
+    for method in ("get", "post", "put", "delete"):
         if method in vars(view):
             documented = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
                                        tags=["feed (Mastodon API)"])(vars(view)[method])
@@ -242,6 +242,8 @@ class AccountActionView(FeedView):
         return {"POST": ACCOUNT_ACTION_SCOPES[self.verb]}
 
     def post(self, request, account_id: str):
+        if self.verb == "follow":
+            take_limit(request, limits.FOLLOWS)
         target = ACCOUNT_ACTIONS[self.verb](account=request.user, target_id=account_id)
         return Response(presenters.render_relationship(request.user, target.id))
 
@@ -273,6 +275,7 @@ class StatusCreateView(FeedView):
     scopes = {"POST": "write:statuses"}
     def post(self, request):
         data = _body(request)
+        take_limit(request, limits.STATUSES)
         status, _ = statuses.status_publish(
             account=request.user, text=data.get("status"), in_reply_to_id=data.get("in_reply_to_id"),
             visibility=data.get("visibility"), media_ids=_list_param(data, "media_ids"),
@@ -379,3 +382,146 @@ class CustomEmojisView(FeedView):
 
     def get(self, request):
         return Response([])
+
+
+# --- media ---------------------------------------------------------------------------------
+@mastodon_entity
+class MediaUploadView(FeedView):
+    """``POST /api/v2/media``: 202 while the sizes are made, 200 when they were made at once."""
+
+    scopes = {"POST": "write:media"}
+
+    def post(self, request):
+        data = _body(request)
+        attachment = media.media_upload(account=request.user, file=request.FILES.get("file"),
+                                        description=data.get("description"))
+        attachment.refresh_from_db()
+        return Response(presenters.media_entity(attachment), status=200 if attachment.ready else 202)
+
+
+@mastodon_entity
+class MediaDetailView(FeedView):
+    """``GET /api/v1/media/{id}``: 206 while processing, 200 when ready; ``PUT``: the description."""
+
+    scopes = {"GET": "write:media", "PUT": "write:media"}
+
+    def get(self, request, media_id: str):
+        attachment = media.own_media(account=request.user, media_id=media_id)
+        if attachment.failed:
+            raise errors.validation_failed("file", "File could not be processed")
+        return Response(presenters.media_entity(attachment), status=200 if attachment.ready else 206)
+
+    def put(self, request, media_id: str):
+        attachment = media.media_update(account=request.user, media_id=media_id,
+                                        description=_body(request).get("description"))
+        return Response(presenters.media_entity(attachment))
+
+
+# --- notifications ---------------------------------------------------------------------------
+def _types_param(request, name: str) -> list[str]:
+    values = request.query_params.getlist(f"{name}[]") or request.query_params.getlist(name)
+    unknown = [v for v in values if v not in selectors.NOTIFICATION_TYPES]
+    if unknown:
+        raise errors.invalid(name, f"Unknown notification type: {unknown[0][:40]}")
+    return values
+
+
+@mastodon_entity
+class NotificationsView(FeedView):
+    scopes = {"GET": "read:notifications"}
+
+    def get(self, request):
+        ids = selectors.notifications_page(
+            account=request.user, params=_page_params(request, default=40, maximum=80),
+            types=_types_param(request, "types"), exclude_types=_types_param(request, "exclude_types"))
+        data = presenters.render_notifications(ids, request.user)
+        response = Response(data)
+        if ids:
+            response["Link"] = _link(request, ids[0], ids[-1], "min_id")
+        return response
+
+
+@mastodon_entity
+class NotificationDetailView(FeedView):
+    scopes = {"GET": "read:notifications"}
+
+    def get(self, request, notification_id: str):
+        parsed = parse_id(notification_id)
+        data = presenters.render_notifications([parsed], request.user) if parsed is not None else []
+        if not data:
+            raise errors.record_not_found()
+        return Response(data[0])
+
+
+@mastodon_entity
+class NotificationsClearView(FeedView):
+    scopes = {"POST": "write:notifications"}
+
+    def post(self, request):
+        notifications.notifications_clear(account=request.user)
+        return Response({})
+
+
+@mastodon_entity
+class NotificationDismissView(FeedView):
+    scopes = {"POST": "write:notifications"}
+
+    def post(self, request, notification_id: str):
+        notifications.notification_dismiss(account=request.user, notification_id=notification_id)
+        return Response({})
+
+
+# --- hashtags and search -----------------------------------------------------------------------
+MAX_TAG_LENGTH = 100
+
+
+@mastodon_entity
+class TagTimelineView(PublicFeedView):
+    scopes = {"GET": "read:statuses"}
+
+    def get(self, request, hashtag: str):
+        if len(hashtag) > MAX_TAG_LENGTH or not hashtag.replace("_", "a").isalnum():
+            raise errors.invalid("hashtag", "Must be a hashtag name (letters, digits, underscores).")
+        page = selectors.tag_timeline_page(tag=hashtag, viewer=_viewer(request), params=_page_params(request))
+        return _paged(request, presenters.render_statuses(page.ids, _viewer(request)), page.ids)
+
+
+SEARCH_TYPES = ("accounts", "hashtags", "statuses")
+SEARCH_MAX_QUERY = 500
+
+
+@mastodon_entity
+class SearchView(PublicFeedView):
+    """``GET /api/v2/search``: accounts, hashtags and statuses (full-text); offset paging."""
+
+    scopes = {"GET": "read:search"}
+
+    def get(self, request):
+        query = request.query_params.get("q", "")
+        if not query.strip():
+            raise errors.invalid("q", "This parameter is required.")
+        if len(query) > SEARCH_MAX_QUERY:
+            raise errors.invalid("q", f"At most {SEARCH_MAX_QUERY} characters.")
+        kind = request.query_params.get("type") or None
+        if kind is not None and kind not in SEARCH_TYPES:
+            raise errors.invalid("type", "Must be accounts, hashtags or statuses.")
+        params = _page_params(request, maximum=40)
+        try:
+            offset = int(request.query_params.get("offset") or 0)
+        except ValueError:
+            raise errors.invalid("offset", "Must be an integer.")
+        if not 0 <= offset <= 10_000:
+            raise errors.invalid("offset", "Must be between 0 and 10000.")
+        viewer = _viewer(request)
+        wanted = [kind] if kind else list(SEARCH_TYPES)
+        result = {"accounts": [], "statuses": [], "hashtags": []}
+        if "accounts" in wanted:
+            result["accounts"] = presenters.render_accounts(
+                selectors.search_accounts(query=query, limit=params.limit, offset=offset))
+        if "hashtags" in wanted:
+            result["hashtags"] = [presenters.tag_entity(name) for name in
+                                  selectors.search_hashtags(query=query, limit=params.limit, offset=offset)]
+        if "statuses" in wanted:
+            result["statuses"] = presenters.render_statuses(
+                selectors.search_statuses(query=query, viewer=viewer, limit=params.limit, offset=offset), viewer)
+        return Response(result)

@@ -55,6 +55,8 @@ class Status(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
     # sha256 of the client's Idempotency-Key: a retried POST returns the first status.
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)
+    # Set at publish: reads load attachments only for statuses that have some.
+    has_media = models.BooleanField(default=False)
     favourites_count = models.BigIntegerField(default=0)
     reblogs_count = models.BigIntegerField(default=0)
     replies_count = models.BigIntegerField(default=0)

@@ -32,7 +32,7 @@ def token_checksum(key: str) -> str:
 
 
 def _live_tokens(key: str):
-    return get_access_token_model().objects.filter(tokentoken_checksum=token_checksum(key), expires__gt=timezone.now())
+    return get_access_token_model().objects.filter(token_checksum=token_checksum(key), expires__gt=timezone.now())
 
 
 def oauth_token_source(key: str) -> int | None:

@@ -66,7 +66,7 @@ class AppVerifyCredentialsView(APIView):
     def get(self, request):
         key = request.auth if isinstance(request.auth, str) else None
         application_id = (get_access_token_model().objects.filter(
-            tokentoken_checksum=token_checksum(key), expires__gt=timezone.now()).values_list("application_id", flat=True)
+            token_checksum=token_checksum(key), expires__gt=timezone.now()).values_list("application_id", flat=True)
             .first() if key else None)
         application = get_application_model().objects.filter(id=application_id).first() if application_id else None
         if application is None:
@@ -99,7 +99,7 @@ class TokenView(oauth_views.TokenView):
         if response.status_code == 200:
             body = json.loads(response.content)
             token = get_access_token_model().objects.filter(
-                tokentoken_checksum=token_checksum(body.get("access_token", ""))).values_list("created", flat=True).first()
+                token_checksum=token_checksum(body.get("access_token", ""))).values_list("created", flat=True).first()
             if token is not None:
                 body["created_at"] = int(token.timestamp())
             response.content = json.dumps(body)
@@ -114,13 +114,13 @@ class RevokeView(oauth_views.RevokeTokenView):
         raw = request.POST.get("token", "")
         keys = [raw] if raw else []
         if raw:
-            refresh = get_refresh_token_model().objects.filter(tokentoken_checksum=token_checksum(raw)).select_related(
+            refresh = get_refresh_token_model().objects.filter(token_checksum=token_checksum(raw)).select_related(
                 "access_token").first()
             if refresh is not None and refresh.access_token is not None:
                 keys.append(refresh.access_token.token)
         response = super().post(request, *args, **kwargs)
         # Another app's credentials revoke nothing (and answer 200 all the same, per RFC 7009).
         for key in keys:
-            if not get_access_token_model().objects.filter(tokentoken_checksum=token_checksum(key)).exists():
+            if not get_access_token_model().objects.filter(token_checksum=token_checksum(key)).exists():
                 token_invalidate(key)
         return response

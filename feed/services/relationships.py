@@ -6,7 +6,8 @@ from django.db import transaction
 
 from core.ids import parse_id
 from feed import errors, store
-from feed.models import Block, Follow, Mute
+from feed.models import Block, Follow, Mute, Notification
+from feed.services.notifications import notify
 
 User = get_user_model()
 
@@ -62,6 +63,7 @@ def account_follow(*, account: User, target_id) -> User:
         if created:
             follower_id, followee_id = account.id, target.id
             transaction.on_commit(lambda: _follow_changed(follower_id, followee_id, 1), robust=True)
+            notify(recipient_id=target.id, from_account_id=account.id, type=Notification.Type.FOLLOW)
     return target
 
 
