@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from feed import store
-from feed.services import streaming
 from feed.models import FeedAccount, Follow, Status
+from feed.services import streaming
 
 FANOUT_BATCH = 1000
 
