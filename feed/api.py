@@ -6,17 +6,67 @@ from urllib.parse import urlencode
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import ApplicationError
+from core.ids import parse_id
+from core.ratelimit import client_ip
 from feed import errors, presenters, selectors
+from feed.oauth import FEED_AUTHENTICATION, TokenScopes
 from feed.selectors import PageParams
-from feed.services import interactions, relationships, statuses
+from feed.services import interactions, limits, media, notifications, relationships, statuses
 from feed.services.relationships import account_get
-from feed.services.statuses import parse_id, visible_status
+from feed.services.statuses import visible_status
 
 MAX_RELATIONSHIP_IDS = 80
+
+
+# --- the base of every feed view: scopes and rate limits ---------------------------------
+def _identity(request) -> str:
+    return f"a{request.user.id}" if request.user.is_authenticated else f"ip{client_ip(request)}"
+
+
+def take_limit(request, rule: limits.Rule) -> None:
+    """Count the request against ``rule`` for its account; its headers are the ones sent."""
+    try:
+        request.feed_limit_state = limits.limit_take(rule, _identity(request))
+    except ApplicationError as error:
+        request.feed_limit_state = getattr(error, "limit_state", None)
+        raise
+
+
+class FeedView(APIView):
+    """A feed API view: signed in, OAuth scopes checked (``scopes`` per method, else ``read``
+    for reads and ``write`` for writes), Mastodon's rate limit headers on every answer."""
+
+    authentication_classes = FEED_AUTHENTICATION
+    permission_classes = [IsAuthenticated, TokenScopes]
+    scopes: dict[str, str] = {}
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        take_limit(request, limits.API)
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.auth is not None and not request.user.is_authenticated:
+            raise errors.user_required()  # an app token (no user) on an account's endpoint
+        super().permission_denied(request, message, code)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        state = getattr(request, "feed_limit_state", None)
+        if state is not None:
+            for name, value in state.headers().items():
+                response[name] = value
+        return response
+
+
+class PublicFeedView(FeedView):
+    """Readable without signing in (a token, when sent, must still carry the scope)."""
+
+    permission_classes = [AllowAny, TokenScopes]
 
 
 # --- input ---------------------------------------------------------------------
@@ -26,7 +76,7 @@ def _id_param(request, name: str) -> int | None:
         return None
     parsed = parse_id(value)
     if parsed is None:
-        raise errors.invalid(name, "Must be a status id (a positive integer below 2^63).")
+        raise errors.invalid(name, "Must be a status id (an integer below 2^63).")
     return parsed
 
 
@@ -72,7 +122,7 @@ def _paged(request, data: list, cursor_ids: list[int], *, status: int = 200, pre
 
 def mastodon_entity(view):
     """Document a view's methods as answering Mastodon's JSON entity (see its API documentation)."""
-    for method in ("get", "post", "delete"):
+    for method in ("get", "post", "put", "delete"):
         if method in vars(view):
             documented = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
                                        tags=["feed (Mastodon API)"])(vars(view)[method])
@@ -86,7 +136,8 @@ def _viewer(request):
 
 # --- timelines ---------------------------------------------------------------------
 @mastodon_entity
-class HomeTimelineView(APIView):
+class HomeTimelineView(FeedView):
+    scopes = {"GET": "read:statuses"}
     def get(self, request):
         page = selectors.home_timeline_page(reader=request.user, params=_page_params(request))
         data = presenters.render_statuses(page.ids, request.user)
@@ -96,14 +147,16 @@ class HomeTimelineView(APIView):
 
 # --- accounts ---------------------------------------------------------------------
 @mastodon_entity
-class VerifyCredentialsView(APIView):
+class VerifyCredentialsView(FeedView):
+    scopes = {"GET": "read:accounts"}
     def get(self, request):
         return Response(presenters.credential_account(request.user))
 
 
 @mastodon_entity
-class AccountLookupView(APIView):
-    permission_classes = [AllowAny]
+class AccountLookupView(FeedView):
+    scopes = {"GET": "read:accounts"}
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
         acct = request.query_params.get("acct", "")
@@ -116,16 +169,18 @@ class AccountLookupView(APIView):
 
 
 @mastodon_entity
-class AccountDetailView(APIView):
-    permission_classes = [AllowAny]
+class AccountDetailView(FeedView):
+    scopes = {"GET": "read:accounts"}
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, account_id: str):
         return Response(presenters.render_account(account_get(account_id=account_id)))
 
 
 @mastodon_entity
-class AccountStatusesView(APIView):
-    permission_classes = [AllowAny]
+class AccountStatusesView(FeedView):
+    scopes = {"GET": "read:statuses"}
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, account_id: str):
         account = account_get(account_id=account_id)
@@ -145,8 +200,9 @@ def _accounts_page(request, selector, **subject) -> Response:
 
 
 @mastodon_entity
-class _AccountListView(APIView):
-    permission_classes = [AllowAny]
+class _AccountListView(FeedView):
+    scopes = {"GET": "read:accounts"}
+    permission_classes = [AllowAny, TokenScopes]
     selector = None
 
     def get(self, request, account_id: str):
@@ -173,17 +229,28 @@ ACCOUNT_ACTIONS = {
 }
 
 
+ACCOUNT_ACTION_SCOPES = {"follow": "write:follows", "unfollow": "write:follows", "block": "write:blocks",
+                         "unblock": "write:blocks", "mute": "write:mutes", "unmute": "write:mutes"}
+
+
 @mastodon_entity
-class AccountActionView(APIView):
+class AccountActionView(FeedView):
     verb = ""
 
+    @property
+    def scopes(self) -> dict[str, str]:
+        return {"POST": ACCOUNT_ACTION_SCOPES[self.verb]}
+
     def post(self, request, account_id: str):
+        if self.verb == "follow":
+            take_limit(request, limits.FOLLOWS)
         target = ACCOUNT_ACTIONS[self.verb](account=request.user, target_id=account_id)
         return Response(presenters.render_relationship(request.user, target.id))
 
 
 @mastodon_entity
-class RelationshipsView(APIView):
+class RelationshipsView(FeedView):
+    scopes = {"GET": "read:follows"}
     def get(self, request):
         raw = request.query_params.getlist("id[]") or request.query_params.getlist("id")
         if len(raw) > MAX_RELATIONSHIP_IDS:
@@ -204,9 +271,11 @@ def _list_param(data, name: str):
 
 
 @mastodon_entity
-class StatusCreateView(APIView):
+class StatusCreateView(FeedView):
+    scopes = {"POST": "write:statuses"}
     def post(self, request):
         data = _body(request)
+        take_limit(request, limits.STATUSES)
         status, _ = statuses.status_publish(
             account=request.user, text=data.get("status"), in_reply_to_id=data.get("in_reply_to_id"),
             visibility=data.get("visibility"), media_ids=_list_param(data, "media_ids"),
@@ -216,9 +285,10 @@ class StatusCreateView(APIView):
 
 
 @mastodon_entity
-class StatusDetailView(APIView):
+class StatusDetailView(FeedView):
+    scopes = {"GET": "read:statuses", "DELETE": "write:statuses"}
     def get_permissions(self):
-        return [AllowAny()] if self.request.method == "GET" else super().get_permissions()
+        return [AllowAny(), TokenScopes()] if self.request.method == "GET" else super().get_permissions()
 
     def get(self, request, status_id: str):
         status = visible_status(status_id=status_id, viewer=_viewer(request))
@@ -231,8 +301,9 @@ class StatusDetailView(APIView):
 
 
 @mastodon_entity
-class StatusContextView(APIView):
-    permission_classes = [AllowAny]
+class StatusContextView(FeedView):
+    scopes = {"GET": "read:statuses"}
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request, status_id: str):
         viewer = _viewer(request)
@@ -254,8 +325,12 @@ STATUS_ACTIONS = {
 
 
 @mastodon_entity
-class StatusActionView(APIView):
+class StatusActionView(FeedView):
     verb = ""
+
+    @property
+    def scopes(self) -> dict[str, str]:
+        return {"POST": "write:favourites" if "favourite" in self.verb else "write:statuses"}
 
     def post(self, request, status_id: str):
         kwargs = {"visibility": _body(request).get("visibility")} if self.verb == "reblog" else {}
@@ -264,8 +339,9 @@ class StatusActionView(APIView):
 
 
 @mastodon_entity
-class _StatusAccountsView(APIView):
-    permission_classes = [AllowAny]
+class _StatusAccountsView(FeedView):
+    scopes = {"GET": "read:accounts"}
+    permission_classes = [AllowAny, TokenScopes]
     selector = None
 
     def get(self, request, status_id: str):
@@ -285,24 +361,167 @@ class RebloggedByView(_StatusAccountsView):
 
 # --- instance ----------------------------------------------------------------------------
 @mastodon_entity
-class InstanceV1View(APIView):
-    permission_classes = [AllowAny]
+class InstanceV1View(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
         return Response(presenters.instance_v1())
 
 
 @mastodon_entity
-class InstanceV2View(APIView):
-    permission_classes = [AllowAny]
+class InstanceV2View(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
         return Response(presenters.instance_v2())
 
 
 @mastodon_entity
-class CustomEmojisView(APIView):
-    permission_classes = [AllowAny]
+class CustomEmojisView(FeedView):
+    permission_classes = [AllowAny, TokenScopes]
 
     def get(self, request):
         return Response([])
+
+
+# --- media ---------------------------------------------------------------------------------
+@mastodon_entity
+class MediaUploadView(FeedView):
+    """``POST /api/v2/media``: 202 while the sizes are made, 200 when they were made at once."""
+
+    scopes = {"POST": "write:media"}
+
+    def post(self, request):
+        data = _body(request)
+        attachment = media.media_upload(account=request.user, file=request.FILES.get("file"),
+                                        description=data.get("description"))
+        attachment.refresh_from_db()
+        return Response(presenters.media_entity(attachment), status=200 if attachment.ready else 202)
+
+
+@mastodon_entity
+class MediaDetailView(FeedView):
+    """``GET /api/v1/media/{id}``: 206 while processing, 200 when ready; ``PUT``: the description."""
+
+    scopes = {"GET": "write:media", "PUT": "write:media"}
+
+    def get(self, request, media_id: str):
+        attachment = media.own_media(account=request.user, media_id=media_id)
+        if attachment.failed:
+            raise errors.validation_failed("file", "File could not be processed")
+        return Response(presenters.media_entity(attachment), status=200 if attachment.ready else 206)
+
+    def put(self, request, media_id: str):
+        attachment = media.media_update(account=request.user, media_id=media_id,
+                                        description=_body(request).get("description"))
+        return Response(presenters.media_entity(attachment))
+
+
+# --- notifications ---------------------------------------------------------------------------
+def _types_param(request, name: str) -> list[str]:
+    values = request.query_params.getlist(f"{name}[]") or request.query_params.getlist(name)
+    unknown = [v for v in values if v not in selectors.NOTIFICATION_TYPES]
+    if unknown:
+        raise errors.invalid(name, f"Unknown notification type: {unknown[0][:40]}")
+    return values
+
+
+@mastodon_entity
+class NotificationsView(FeedView):
+    scopes = {"GET": "read:notifications"}
+
+    def get(self, request):
+        ids = selectors.notifications_page(
+            account=request.user, params=_page_params(request, default=40, maximum=80),
+            types=_types_param(request, "types"), exclude_types=_types_param(request, "exclude_types"))
+        data = presenters.render_notifications(ids, request.user)
+        response = Response(data)
+        if ids:
+            response["Link"] = _link(request, ids[0], ids[-1], "min_id")
+        return response
+
+
+@mastodon_entity
+class NotificationDetailView(FeedView):
+    scopes = {"GET": "read:notifications"}
+
+    def get(self, request, notification_id: str):
+        parsed = parse_id(notification_id)
+        data = presenters.render_notifications([parsed], request.user) if parsed is not None else []
+        if not data:
+            raise errors.record_not_found()
+        return Response(data[0])
+
+
+@mastodon_entity
+class NotificationsClearView(FeedView):
+    scopes = {"POST": "write:notifications"}
+
+    def post(self, request):
+        notifications.notifications_clear(account=request.user)
+        return Response({})
+
+
+@mastodon_entity
+class NotificationDismissView(FeedView):
+    scopes = {"POST": "write:notifications"}
+
+    def post(self, request, notification_id: str):
+        notifications.notification_dismiss(account=request.user, notification_id=notification_id)
+        return Response({})
+
+
+# --- hashtags and search -----------------------------------------------------------------------
+MAX_TAG_LENGTH = 100
+
+
+@mastodon_entity
+class TagTimelineView(PublicFeedView):
+    scopes = {"GET": "read:statuses"}
+
+    def get(self, request, hashtag: str):
+        if len(hashtag) > MAX_TAG_LENGTH or not hashtag.replace("_", "a").isalnum():
+            raise errors.invalid("hashtag", "Must be a hashtag name (letters, digits, underscores).")
+        page = selectors.tag_timeline_page(tag=hashtag, viewer=_viewer(request), params=_page_params(request))
+        return _paged(request, presenters.render_statuses(page.ids, _viewer(request)), page.ids)
+
+
+SEARCH_TYPES = ("accounts", "hashtags", "statuses")
+SEARCH_MAX_QUERY = 500
+
+
+@mastodon_entity
+class SearchView(PublicFeedView):
+    """``GET /api/v2/search``: accounts, hashtags and statuses (full-text); offset paging."""
+
+    scopes = {"GET": "read:search"}
+
+    def get(self, request):
+        query = request.query_params.get("q", "")
+        if not query.strip():
+            raise errors.invalid("q", "This parameter is required.")
+        if len(query) > SEARCH_MAX_QUERY:
+            raise errors.invalid("q", f"At most {SEARCH_MAX_QUERY} characters.")
+        kind = request.query_params.get("type") or None
+        if kind is not None and kind not in SEARCH_TYPES:
+            raise errors.invalid("type", "Must be accounts, hashtags or statuses.")
+        params = _page_params(request, maximum=40)
+        try:
+            offset = int(request.query_params.get("offset") or 0)
+        except ValueError:
+            raise errors.invalid("offset", "Must be an integer.")
+        if not 0 <= offset <= 10_000:
+            raise errors.invalid("offset", "Must be between 0 and 10000.")
+        viewer = _viewer(request)
+        wanted = [kind] if kind else list(SEARCH_TYPES)
+        result = {"accounts": [], "statuses": [], "hashtags": []}
+        if "accounts" in wanted:
+            result["accounts"] = presenters.render_accounts(
+                selectors.search_accounts(query=query, limit=params.limit, offset=offset))
+        if "hashtags" in wanted:
+            result["hashtags"] = [presenters.tag_entity(name) for name in
+                                  selectors.search_hashtags(query=query, limit=params.limit, offset=offset)]
+        if "statuses" in wanted:
+            result["statuses"] = presenters.render_statuses(
+                selectors.search_statuses(query=query, viewer=viewer, limit=params.limit, offset=offset), viewer)
+        return Response(result)

@@ -418,3 +418,20 @@ def flush_lock_claim(token: str) -> bool:
 
 def flush_lock_release(token: str) -> None:
     _script(_RELEASE)(keys=[COUNTER_FLUSH_LOCK_KEY], args=[token])
+
+
+# --- rate limits ------------------------------------------------------------------
+def ratelimit_window_key(scope: str, identity: str, window: int) -> str:
+    return f"feed:ratelimit:{scope}:{identity}:{window}"
+
+
+def ratelimit_hit(scope: str, identity: str, period: int, *, now: float) -> tuple[int, int]:
+    """Count one action in the current fixed window of ``period`` seconds (atomic ``INCR``);
+    returns (actions in the window so far, the window's end as a Unix time)."""
+    window = int(now) // period
+    key = ratelimit_window_key(scope, identity, window)
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, period + 60)
+    count, _ = pipe.execute()
+    return int(count), (window + 1) * period
