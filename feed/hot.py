@@ -5,10 +5,12 @@ presenter as ``feed.api.HomeTimelineView``, rendered by DRF's JSON renderer, wit
 header: the answer is byte for byte the view's. What the hot path skips is Django's per-request
 machinery (middleware, URL resolution, DRF's dispatch and content negotiation).
 
-Handed to Django (``None``): anything but a plain ``GET`` with a token, session cookies (a browser:
-Django applies the session), unusual query parameters or ``Accept`` values, a timeline that is not
-ready (the rebuild and its 206 are Django's), a reader whose hourly activity touch is due, and any
-moment Redis does not answer.
+Scopes and the API rate limit are checked in the view's order, with its ``X-RateLimit-*`` headers
+and its 401 and 429 answers. Handed to Django (``None``): anything but a plain ``GET`` with a token,
+session cookies (a browser: Django applies the session), unusual query parameters or ``Accept``
+values, an app's own token, a token lacking the scope, a timeline that is not ready (the rebuild
+and its 206 are Django's), a reader whose hourly activity touch is due, and any moment Redis does
+not answer.
 """
 
 from __future__ import annotations
@@ -67,41 +69,65 @@ def _response_headers(link: str | None) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
 
 
-def _invalid_token() -> tuple[int, bytes, list]:
+def _render(status: int, data, headers: list) -> tuple[int, bytes, list]:
     from rest_framework.renderers import JSONRenderer
 
+    return status, JSONRenderer().render(data), headers
+
+
+def _invalid_token() -> tuple[int, bytes, list]:
     from core.authentication import TokenAuthentication
     from core.errors import CoreError, error_body
 
-    body = JSONRenderer().render(error_body("Invalid token.", CoreError.AUTHENTICATION_FAILED))
-    headers = [*_response_headers(None),
-               (b"www-authenticate", TokenAuthentication().authenticate_header(None).encode("latin-1"))]
-    return 401, body, headers
+    challenge = TokenAuthentication().authenticate_header(None).encode("latin-1")
+    return _render(401, error_body("Invalid token.", CoreError.AUTHENTICATION_FAILED),
+                   [*_response_headers(None), (b"www-authenticate", challenge)])
 
 
-def _home_page(scope, user_id: int) -> tuple[int, bytes, list] | None:
-    """On a worker thread: the view's answer for this reader, or None when the parameters are
-    Django's to refuse (its 400 names the field)."""
+def _limit_headers(request) -> list[tuple[bytes, bytes]]:
+    state = getattr(request, "feed_limit_state", None)
+    return [] if state is None else [(k.lower().encode(), v.encode()) for k, v in state.headers().items()]
+
+
+def _home_page(scope, key: str, user_id: int | None) -> tuple[int, bytes, list] | None:
+    """On a worker thread: the view's answer for this reader, in the view's order (authentication,
+    scopes, parameters, rate limit, page), or None for what Django must answer (an app token, a
+    scope the token lacks, a bad parameter)."""
     from django.contrib.auth import get_user_model
     from django.core.handlers.asgi import ASGIRequest
-    from rest_framework.renderers import JSONRenderer
     from rest_framework.request import Request
 
     from core.errors import ApplicationError
-    from feed import api, presenters, selectors
+    from feed import api, oauth, presenters, selectors
+    from feed.scopes import scope_granted
+    from feed.services import limits
 
+    if user_id is None:
+        # An app's own token (client credentials) is Django's to answer; any other is refused here.
+        return None if oauth.app_token_application_id(key) is not None else _invalid_token()
+    reader = get_user_model().objects.filter(id=user_id, is_active=True).first()
+    if reader is None:  # deactivated since its token was cached: DRF's answer too
+        return _invalid_token()
+    granted = oauth.token_scopes(key)
+    if granted is not None and not scope_granted(api.HomeTimelineView.scopes["GET"], granted):
+        return None
     request = Request(ASGIRequest(scope, io.BytesIO()))
+    request.user = reader
     try:
         params = api._page_params(request)
     except ApplicationError:
         return None
-    reader = get_user_model().objects.filter(id=user_id, is_active=True).first()
-    if reader is None:  # deactivated since its token was cached: DRF's answer too
-        return _invalid_token()
+    try:
+        api.take_limit(request, limits.API)
+    except ApplicationError as error:
+        headers = [*_response_headers(None), *_limit_headers(request)]
+        if retry_after := error.extra.get("retry_after"):
+            headers.append((b"retry-after", str(int(retry_after)).encode()))
+        return _render(error.status, error.as_dict(), headers)
     page = selectors.home_timeline_page(reader=reader, params=params)
-    body = JSONRenderer().render(presenters.render_statuses(page.ids, reader))
     link = api._link(request, page.ids[0], page.ids[-1], "min_id") if page.ids else None
-    return (206 if page.partial else 200), body, _response_headers(link)
+    return _render(206 if page.partial else 200, presenters.render_statuses(page.ids, reader),
+                   [*_response_headers(link), *_limit_headers(request)])
 
 
 async def _timeline_answerable(user_id: int) -> bool:
@@ -123,15 +149,13 @@ async def handle_home(scope, receive, send) -> int | None:
     if not host_allowed(header(scope, b"host")):
         return None  # Django answers a disallowed Host with its own 400
     user_id = await auser_id_for_token(key)
-    if user_id is None:
-        return await send_response(send, *_invalid_token())
     try:
-        if not await _timeline_answerable(user_id):
+        if user_id is not None and not await _timeline_answerable(user_id):
             return None
     except _REDIS_UNAVAILABLE as exc:
         logger.warning("feed timeline unavailable on the hot path (%r); handing the read to Django", exc)
         return None
-    answer = await run_db(_home_page, scope, user_id)
+    answer = await run_db(_home_page, scope, key, user_id)
     if answer is None:
         return None
     return await send_response(send, *answer)

@@ -187,8 +187,8 @@ async def test_the_application_answers_home_reads_from_the_hot_handler(timeline,
     answered = []
     original = hot._home_page
 
-    def spy(scope, user_id):
-        answer = original(scope, user_id)
+    def spy(scope, key, user_id):
+        answer = original(scope, key, user_id)
         answered.append(answer[0])
         return answer
 
@@ -197,3 +197,90 @@ async def test_the_application_answers_home_reads_from_the_hot_handler(timeline,
     _, status, _, body = await _call(application, scope)
     assert status == 200 and len(json.loads(body)) == 7
     assert answered == [200]
+
+
+# --- rate limits and OAuth tokens, as the view ------------------------------------------------
+LIMIT_HEADERS = (b"x-ratelimit-limit", b"x-ratelimit-remaining", b"x-ratelimit-reset")
+
+
+async def test_the_hot_path_counts_against_the_api_rate_limit_with_its_headers(timeline):
+    hot_result = await hot_answer(timeline)
+    django_result = await django_answer(timeline)
+    hot_headers, django_headers = hot_result[2], django_result[2]
+    assert all(name in hot_headers for name in LIMIT_HEADERS)
+    assert hot_headers[b"x-ratelimit-limit"] == django_headers[b"x-ratelimit-limit"]
+    assert hot_headers[b"x-ratelimit-reset"] == django_headers[b"x-ratelimit-reset"]
+    # One window shared by both paths: the view's request came second.
+    assert int(hot_headers[b"x-ratelimit-remaining"]) == int(django_headers[b"x-ratelimit-remaining"]) + 1
+
+
+async def test_past_the_limit_the_hot_path_answers_the_views_429(timeline, settings):
+    first = await hot_answer(timeline)
+    used = int(first[2][b"x-ratelimit-limit"]) - int(first[2][b"x-ratelimit-remaining"])
+    settings.FEED_API_PER_5MIN = used + 1
+    assert (await hot_answer(timeline))[0] == 200
+    hot_result = await hot_answer(timeline)
+    assert hot_result[0] == 429
+    assert b"retry-after" in hot_result[2] and hot_result[2][b"x-ratelimit-remaining"] == b"0"
+    django_result = await django_answer(timeline)
+    _same(hot_result, django_result)
+    for name in (b"retry-after", *LIMIT_HEADERS):
+        assert hot_result[2][name] == django_result[2][name], name
+
+
+@pytest.fixture
+def oauth_app(timeline):
+    from tests.feed.oauth_helpers import register_app
+
+    return register_app("read write")
+
+
+@pytest.fixture
+def read_token(oauth_app, alice):
+    from tests.feed.oauth_helpers import user_token
+
+    return user_token(alice, scope="read", app=oauth_app)
+
+
+@pytest.fixture
+def write_token(oauth_app, alice):
+    from tests.feed.oauth_helpers import user_token
+
+    return user_token(alice, scope="write", app=oauth_app)
+
+
+async def test_an_oauth_token_reads_on_the_hot_path_and_dies_at_once_when_revoked(read_token, oauth_app):
+    from rest_framework.test import APIClient
+
+    hot_result = await hot_answer(read_token)
+    assert hot_result[0] == 200 and len(json.loads(hot_result[3])) == 7
+    _same(hot_result, await django_answer(read_token))
+
+    response = await sync_to_async(APIClient().post)("/oauth/revoke", {
+        "token": read_token, "client_id": oauth_app["client_id"], "client_secret": oauth_app["client_secret"]})
+    assert response.status_code == 200
+    hot_result = await hot_answer(read_token)
+    assert hot_result[0] == 401
+    _same(hot_result, await django_answer(read_token))
+
+
+async def test_an_oauth_token_without_the_read_scope_is_left_to_the_views_403(write_token):
+    returned, status, _, _ = await hot_answer(write_token)
+    assert returned is None and status is None
+    _, status, _, body = await _call(application, _scope(hot.HOME_PATH, b"",
+                                                         [(b"authorization", f"Bearer {write_token}".encode())]))
+    assert status == 403 and json.loads(body)["required_scope"] == "read:statuses"
+
+
+async def test_an_apps_own_token_is_left_to_the_view(oauth_app):
+    from rest_framework.test import APIClient
+
+    response = await sync_to_async(APIClient().post)("/oauth/token", {
+        "grant_type": "client_credentials", "client_id": oauth_app["client_id"],
+        "client_secret": oauth_app["client_secret"], "scope": "read"})
+    app_token = response.json()["access_token"]
+    returned, status, _, _ = await hot_answer(app_token)
+    assert returned is None and status is None
+    _, status, _, _ = await _call(application, _scope(hot.HOME_PATH, b"",
+                                                      [(b"authorization", f"Bearer {app_token}".encode())]))
+    assert status in (401, 422)  # the view's answer to a token without a user
