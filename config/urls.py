@@ -35,6 +35,7 @@ urlpatterns = [
     path("api/v1/", include("shortener.api_urls")),
     path("links/", include("shortener.page_urls")),
     path("chat/", include("chat.page_urls")),
+    path("", include("feed.page_urls")),
     path("", include("feed.api_urls")),
     path("", include("feed.oauth_urls")),
 ]
