@@ -15,6 +15,7 @@ not answer.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from urllib.parse import parse_qsl
@@ -133,8 +134,9 @@ def _home_page(scope, key: str, user_id: int | None) -> tuple[int, bytes, list] 
 async def _timeline_answerable(user_id: int) -> bool:
     """The timeline is complete and the reader's activity was recorded within the hour."""
     conn = hotredis.connection()
-    ready = await conn.execute("EXISTS", store.timeline_ready_key(user_id))
-    touched = await conn.execute("EXISTS", store.activity_key(user_id))
+    # Issued together: one write, one round trip on the pipelined connection.
+    ready, touched = await asyncio.gather(conn.execute("EXISTS", store.timeline_ready_key(user_id)),
+                                          conn.execute("EXISTS", store.activity_key(user_id)))
     return bool(ready) and bool(touched)
 
 
