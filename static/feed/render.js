@@ -89,10 +89,17 @@ function actionButton(action, label, count, pressed) {
   icon(action), h("span", { class: "count", "data-testid": `${action}-count` }, count ? String(count) : ""));
 }
 
+function mediaSrc(url) {
+  // Our own uploads are served by this site, whatever address the API was configured to print.
+  if (!url) return "";
+  const parsed = new URL(url, window.location.origin);
+  return parsed.pathname.startsWith("/media/") ? parsed.pathname : parsed.href;
+}
+
 function mediaGrid(attachments) {
   if (!attachments || !attachments.length) return null;
-  return h("div", { class: `media-grid n${attachments.length}` }, attachments.map((m) => h("a", { href: m.url || m.preview_url || "#", target: "_blank", rel: "noopener" },
-    h("img", { src: m.preview_url || m.url || "", alt: m.description || "", loading: "lazy" }))));
+  return h("div", { class: `media-grid n${attachments.length}`, "data-testid": "status-media" }, attachments.map((m) => h("a", { href: mediaSrc(m.url || m.preview_url), target: "_blank", rel: "noopener" },
+    h("img", { src: mediaSrc(attachments.length === 1 ? m.meta?.medium?.url || m.url : m.preview_url), alt: m.description || "", loading: "lazy" }))));
 }
 
 // A status card; `status` may be a reblog wrapper. `me` is the viewer's account id.

@@ -111,3 +111,50 @@ def test_no_sideways_scroll_and_a_screenshot(browser, live_asgi_server, ann_and_
         assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
     finally:
         context.close()
+
+
+def test_an_image_with_alt_text_is_previewed_then_posted(page, live_asgi_server, ann_and_bob, tmp_path):
+    from PIL import Image
+
+    picture = tmp_path / "sunset.png"
+    Image.new("RGB", (320, 200), (230, 120, 40)).save(picture)
+    _open(page, live_asgi_server, "ann")
+    page.get_by_test_id("compose-file").set_input_files(str(picture))
+    preview = page.get_by_test_id("compose-media").locator("img")
+    expect(preview).to_have_count(1)
+    assert preview.evaluate("img => img.src.startsWith('blob:')")
+    page.get_by_test_id("compose-alt").fill("An orange sunset")
+    _post(page, "Look at this")
+    image = page.get_by_test_id("status").first.get_by_test_id("status-media").locator("img")
+    expect(image).to_have_attribute("alt", "An orange sunset")
+    expect(page.get_by_test_id("compose-media").locator("img")).to_have_count(0)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+
+
+def test_profile_follow_mute_block_and_the_notifications_page(page, second_page, live_asgi_server, ann_and_bob):
+    ann, bob = page, second_page
+    _open(bob, live_asgi_server, "bob")
+    _post(bob, "bob was here")
+    _open(ann, live_asgi_server, "ann", "/feed/@bob/")
+    expect(ann.get_by_test_id("status")).to_have_count(1)
+    ann.get_by_test_id("follow-button").click()
+    expect(ann.get_by_test_id("follow-button")).to_have_text("Following")
+
+    bob.goto(f"{live_asgi_server}/feed/")
+    expect(bob.get_by_test_id("notif-badge")).to_have_text("1")
+    bob.get_by_test_id("nav-notifications").click()
+    expect(bob.get_by_test_id("notification")).to_have_count(1)
+    expect(bob.get_by_test_id("notification")).to_contain_text("followed you")
+    bob.goto(f"{live_asgi_server}/feed/")
+    expect(bob.get_by_test_id("feed-app")).to_have_attribute("data-ready", "true")
+    expect(bob.get_by_test_id("notif-badge")).to_be_hidden()  # seen on the notifications page
+
+    ann.get_by_test_id("mute-button").click()
+    expect(ann.get_by_test_id("mute-button")).to_have_text("Unmute")
+    ann.goto(f"{live_asgi_server}/feed/")
+    expect(ann.get_by_test_id("list-end")).to_contain_text("Follow people")  # bob is muted: nothing shows
+    ann.goto(f"{live_asgi_server}/feed/@bob/")
+    ann.get_by_test_id("block-button").click()
+    expect(ann.get_by_test_id("block-button")).to_have_text("Unblock")
+    expect(ann.get_by_test_id("follow-button")).to_have_text("Follow")  # a block ends the follow
+    expect(ann.get_by_test_id("followers-count")).to_have_text("0")
