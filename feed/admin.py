@@ -1,4 +1,4 @@
-"""Django admin of the feed: statuses, follows, blocks and mutes.
+"""Django admin of the feed: statuses, follows, blocks, mutes and media.
 
 Every change goes through the services, so a post deleted by staff leaves every timeline it
 reached and counters stay right; rows are never removed behind the fan-out's back.
@@ -9,8 +9,9 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 
 from core.errors import ApplicationError
-from feed.models import Block, Follow, Mute, Status
+from feed.models import Block, Follow, MediaAttachment, Mute, Status
 from feed.services import relationships
+from feed.services.media import media_update
 from feed.services.statuses import status_delete
 
 User = get_user_model()
@@ -179,3 +180,41 @@ class BlockAdmin(_AccountFilterAdmin):
 class MuteAdmin(_AccountFilterAdmin):
     add_service = staticmethod(relationships.account_mute)
     remove_service = staticmethod(relationships.account_unmute)
+
+
+@admin.register(MediaAttachment)
+class MediaAttachmentAdmin(admin.ModelAdmin):
+    """Uploads are read-only here but for their alt text (through ``media_update``); an image is
+    taken down by deleting its status, which removes it from every timeline."""
+
+    list_display = ("id", "account", "status_id", "content_type", "is_ready", "failed", "created_at")
+    list_filter = ("failed", "content_type", "created_at")
+    search_fields = ("=id", "account__username", "description")
+    list_select_related = ("account",)
+    fields = ("id", "account", "status", "preview", "content_type", "description", "meta", "failed", "created_at")
+    readonly_fields = ("id", "account", "status", "preview", "content_type", "meta", "failed", "created_at")
+    show_full_result_count = False
+
+    @admin.display(boolean=True, description="ready")
+    def is_ready(self, obj: MediaAttachment) -> bool:
+        return obj.ready
+
+    @admin.display(description="thumbnail")
+    def preview(self, obj: MediaAttachment) -> str:
+        from django.core.files.storage import default_storage
+        from django.utils.html import format_html
+
+        if not obj.thumb:
+            return "processing" if not obj.failed else "failed"
+        return format_html('<img src="{}" alt="{}" width="150" height="150">', default_storage.url(obj.thumb),
+                           obj.description)
+
+    def has_add_permission(self, request):
+        return False  # uploaded by their owners through the API
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if "description" in form.changed_data:
+            media_update(account=obj.account, media_id=obj.id, description=form.cleaned_data["description"])

@@ -122,3 +122,32 @@ def test_blocks_and_mutes_added_in_the_admin_hide_posts(staff, alice, bob, carol
     mute = Mute.objects.get()
     assert staff.post(f"/admin/feed/mute/{mute.pk}/delete/", {"post": "yes"}).status_code == 302
     assert home_ids(a) == [carol_post]
+
+
+@pytest.fixture
+def uploaded(alice, as_user, settings, tmp_path):
+    from tests.feed.test_media import image_file, upload
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    response = upload(as_user(alice), image_file(size=(400, 300)), description="a red square")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_media_is_listed_with_its_thumbnail_and_cannot_be_added_or_deleted(staff, uploaded):
+    assert staff.get("/admin/feed/mediaattachment/", {"q": "red square"}).status_code == 200
+    page = staff.get(f"/admin/feed/mediaattachment/{uploaded['id']}/change/")
+    assert page.status_code == 200
+    assert b'alt="a red square"' in page.content and b"<img" in page.content
+    assert staff.get("/admin/feed/mediaattachment/add/").status_code == 403
+    assert staff.post(f"/admin/feed/mediaattachment/{uploaded['id']}/delete/", {"post": "yes"}).status_code == 403
+
+
+def test_alt_text_edited_in_the_admin_goes_through_the_service(staff, uploaded, alice, as_user):
+    response = staff.post(f"/admin/feed/mediaattachment/{uploaded['id']}/change/", {"description": "a red box"})
+    assert response.status_code == 302, response.content
+    media = as_user(alice).get(f"/api/v1/media/{uploaded['id']}").json()
+    assert media["description"] == "a red box"
+    too_long = staff.post(f"/admin/feed/mediaattachment/{uploaded['id']}/change/", {"description": "x" * 1501})
+    assert too_long.status_code == 200 and b"errorlist" in too_long.content  # the form refuses it, no 500
