@@ -174,3 +174,22 @@ async def test_an_oauth_token_streams_and_dies_when_revoked(alice, bob, as_user,
                                                       "client_secret": app["client_secret"]})
     await stream.send({"type": "subscribe", "stream": "public"})
     assert await stream.communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_changing_an_attached_images_description_streams_status_update(alice, bob, as_user, open_stream,
+                                                                             settings, tmp_path):
+    from tests.feed.test_media import image_file
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private"
+    a, b = (await as_sync(as_user, alice)), (await as_sync(as_user, bob))
+    await as_sync(follow, b, alice)
+    await as_sync(activate, b)
+    media = (await as_sync(a.post, "/api/v2/media", {"file": image_file()}, format="multipart")).json()
+    status = await as_sync(post, a, "picture", media_ids=[media["id"]])
+    stream = await open_stream(f"stream=user&access_token={await as_sync(token_of, bob)}")
+    await as_sync(a.put, f"/api/v1/media/{media['id']}", {"description": "a red field"}, format="json")
+    frame = await stream.receive()
+    assert frame["event"] == "status.update"
+    payload = json.loads(frame["payload"])
+    assert payload["id"] == status["id"] and payload["media_attachments"][0]["description"] == "a red field"
