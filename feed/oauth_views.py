@@ -8,6 +8,7 @@ the Application entity, the out-of-band redirect (the code shown on a page to co
 import json
 from urllib.parse import parse_qs, urlsplit
 
+from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
 from oauth2_provider import views as oauth_views
@@ -80,6 +81,18 @@ class AuthorizeView(oauth_views.AuthorizationView):
     An app registered with ``urn:ietf:wg:oauth:2.0:oob`` gets the code on a page to copy."""
 
     template_name = "oauth/authorize.html"
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        application = self.oauth2_data.get("application")
+        if application is not None and settings.CONTENT_SECURITY_POLICY:
+            # The consent form's answer redirects to the app: the page's form-action must allow it.
+            origins = sorted({f"{parts.scheme}://{parts.netloc}" for uri in application.redirect_uris.split()
+                              if (parts := urlsplit(uri)).scheme in ("http", "https")})
+            if origins:
+                response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY.replace(
+                    "form-action 'self'", "form-action 'self' " + " ".join(origins))
+        return response
 
     def redirect(self, redirect_to, application):
         if redirect_to.startswith(OOB_URI):
