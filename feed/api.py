@@ -4,6 +4,7 @@ Mastodon's entities. Paging follows Mastodon: ``max_id``/``since_id``/``min_id``
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -384,6 +385,9 @@ class CustomEmojisView(FeedView):
         return Response([])
 
 
+MULTIPART_OVERHEAD = 64 * 1024  # form fields and part headers beside the file
+
+
 # --- media ---------------------------------------------------------------------------------
 @mastodon_entity
 class MediaUploadView(FeedView):
@@ -392,6 +396,11 @@ class MediaUploadView(FeedView):
     scopes = {"POST": "write:media"}
 
     def post(self, request):
+        # Refused before the body is read: an upload far past the limit never reaches the disk.
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > settings.FEED_MEDIA_MAX_BYTES + MULTIPART_OVERHEAD:
+            raise errors.validation_failed("file", "File file size must be less than "
+                                           f"{settings.FEED_MEDIA_MAX_BYTES // (1024 * 1024)} MB")
         data = _body(request)
         attachment = media.media_upload(account=request.user, file=request.FILES.get("file"),
                                         description=data.get("description"))
