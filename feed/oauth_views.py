@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.tokens import token_invalidate
-from feed import errors
+from feed import errors, store
 from feed.oauth import FEED_AUTHENTICATION, token_checksum
 from feed.services.apps import OOB_URI, app_create
 
@@ -136,4 +136,5 @@ class RevokeView(oauth_views.RevokeTokenView):
         for key in keys:
             if not get_access_token_model().objects.filter(token_checksum=token_checksum(key)).exists():
                 token_invalidate(key)
+                store.oauth_scopes_forget(token_checksum(key))
         return response

@@ -256,3 +256,15 @@ def test_denying_shows_no_code(alice):
     answer = browser.post("/oauth/authorize", params)
     assert answer.status_code == 200
     assert "oauth-code" not in answer.content.decode() and "access_denied" in answer.content.decode()
+
+
+def test_a_tokens_scopes_are_read_from_the_database_once_while_cached(alice, django_assert_num_queries):
+    from feed.oauth import token_scopes
+
+    token = user_token(alice, scope="read write")
+    assert token_scopes(token) == {"read", "write"}
+    with django_assert_num_queries(0):
+        assert token_scopes(token) == {"read", "write"}
+    assert token_scopes("no-such-token") is None
+    with django_assert_num_queries(0):
+        assert token_scopes("no-such-token") is None
