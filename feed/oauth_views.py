@@ -9,6 +9,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from oauth2_provider import views as oauth_views
@@ -137,4 +138,6 @@ class RevokeView(oauth_views.RevokeTokenView):
             if not get_access_token_model().objects.filter(token_checksum=token_checksum(key)).exists():
                 token_invalidate(key)
                 store.oauth_scopes_forget(token_checksum(key))
+        if response.status_code == 200 and not response.content:
+            response = JsonResponse({})  # Mastodon's answer: an empty JSON object
         return response

@@ -11,6 +11,7 @@ import re
 import pytest
 import requests
 from mastodon import Mastodon
+from mastodon.errors import MastodonUnauthorizedError
 from PIL import Image
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -66,7 +67,8 @@ def test_mastodon_py_signs_in_posts_favourites_pages_and_uploads(live_asgi_serve
     url = app.auth_request_url(redirect_uris=OOB, scopes=SCOPES, allow_http=True)
     code = consent_as(base, "ann", "s3cure-Passphrase", url)
     token = app.log_in(code=code, redirect_uri=OOB, scopes=SCOPES, allow_http=True)
-    ann = Mastodon(access_token=token, api_base_url=base, version_check_mode="none")
+    ann = Mastodon(client_id=client_id, client_secret=client_secret, access_token=token, api_base_url=base,
+                   version_check_mode="none")
 
     me = ann.account_verify_credentials()
     assert me.username == "ann" and me.acct == "ann"
@@ -95,3 +97,7 @@ def test_mastodon_py_signs_in_posts_favourites_pages_and_uploads(live_asgi_serve
 
     ann.status_delete(posted[0])
     assert posted[0].id not in [s.id for s in ann.timeline_home(limit=40)]
+
+    ann.revoke_access_token()
+    with pytest.raises(MastodonUnauthorizedError):
+        ann.account_verify_credentials()

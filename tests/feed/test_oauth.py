@@ -171,7 +171,7 @@ def test_a_revoked_token_dies_at_once(alice):
     assert client.get("/api/v1/accounts/verify_credentials").status_code == 200  # now cached
     response = APIClient().post("/oauth/revoke", {"token": token, "client_id": app["client_id"],
                                                   "client_secret": app["client_secret"]})
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.json() == {}
     assert client.get("/api/v1/accounts/verify_credentials").status_code == 401
 
 
