@@ -39,3 +39,6 @@ urlpatterns = [
     path("api/v2/instance", api.InstanceV2View.as_view(), name="feed-instance-v2"),
     path("api/v1/custom_emojis", api.CustomEmojisView.as_view(), name="feed-custom-emojis"),
 ]
+
+# Mastodon answers with or without a trailing slash, and some clients send one (Mastodon.py does).
+urlpatterns += [path(f"{pattern.pattern}/", pattern.callback) for pattern in list(urlpatterns)]

@@ -1,7 +1,7 @@
 """``GET /api/v1/timelines/home`` for token callers, answered before Django's request cycle.
 
 The token check is ``core.tokens`` (the one DRF uses); the page is the same selector and the same
-presenter as ``feed.api.HomeTimelineView``, rendered by DRF's JSON renderer, with the same ``Link``
+presenter as ``feed.api.statuses.HomeTimelineView``, rendered by DRF's JSON renderer, with the same ``Link``
 header: the answer is byte for byte the view's. What the hot path skips is Django's per-request
 machinery (middleware, URL resolution, DRF's dispatch and content negotiation).
 
@@ -99,7 +99,9 @@ def _home_page(scope, key: str, user_id: int | None) -> tuple[int, bytes, list] 
     from rest_framework.request import Request
 
     from core.errors import ApplicationError
-    from feed import api, oauth, presenters, selectors
+    from feed import oauth, presenters, selectors
+    from feed.api import base as api
+    from feed.api.statuses import HomeTimelineView
     from feed.scopes import scope_granted
     from feed.services import limits
 
@@ -110,7 +112,7 @@ def _home_page(scope, key: str, user_id: int | None) -> tuple[int, bytes, list] 
     if reader is None:  # deactivated since its token was cached: DRF's answer too
         return _invalid_token()
     granted = oauth.token_scopes(key)
-    if granted is not None and not scope_granted(api.HomeTimelineView.scopes["GET"], granted):
+    if granted is not None and not scope_granted(HomeTimelineView.scopes["GET"], granted):
         return None
     request = Request(ASGIRequest(scope, io.BytesIO()))
     request.user = reader

@@ -21,7 +21,7 @@ from rest_framework.permissions import BasePermission
 
 from core import tokens
 from core.authentication import TokenAuthentication
-from feed import errors
+from feed import errors, store
 from feed.scopes import scope_granted
 
 ALLOWED_GRANTS = frozenset({"authorization_code", "client_credentials", "refresh_token"})
@@ -41,9 +41,17 @@ def oauth_token_source(key: str) -> int | None:
 
 
 def token_scopes(key: str) -> frozenset[str] | None:
-    """The scopes of a live OAuth access token; None when ``key`` is not one (a platform token)."""
-    scope = _live_tokens(key).values_list("scope", flat=True).first()
-    return None if scope is None else frozenset(scope.split())
+    """The scopes of a live OAuth access token; None when ``key`` is not one (a platform token).
+
+    Cached briefly in Redis (a token's scopes never change; a revoked token no longer
+    authenticates at all, and its entry is dropped on revocation)."""
+    digest = token_checksum(key)
+    cached = store.oauth_scopes_cached(digest)
+    if cached is None:
+        scope = _live_tokens(key).values_list("scope", flat=True).first()
+        cached = store.NOT_OAUTH if scope is None else scope
+        store.oauth_scopes_cache(digest, cached)
+    return None if cached == store.NOT_OAUTH else frozenset(cached.split())
 
 
 def request_scopes(request) -> frozenset[str] | None:

@@ -12,3 +12,6 @@ urlpatterns = [
     path("oauth/token", oauth_views.TokenView.as_view(), name="oauth-token"),
     path("oauth/revoke", oauth_views.RevokeView.as_view(), name="oauth-revoke"),
 ]
+
+# Mastodon answers with or without a trailing slash, and some clients send one.
+urlpatterns += [path(f"{pattern.pattern}/", pattern.callback) for pattern in list(urlpatterns)]

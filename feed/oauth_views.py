@@ -8,6 +8,8 @@ the Application entity, the out-of-band redirect (the code shown on a page to co
 import json
 from urllib.parse import parse_qs, urlsplit
 
+from django.conf import settings
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from oauth2_provider import views as oauth_views
@@ -17,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.tokens import token_invalidate
-from feed import errors
+from feed import errors, store
 from feed.oauth import FEED_AUTHENTICATION, token_checksum
 from feed.services.apps import OOB_URI, app_create
 
@@ -81,6 +83,18 @@ class AuthorizeView(oauth_views.AuthorizationView):
 
     template_name = "oauth/authorize.html"
 
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        application = self.oauth2_data.get("application")
+        if application is not None and settings.CONTENT_SECURITY_POLICY:
+            # The consent form's answer redirects to the app: the page's form-action must allow it.
+            origins = sorted({f"{parts.scheme}://{parts.netloc}" for uri in application.redirect_uris.split()
+                              if (parts := urlsplit(uri)).scheme in ("http", "https")})
+            if origins:
+                response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY.replace(
+                    "form-action 'self'", "form-action 'self' " + " ".join(origins))
+        return response
+
     def redirect(self, redirect_to, application):
         if redirect_to.startswith(OOB_URI):
             query = parse_qs(urlsplit(redirect_to).query)
@@ -123,4 +137,7 @@ class RevokeView(oauth_views.RevokeTokenView):
         for key in keys:
             if not get_access_token_model().objects.filter(token_checksum=token_checksum(key)).exists():
                 token_invalidate(key)
+                store.oauth_scopes_forget(token_checksum(key))
+        if response.status_code == 200 and not response.content:
+            response = JsonResponse({})  # Mastodon's answer: an empty JSON object
         return response

@@ -435,3 +435,25 @@ def ratelimit_hit(scope: str, identity: str, period: int, *, now: float) -> tupl
     pipe.expire(key, period + 60)
     count, _ = pipe.execute()
     return int(count), (window + 1) * period
+
+
+# --- OAuth token scopes -------------------------------------------------------------
+OAUTH_SCOPES_TTL = 30  # as long as core trusts a resolved token without asking again
+NOT_OAUTH = "-"  # the cached answer for a key that is no OAuth token (a platform token)
+
+
+def oauth_scopes_key(digest: str) -> str:
+    return f"feed:oauth:scopes:{digest}"
+
+
+def oauth_scopes_cached(digest: str) -> str | None:
+    value = get_redis().get(oauth_scopes_key(digest))
+    return None if value is None else value.decode()
+
+
+def oauth_scopes_cache(digest: str, scopes: str) -> None:
+    get_redis().set(oauth_scopes_key(digest), scopes, ex=OAUTH_SCOPES_TTL)
+
+
+def oauth_scopes_forget(digest: str) -> None:
+    get_redis().delete(oauth_scopes_key(digest))

@@ -43,3 +43,8 @@ def flush_counters() -> int:
 @shared_task(name="feed.process_media", ignore_result=True)
 def process_media(media_id: int) -> bool:
     return media.media_process(media_id=media_id)
+
+
+@shared_task(name="feed.announce_status_update", ignore_result=True)
+def announce_status_update(status_id: int) -> None:
+    fanout.status_announce_update(status_id=status_id)

@@ -173,3 +173,14 @@ def author_celebrity_sync(*, author_id: int) -> bool | None:
         store.timelines_push(follower_ids, entries)
         store.celebrity_remove(follower_ids, author_id)
     return False
+
+
+def status_announce_update(*, status_id: int) -> None:
+    """Stream ``status.update`` (the status as it is now) to its author and their followers."""
+    row = Status.objects.filter(id=status_id, deleted_at__isnull=True).values_list("account_id", flat=True).first()
+    entity = streaming.status_entity(status_id) if row is not None else None
+    if entity is None:
+        return
+    streaming.announce_update(entity=entity, reader_ids=[row], author_ids=set(), event="status.update")
+    for follower_ids in _follower_batches(row, active_only=True):
+        streaming.announce_update(entity=entity, reader_ids=follower_ids, author_ids={row}, event="status.update")

@@ -123,10 +123,17 @@ def own_media(*, account, media_id) -> MediaAttachment:
 
 
 def media_update(*, account, media_id, description) -> MediaAttachment:
-    """Change the description (alt text) of the account's own attachment."""
+    """Change the description (alt text) of the account's own attachment; when it is attached,
+    the status's readers hear ``status.update`` after commit."""
+    from feed import tasks
+    from feed.services.statuses import enqueue_on_commit
+
     media = own_media(account=account, media_id=media_id)
     media.description = _description(description)
-    media.save(update_fields=["description"])
+    with transaction.atomic():
+        media.save(update_fields=["description"])
+        if media.status_id:
+            enqueue_on_commit(tasks.announce_status_update, status_id=media.status_id)
     return media
 
 

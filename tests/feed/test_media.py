@@ -208,3 +208,16 @@ def test_the_upload_needs_the_media_scope(alice):
     client = bearer(user_token(alice, scope="read write:statuses"))
     assert upload(client).status_code == 403
     assert upload(bearer(user_token(alice, scope="write:media"))).status_code == 200
+
+
+def test_a_body_declared_far_past_the_limit_is_refused_before_reading(alice, as_user, settings, monkeypatch):
+    from feed.services import media as media_service
+
+    settings.FEED_MEDIA_MAX_BYTES = 1000
+    called = []
+    monkeypatch.setattr(media_service, "media_upload", lambda **kw: called.append(kw))
+    big = io.BytesIO(b"\xff" * 200_000)
+    big.name = "big.jpg"
+    response = upload(as_user(alice), big)
+    assert response.status_code == 422 and "file" in response.json()["fields"]
+    assert called == []

@@ -157,3 +157,41 @@ def test_search_finds_accounts_hashtags_and_statuses(alice, bob, as_user):
 def test_bad_search_params_are_a_400_naming_them(alice, as_user, params, field):
     response = as_user(alice).get("/api/v2/search", params)
     assert response.status_code == 400 and field in response.json()["fields"]
+
+
+def test_a_notifications_page_costs_the_same_queries_for_3_or_12(alice, make_user, as_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    status = post(as_user(alice), "hello @alice #tag")
+    for _ in range(6):
+        fan = as_user(make_user())
+        follow(fan, alice)
+        fan.post(f"/api/v1/statuses/{status['id']}/favourite")
+    a = as_user(alice)
+
+    def count(limit: int) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert len(notifications(a, limit=limit)) == limit
+        return len(queries)
+
+    assert count(3) == count(12)
+
+
+def test_a_tag_timeline_and_a_search_cost_the_same_queries_for_few_or_many(alice, as_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    a = as_user(alice)
+    for i in range(12):
+        post(a, f"words {i} #many")
+
+    def count(path: str, limit: int, **params) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            response = a.get(path, {"limit": limit, **params})
+            assert response.status_code == 200
+        return len(queries)
+
+    assert count("/api/v1/timelines/tag/many", 3) == count("/api/v1/timelines/tag/many", 12)
+    assert count("/api/v2/search", 3, q="words", type="statuses") == count("/api/v2/search", 12, q="words",
+                                                                             type="statuses")

@@ -171,7 +171,7 @@ def test_a_revoked_token_dies_at_once(alice):
     assert client.get("/api/v1/accounts/verify_credentials").status_code == 200  # now cached
     response = APIClient().post("/oauth/revoke", {"token": token, "client_id": app["client_id"],
                                                   "client_secret": app["client_secret"]})
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.json() == {}
     assert client.get("/api/v1/accounts/verify_credentials").status_code == 401
 
 
@@ -212,3 +212,59 @@ def test_an_app_token_verifies_its_app():
     assert response.status_code == 200
     assert response.json()["name"] == "Test app" and "client_secret" not in response.json()
     assert bearer("nope").get("/api/v1/apps/verify_credentials").status_code == 401
+
+
+def test_an_app_with_a_web_redirect_gets_the_code_there_and_the_page_may_send_it(alice):
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.test import Client
+
+    app = register_app("read", redirect_uris="https://app.example/callback")
+    browser = Client()
+    browser.force_login(alice)
+    params = {"client_id": app["client_id"], "redirect_uri": "https://app.example/callback",
+              "response_type": "code", "scope": "read", "state": "xyz"}
+    page = browser.get("/oauth/authorize", params)
+    assert page.status_code == 200
+    assert page["Content-Security-Policy"].endswith("form-action 'self' https://app.example")
+    answer = browser.post("/oauth/authorize", {**params, "allow": "Authorize"})
+    assert answer.status_code == 302
+    target = urlsplit(answer["Location"])
+    assert (target.netloc, target.path) == ("app.example", "/callback")
+    assert parse_qs(target.query)["state"] == ["xyz"] and parse_qs(target.query)["code"]
+
+
+def test_an_unregistered_redirect_uri_is_refused(alice):
+    from django.test import Client
+
+    app = register_app("read", redirect_uris="https://app.example/callback")
+    browser = Client()
+    browser.force_login(alice)
+    page = browser.get("/oauth/authorize", {"client_id": app["client_id"], "redirect_uri": "https://evil.example/",
+                                            "response_type": "code", "scope": "read"})
+    assert page.status_code == 400
+    assert "evil.example" not in page.get("Location", "")
+
+
+def test_denying_shows_no_code(alice):
+    from django.test import Client
+
+    app = register_app("read")
+    browser = Client()
+    browser.force_login(alice)
+    params = {"client_id": app["client_id"], "redirect_uri": OOB, "response_type": "code", "scope": "read"}
+    answer = browser.post("/oauth/authorize", params)
+    assert answer.status_code == 200
+    assert "oauth-code" not in answer.content.decode() and "access_denied" in answer.content.decode()
+
+
+def test_a_tokens_scopes_are_read_from_the_database_once_while_cached(alice, django_assert_num_queries):
+    from feed.oauth import token_scopes
+
+    token = user_token(alice, scope="read write")
+    assert token_scopes(token) == {"read", "write"}
+    with django_assert_num_queries(0):
+        assert token_scopes(token) == {"read", "write"}
+    assert token_scopes("no-such-token") is None
+    with django_assert_num_queries(0):
+        assert token_scopes("no-such-token") is None
