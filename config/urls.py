@@ -36,7 +36,9 @@ urlpatterns = [
     path("links/", include("shortener.page_urls")),
     path("chat/", include("chat.page_urls")),
     path("rides/", include("rides.page_urls")),
+    path("", include("feed.page_urls")),
     path("", include("feed.api_urls")),
+    path("", include("feed.oauth_urls")),
 ]
 
 if settings.SERVE_MEDIA:

@@ -175,14 +175,21 @@ def _push_args(entries: Sequence[Entry]) -> list:
 
 def timelines_push(reader_ids: Iterable[int], entries: Sequence[Entry]) -> None:
     """Add the entries to each reader's timeline in one pipelined round trip."""
-    if not entries:
-        return
+    timelines_push_many([(reader_ids, entries)])
+
+
+def timelines_push_many(pushes: Iterable[tuple[Iterable[int], Sequence[Entry]]]) -> None:
+    """Several ``timelines_push`` (readers, entries) at once, in one pipelined round trip."""
     script = _script(_PUSH)
-    args = _push_args(entries)
     pipe = get_redis().pipeline(transaction=False)
-    for reader_id in reader_ids:
-        script(keys=[timeline_key(reader_id), timeline_reblogs_key(reader_id)], args=args, client=pipe)
-    pipe.execute()
+    for reader_ids, entries in pushes:
+        if not entries:
+            continue
+        args = _push_args(entries)
+        for reader_id in reader_ids:
+            script(keys=[timeline_key(reader_id), timeline_reblogs_key(reader_id)], args=args, client=pipe)
+    if len(pipe):
+        pipe.execute()
 
 
 def timelines_remove(reader_ids: Iterable[int], status_ids: Sequence[int]) -> None:
@@ -205,10 +212,16 @@ def timeline_reset(reader_id: int) -> None:
 
 
 def timeline_mark_ready(reader_id: int) -> None:
+    timelines_mark_ready([reader_id])
+
+
+def timelines_mark_ready(reader_ids: Iterable[int]) -> None:
+    """Mark the readers' timelines complete, in one pipelined round trip."""
     pipe = get_redis().pipeline(transaction=False)
-    pipe.set(timeline_ready_key(reader_id), "1", ex=_active_seconds())
-    for key in (timeline_key(reader_id), timeline_reblogs_key(reader_id), celebrities_key(reader_id)):
-        pipe.expire(key, _timeline_ttl())
+    for reader_id in reader_ids:
+        pipe.set(timeline_ready_key(reader_id), "1", ex=_active_seconds())
+        for key in (timeline_key(reader_id), timeline_reblogs_key(reader_id), celebrities_key(reader_id)):
+            pipe.expire(key, _timeline_ttl())
     pipe.execute()
 
 
@@ -405,3 +418,42 @@ def flush_lock_claim(token: str) -> bool:
 
 def flush_lock_release(token: str) -> None:
     _script(_RELEASE)(keys=[COUNTER_FLUSH_LOCK_KEY], args=[token])
+
+
+# --- rate limits ------------------------------------------------------------------
+def ratelimit_window_key(scope: str, identity: str, window: int) -> str:
+    return f"feed:ratelimit:{scope}:{identity}:{window}"
+
+
+def ratelimit_hit(scope: str, identity: str, period: int, *, now: float) -> tuple[int, int]:
+    """Count one action in the current fixed window of ``period`` seconds (atomic ``INCR``);
+    returns (actions in the window so far, the window's end as a Unix time)."""
+    window = int(now) // period
+    key = ratelimit_window_key(scope, identity, window)
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, period + 60)
+    count, _ = pipe.execute()
+    return int(count), (window + 1) * period
+
+
+# --- OAuth token scopes -------------------------------------------------------------
+OAUTH_SCOPES_TTL = 30  # as long as core trusts a resolved token without asking again
+NOT_OAUTH = "-"  # the cached answer for a key that is no OAuth token (a platform token)
+
+
+def oauth_scopes_key(digest: str) -> str:
+    return f"feed:oauth:scopes:{digest}"
+
+
+def oauth_scopes_cached(digest: str) -> str | None:
+    value = get_redis().get(oauth_scopes_key(digest))
+    return None if value is None else value.decode()
+
+
+def oauth_scopes_cache(digest: str, scopes: str) -> None:
+    get_redis().set(oauth_scopes_key(digest), scopes, ex=OAUTH_SCOPES_TTL)
+
+
+def oauth_scopes_forget(digest: str) -> None:
+    get_redis().delete(oauth_scopes_key(digest))

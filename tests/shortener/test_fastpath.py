@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from config.asgi import application
 from shortener import store
 from shortener.models import Click, Link
+from tests.fixtures.asgi import asgi_call, http_scope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BROWSER_UA = b"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
@@ -16,33 +17,9 @@ BROWSER_UA = b"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15
 
 async def asgi_request(path: str, *, method: str = "GET", headers: list | None = None, query: bytes = b"",
                        client: tuple = ("203.0.113.9", 50000)):
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": query, "root_path": "",
-        "headers": [(b"host", b"testserver"), *(headers or [])],
-        "client": client, "server": ("testserver", 80),
-    }
-    sent = []
-    requested = False
-    finished = asyncio.Event()
-
-    async def receive():
-        nonlocal requested
-        if not requested:
-            requested = True
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await finished.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            finished.set()
-
-    await application(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], {k.lower(): v for k, v in start["headers"]}, body
+    scope = http_scope(path, method=method, headers=headers, query=query, client=client)
+    _, status, response_headers, body = await asgi_call(application, scope)
+    return status, response_headers, body
 
 
 @pytest.fixture
@@ -185,31 +162,9 @@ async def test_paths_that_are_not_a_code_are_left_to_django():
 
 async def asgi_post(path: str, body: bytes, headers: list):
     scope_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
-    sent = []
-    chunks = [body]
-    finished = asyncio.Event()
-
-    async def receive():
-        if chunks:
-            return {"type": "http.request", "body": chunks.pop(), "more_body": False}
-        await finished.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            finished.set()
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver"), *scope_headers], "client": ("203.0.113.9", 50000),
-        "server": ("testserver", 80),
-    }
-    await application(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], {k.lower(): v for k, v in start["headers"]}, json.loads(body or b"null")
+    scope = http_scope(path, method="POST", headers=scope_headers)
+    _, status, response_headers, response_body = await asgi_call(application, scope, body)
+    return status, response_headers, json.loads(response_body or b"null")
 
 
 @pytest.fixture

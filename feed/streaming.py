@@ -1,0 +1,95 @@
+"""Mastodon's streaming API over a WebSocket at ``/api/v1/streaming``.
+
+Streams: ``user`` (home timeline updates, deletes and notifications), ``user:notification``
+(notifications only), ``public`` (public posts). Subscribe with ``?stream=`` on the URL or with
+``{"type": "subscribe", "stream": "user"}`` frames (``unsubscribe`` alike). Each event is
+Mastodon's frame ``{"stream": [name], "event": "update", "payload": "<Status JSON>"}``; a bad
+frame gets an error frame and the socket stays open. Authentication is the platform's socket
+check (``?access_token=``, a Bearer header, or the session).
+"""
+
+import json
+from urllib.parse import parse_qs
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from core.errors import error_frame
+from core.publish import group_join, group_leave
+from feed import events
+from feed.errors import FeedError
+
+MAX_FRAME_BYTES = 4096
+USER_STREAMS = ("user", "user:notification")
+PUBLIC_STREAMS = ("public", "public:local")
+STREAMS = USER_STREAMS + PUBLIC_STREAMS
+
+
+class StreamingConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        self.streams: set[str] = set()
+        self.groups_joined: set[str] = set()
+        await self.accept()
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        stream = query.get("stream", [None])[0]
+        if stream:
+            await self._subscribe(stream)
+
+    def _group(self, stream: str) -> str:
+        return events.user_group(self.user.id) if stream in USER_STREAMS else events.PUBLIC_GROUP
+
+    async def _subscribe(self, stream) -> None:
+        if stream not in STREAMS:
+            await self._error("Unknown stream type", "stream")
+            return
+        self.streams.add(stream)
+        group = self._group(stream)
+        if group not in self.groups_joined:
+            await group_join(group, self.channel_name)
+            self.groups_joined.add(group)
+
+    async def _unsubscribe(self, stream) -> None:
+        self.streams.discard(stream)
+        group = self._group(stream) if stream in STREAMS else None
+        if group and group in self.groups_joined and not any(self._group(s) == group for s in self.streams):
+            await group_leave(group, self.channel_name)
+            self.groups_joined.discard(group)
+
+    async def _error(self, message: str, field: str) -> None:
+        await self.send(text_data=json.dumps({**error_frame(message, FeedError.INVALID), "status": 400,
+                                              "fields": {field: [message]}}))
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
+            await self._error("Send a JSON text frame of at most 4096 bytes", "frame")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self._error("Frame is not JSON", "frame")
+            return
+        if not isinstance(frame, dict) or frame.get("type") not in ("subscribe", "unsubscribe"):
+            await self._error("Unknown message type (subscribe or unsubscribe)", "type")
+            return
+        stream = frame.get("stream")
+        if frame["type"] == "subscribe":
+            await self._subscribe(stream)
+        elif stream in STREAMS:
+            await self._unsubscribe(stream)
+        else:
+            await self._error("Unknown stream type", "stream")
+
+    async def feed_event(self, message: dict) -> None:
+        if message["stream"] == "user":
+            wanted = [s for s in USER_STREAMS if s in self.streams
+                      and (s == "user" or message["event"] == "notification")]
+        else:
+            wanted = [s for s in PUBLIC_STREAMS if s in self.streams]
+        for stream in wanted:
+            await self.send(text_data=json.dumps({"stream": [stream], "event": message["event"],
+                                                  "payload": message["payload"]}))
+
+    async def disconnect(self, code) -> None:
+        for group in list(getattr(self, "groups_joined", ())):
+            await group_leave(group, self.channel_name)
+        self.groups_joined = set()
