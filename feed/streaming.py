@@ -11,12 +11,14 @@ check (``?access_token=``, a Bearer header, or the session).
 import json
 from urllib.parse import parse_qs
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from core.errors import error_frame
 from core.publish import group_join, group_leave
 from feed import events
 from feed.errors import FeedError
+from feed.selectors import hidden_account_ids
 
 MAX_FRAME_BYTES = 4096
 USER_STREAMS = ("user", "user:notification")
@@ -29,6 +31,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         self.user = self.scope["user"]
         self.streams: set[str] = set()
         self.groups_joined: set[str] = set()
+        self.hidden: set[int] | None = None
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         stream = query.get("stream", [None])[0]
@@ -42,6 +45,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if stream not in STREAMS:
             await self._error("Unknown stream type", "stream")
             return
+        if stream in PUBLIC_STREAMS and self.hidden is None:
+            # Public posts of accounts the user blocks, is blocked by or mutes are left out.
+            self.hidden = await database_sync_to_async(hidden_account_ids)(self.user.id)
         self.streams.add(stream)
         group = self._group(stream)
         if group not in self.groups_joined:
@@ -83,6 +89,8 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if message["stream"] == "user":
             wanted = [s for s in USER_STREAMS if s in self.streams
                       and (s == "user" or message["event"] == "notification")]
+        elif self.hidden and set(message.get("account_ids", ())) & self.hidden:
+            return
         else:
             wanted = [s for s in PUBLIC_STREAMS if s in self.streams]
         for stream in wanted:

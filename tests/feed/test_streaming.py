@@ -193,3 +193,14 @@ async def test_changing_an_attached_images_description_streams_status_update(ali
     assert frame["event"] == "status.update"
     payload = json.loads(frame["payload"])
     assert payload["id"] == status["id"] and payload["media_attachments"][0]["description"] == "a red field"
+
+
+async def test_the_public_stream_leaves_out_accounts_the_user_blocks(alice, bob, carol, as_user, open_stream):
+    b = await as_sync(as_user, bob)
+    await as_sync(b.post, f"/api/v1/accounts/{alice.id}/block")
+    stream = await open_stream(f"stream=public&access_token={await as_sync(token_of, bob)}")
+    await as_sync(post, await as_sync(as_user, alice), "blocked words")
+    shown = await as_sync(post, await as_sync(as_user, carol), "carol's words")
+    frame = await stream.receive()
+    assert json.loads(frame["payload"])["id"] == shown["id"]
+    assert await stream.silent()
