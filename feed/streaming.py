@@ -14,16 +14,32 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from core.authentication import claims_token
 from core.errors import error_frame
 from core.publish import group_join, group_leave
+from core.tokens import parse_authorization
 from feed import events
 from feed.errors import FeedError
+from feed.oauth import token_scopes
+from feed.scopes import scope_granted
 from feed.selectors import hidden_account_ids
 
 MAX_FRAME_BYTES = 4096
 USER_STREAMS = ("user", "user:notification")
 PUBLIC_STREAMS = ("public", "public:local")
 STREAMS = USER_STREAMS + PUBLIC_STREAMS
+STREAM_SCOPES = {"user": "read:statuses", "user:notification": "read:notifications", "public": "read:statuses",
+                 "public:local": "read:statuses"}
+
+
+def _socket_key(scope) -> str | None:
+    """The token the socket authenticated with (None for a session cookie), found as
+    ``core.ws_auth`` finds it: a token Authorization header first, else the query string."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization" and claims_token(header := value.decode("latin-1")):
+            return parse_authorization(header)
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    return (query.get("token") or query.get("access_token") or [None])[0]
 
 
 class StreamingConsumer(AsyncWebsocketConsumer):
@@ -32,6 +48,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         self.streams: set[str] = set()
         self.groups_joined: set[str] = set()
         self.hidden: set[int] | None = None
+        key = _socket_key(self.scope)
+        # An OAuth token streams only what its scopes may read; platform tokens and sessions all.
+        self.granted = await database_sync_to_async(token_scopes)(key) if key else None
         await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         stream = query.get("stream", [None])[0]
@@ -44,6 +63,10 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     async def _subscribe(self, stream) -> None:
         if stream not in STREAMS:
             await self._error("Unknown stream type", "stream")
+            return
+        if self.granted is not None and not scope_granted(STREAM_SCOPES[stream], self.granted):
+            await self.send(text_data=json.dumps({**error_frame("This action is outside the authorized scopes",
+                                                                FeedError.OUTSIDE_SCOPES), "status": 403}))
             return
         if stream in PUBLIC_STREAMS and self.hidden is None:
             # Public posts of accounts the user blocks, is blocked by or mutes are left out.

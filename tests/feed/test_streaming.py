@@ -204,3 +204,16 @@ async def test_the_public_stream_leaves_out_accounts_the_user_blocks(alice, bob,
     frame = await stream.receive()
     assert json.loads(frame["payload"])["id"] == shown["id"]
     assert await stream.silent()
+
+
+async def test_an_oauth_token_streams_only_what_its_scopes_read(alice, bob, as_user, open_stream):
+    from tests.feed.oauth_helpers import user_token
+
+    token = await as_sync(user_token, alice, scope="read:notifications")
+    stream = await open_stream(f"stream=user&access_token={token}")
+    refused = await stream.receive()
+    assert refused["type"] == "error" and refused["status"] == 403
+    await stream.send({"type": "subscribe", "stream": "user:notification"})
+    await as_sync(follow, await as_sync(as_user, bob), alice)
+    frame = await stream.receive()
+    assert frame["stream"] == ["user:notification"] and frame["event"] == "notification"
