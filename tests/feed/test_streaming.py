@@ -214,6 +214,7 @@ async def test_an_oauth_token_streams_only_what_its_scopes_read(alice, bob, as_u
     refused = await stream.receive()
     assert refused["type"] == "error" and refused["status"] == 403
     await stream.send({"type": "subscribe", "stream": "user:notification"})
+    assert await stream.silent()  # the subscription is in place
     await as_sync(follow, await as_sync(as_user, bob), alice)
     frame = await stream.receive()
     assert frame["stream"] == ["user:notification"] and frame["event"] == "notification"
