@@ -42,6 +42,10 @@ def _socket_key(scope) -> str | None:
     return (query.get("token") or query.get("access_token") or [None])[0]
 
 
+def _invalid(message: str, field: str) -> dict:
+    return {**error_frame(message, FeedError.INVALID), "status": 400, "fields": {field: [message]}}
+
+
 class StreamingConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
@@ -51,23 +55,29 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         key = _socket_key(self.scope)
         # An OAuth token streams only what its scopes may read; platform tokens and sessions all.
         self.granted = await database_sync_to_async(token_scopes)(key) if key else None
-        await self.accept()
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         stream = query.get("stream", [None])[0]
-        if stream:
-            await self._subscribe(stream)
+        # Joined before the handshake completes: an event right after it is not missed.
+        refusal = await self._join(stream) if stream else None
+        await self.accept()
+        if refusal:
+            await self.send(text_data=json.dumps(refusal))
 
     def _group(self, stream: str) -> str:
         return events.user_group(self.user.id) if stream in USER_STREAMS else events.PUBLIC_GROUP
 
     async def _subscribe(self, stream) -> None:
+        refusal = await self._join(stream)
+        if refusal:
+            await self.send(text_data=json.dumps(refusal))
+
+    async def _join(self, stream) -> dict | None:
+        """Subscribe to ``stream``; returns the error frame to send instead when it may not."""
         if stream not in STREAMS:
-            await self._error("Unknown stream type", "stream")
-            return
+            return _invalid("Unknown stream type", "stream")
         if self.granted is not None and not scope_granted(STREAM_SCOPES[stream], self.granted):
-            await self.send(text_data=json.dumps({**error_frame("This action is outside the authorized scopes",
-                                                                FeedError.OUTSIDE_SCOPES), "status": 403}))
-            return
+            return {**error_frame("This action is outside the authorized scopes", FeedError.OUTSIDE_SCOPES),
+                    "status": 403}
         if stream in PUBLIC_STREAMS and self.hidden is None:
             # Public posts of accounts the user blocks, is blocked by or mutes are left out.
             self.hidden = await database_sync_to_async(hidden_account_ids)(self.user.id)
@@ -76,6 +86,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if group not in self.groups_joined:
             await group_join(group, self.channel_name)
             self.groups_joined.add(group)
+        return None
 
     async def _unsubscribe(self, stream) -> None:
         self.streams.discard(stream)
@@ -85,8 +96,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             self.groups_joined.discard(group)
 
     async def _error(self, message: str, field: str) -> None:
-        await self.send(text_data=json.dumps({**error_frame(message, FeedError.INVALID), "status": 400,
-                                              "fields": {field: [message]}}))
+        await self.send(text_data=json.dumps(_invalid(message, field)))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if text_data is None or len(text_data) > MAX_FRAME_BYTES:

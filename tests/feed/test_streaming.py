@@ -113,7 +113,7 @@ async def test_the_public_stream_gets_public_posts_only(alice, bob, as_user, ope
 async def test_unsubscribe_stops_events(alice, as_user, open_stream):
     stream = await open_stream(f"stream=public&access_token={await as_sync(token_of, alice)}")
     await stream.send({"type": "unsubscribe", "stream": "public"})
-    await asyncio.sleep(0.1)
+    assert await stream.silent()  # the unsubscription is in place
     await as_sync(post, (await as_sync(as_user, alice)), "nobody listens")
     assert await stream.silent(0.5)
 
