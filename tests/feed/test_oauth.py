@@ -278,3 +278,15 @@ def test_app_registrations_are_limited_per_address(monkeypatch):
     codes = [APIClient().post("/api/v1/apps", {"client_name": "x", "redirect_uris": OOB}).status_code
              for _ in range(3)]
     assert codes == [200, 200, 429]
+
+
+async def test_the_hot_path_reads_a_tokens_scopes_asynchronously(alice):
+    from asgiref.sync import sync_to_async
+
+    from feed.oauth import atoken_scopes, key_may
+
+    token = await sync_to_async(user_token)(alice, scope="read:notifications")
+    assert await atoken_scopes(token) == {"read:notifications"}
+    assert await atoken_scopes("platform-or-unknown") is None
+    assert not await sync_to_async(key_may)(token, "read:statuses")
+    assert await sync_to_async(key_may)(None, "read:statuses")
