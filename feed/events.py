@@ -18,7 +18,12 @@ def user_group(user_id: int) -> str:
 
 def message(event: str, payload, stream: str) -> dict:
     text = payload if isinstance(payload, str) else json.dumps(payload)
-    return {"type": HANDLER, "event": event, "payload": text, "stream": stream}
+    built = {"type": HANDLER, "event": event, "payload": text, "stream": stream}
+    if isinstance(payload, dict) and "account" in payload:
+        # The authors shown (the reblogged one too), so a socket can leave out accounts its user hides.
+        authors = [payload["account"]["id"], *([payload["reblog"]["account"]["id"]] if payload.get("reblog") else [])]
+        built["account_ids"] = [int(a) for a in authors]
+    return built
 
 
 def status_update(entity: dict, stream: str = "user") -> dict:

@@ -54,6 +54,19 @@ def token_scopes(key: str) -> frozenset[str] | None:
     return None if cached == store.NOT_OAUTH else frozenset(cached.split())
 
 
+async def atoken_scopes(key: str) -> frozenset[str] | None:
+    """``token_scopes`` for async code (the hot path): the database, when asked, on a worker thread."""
+    from core.hotdb import run_db
+
+    return await run_db(token_scopes, key)
+
+
+def key_may(key: str | None, required: str) -> bool:
+    """Whether a request authenticated by ``key`` (None: a session) may do what ``required`` names."""
+    granted = token_scopes(key) if key else None
+    return granted is None or scope_granted(required, granted)
+
+
 def request_scopes(request) -> frozenset[str] | None:
     """The scopes of the request's OAuth token; None (every scope) for sessions and platform tokens."""
     if not isinstance(request.successful_authenticator, TokenAuthentication) or not isinstance(request.auth, str):

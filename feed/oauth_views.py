@@ -18,6 +18,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.ratelimit import RateLimit, client_ip, enforce
 from core.tokens import token_invalidate
 from feed import errors, store
 from feed.oauth import FEED_AUTHENTICATION, token_checksum
@@ -43,13 +44,18 @@ def application_entity(application, *, client_secret: str | None = None) -> dict
     return entity
 
 
+# Registration is open to anyone, so each address may register only so many apps.
+APPS_PER_ADDRESS = RateLimit(scope="feed-apps", limit=30, period=300)
+
+
 class AppsView(APIView):
-    """``POST /api/v1/apps``: anyone may register an app (as on Mastodon)."""
+    """``POST /api/v1/apps``: anyone may register an app (as on Mastodon), within a rate limit."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
     def post(self, request):
+        enforce(APPS_PER_ADDRESS, client_ip(request))
         data = request.data if hasattr(request.data, "get") else {}
         listed = data.getlist("redirect_uris[]") if hasattr(data, "getlist") else None
         redirect_uris = listed or data.get("redirect_uris")

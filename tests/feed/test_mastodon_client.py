@@ -101,3 +101,42 @@ def test_mastodon_py_signs_in_posts_favourites_pages_and_uploads(live_asgi_serve
     ann.revoke_access_token()
     with pytest.raises(MastodonUnauthorizedError):
         ann.account_verify_credentials()
+
+
+def signed_in(base: str, username: str, password: str) -> Mastodon:
+    client_id, client_secret = Mastodon.create_app("Test client", scopes=SCOPES, redirect_uris=OOB,
+                                                   api_base_url=base)
+    app = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=base)
+    code = consent_as(base, username, password, app.auth_request_url(redirect_uris=OOB, scopes=SCOPES,
+                                                                      allow_http=True))
+    token = app.log_in(code=code, redirect_uri=OOB, scopes=SCOPES, allow_http=True)
+    return Mastodon(access_token=token, api_base_url=base, version_check_mode="none")
+
+
+def test_mastodon_py_reads_notifications_hashtags_and_search(live_asgi_server, make_user):
+    base = live_asgi_server
+    make_user("ann", password="s3cure-Passphrase")
+    make_user("ben", password="s3cure-Passphrase")
+    ann = signed_in(base, "ann", "s3cure-Passphrase")
+    ben = signed_in(base, "ben", "s3cure-Passphrase")
+
+    ben.account_follow(ann.account_verify_credentials().id)
+    mention = ben.status_post("hello @ann, look at #Kites")
+    ben.status_favourite(ann.status_post("my own post"))
+
+    got = ann.notifications()
+    assert [n.type for n in got] == ["favourite", "mention", "follow"]
+    assert got[1].status.id == mention.id and got[2].account.username == "ben"
+    assert [n.type for n in ann.notifications(types=["follow"])] == ["follow"]
+
+    tagged = ann.timeline_hashtag("kites")
+    assert [s.id for s in tagged] == [mention.id] and tagged[0].tags[0].name == "kites"
+
+    found = ann.search_v2("look kites", result_type="statuses")
+    assert [s.id for s in found.statuses] == [mention.id]
+    assert ann.search_v2("be", result_type="accounts").accounts[0].acct == "ben"
+
+    ann.notifications_dismiss(got[0].id)
+    assert len(ann.notifications()) == 2
+    ann.notifications_clear()
+    assert ann.notifications() == []

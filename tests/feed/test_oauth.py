@@ -268,3 +268,25 @@ def test_a_tokens_scopes_are_read_from_the_database_once_while_cached(alice, dja
     assert token_scopes("no-such-token") is None
     with django_assert_num_queries(0):
         assert token_scopes("no-such-token") is None
+
+
+def test_app_registrations_are_limited_per_address(monkeypatch):
+    from core.ratelimit import RateLimit
+    from feed import oauth_views
+
+    monkeypatch.setattr(oauth_views, "APPS_PER_ADDRESS", RateLimit(scope="feed-apps", limit=2, period=300))
+    codes = [APIClient().post("/api/v1/apps", {"client_name": "x", "redirect_uris": OOB}).status_code
+             for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+async def test_the_hot_path_reads_a_tokens_scopes_asynchronously(alice):
+    from asgiref.sync import sync_to_async
+
+    from feed.oauth import atoken_scopes, key_may
+
+    token = await sync_to_async(user_token)(alice, scope="read:notifications")
+    assert await atoken_scopes(token) == {"read:notifications"}
+    assert await atoken_scopes("platform-or-unknown") is None
+    assert not await sync_to_async(key_may)(token, "read:statuses")
+    assert await sync_to_async(key_may)(None, "read:statuses")

@@ -113,7 +113,7 @@ async def test_the_public_stream_gets_public_posts_only(alice, bob, as_user, ope
 async def test_unsubscribe_stops_events(alice, as_user, open_stream):
     stream = await open_stream(f"stream=public&access_token={await as_sync(token_of, alice)}")
     await stream.send({"type": "unsubscribe", "stream": "public"})
-    await asyncio.sleep(0.1)
+    assert await stream.silent()  # the unsubscription is in place
     await as_sync(post, (await as_sync(as_user, alice)), "nobody listens")
     assert await stream.silent(0.5)
 
@@ -193,3 +193,28 @@ async def test_changing_an_attached_images_description_streams_status_update(ali
     assert frame["event"] == "status.update"
     payload = json.loads(frame["payload"])
     assert payload["id"] == status["id"] and payload["media_attachments"][0]["description"] == "a red field"
+
+
+async def test_the_public_stream_leaves_out_accounts_the_user_blocks(alice, bob, carol, as_user, open_stream):
+    b = await as_sync(as_user, bob)
+    await as_sync(b.post, f"/api/v1/accounts/{alice.id}/block")
+    stream = await open_stream(f"stream=public&access_token={await as_sync(token_of, bob)}")
+    await as_sync(post, await as_sync(as_user, alice), "blocked words")
+    shown = await as_sync(post, await as_sync(as_user, carol), "carol's words")
+    frame = await stream.receive()
+    assert json.loads(frame["payload"])["id"] == shown["id"]
+    assert await stream.silent()
+
+
+async def test_an_oauth_token_streams_only_what_its_scopes_read(alice, bob, as_user, open_stream):
+    from tests.feed.oauth_helpers import user_token
+
+    token = await as_sync(user_token, alice, scope="read:notifications")
+    stream = await open_stream(f"stream=user&access_token={token}")
+    refused = await stream.receive()
+    assert refused["type"] == "error" and refused["status"] == 403
+    await stream.send({"type": "subscribe", "stream": "user:notification"})
+    assert await stream.silent()  # the subscription is in place
+    await as_sync(follow, await as_sync(as_user, bob), alice)
+    frame = await stream.receive()
+    assert frame["stream"] == ["user:notification"] and frame["event"] == "notification"
