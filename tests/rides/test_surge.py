@@ -45,7 +45,9 @@ def test_the_beat_recomputes_surge_every_60_s():
 
 CELL = h3.latlng_to_cell(*PICKUP, 8)
 RING = set(h3.grid_disk(CELL, 1)) - {CELL}
-FAR_CELL = next(iter(set(h3.grid_disk(CELL, 3)) - set(h3.grid_disk(CELL, 2))))
+# Five rings out: no disk around CELL's ring or the ring's ring reaches it. Sorted, not set order,
+# which changes with each process's hash seed.
+FAR_CELL = sorted(set(h3.grid_disk(CELL, 5)) - set(h3.grid_disk(CELL, 4)))[0]
 
 
 @pytest.fixture
