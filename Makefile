@@ -28,8 +28,9 @@ run: install
 	PUBLIC_BASE_URL=$(PUBLIC_BASE_URL) WEB_HOST=$(HOST) WEB_PORT=$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) CELERY_CONCURRENCY=$(CELERY_CONCURRENCY) \
 		$(PY) -m core.process_manager
 
+# A deployment with its own DATABASE_URL must bring its own SECRET_KEY; the suite has a throwaway one.
 test: install
-	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	SECRET_KEY="$${SECRET_KEY:-insecure-test-only-key}" $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
