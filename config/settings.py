@@ -329,7 +329,8 @@ LOGGING = {
 CELERY_QUEUES_REPORTED = ["celery"]
 # Async handlers answering the hottest HTTP routes before Django (see core/asgi.py).
 # HOT_PATH_HANDLERS in the environment adds handlers (e.g. a benchmark's) to those the apps register.
-HOT_PATH_HANDLERS: list[str] = ["shortener.redirect.hot.handle", "shortener.hot_shorten.handle_shorten", *env_list("HOT_PATH_HANDLERS", "")]
+HOT_PATH_HANDLERS: list[str] = ["shortener.redirect.hot.handle", "shortener.hot_shorten.handle_shorten", "rides.hot.handle",
+                              *env_list("HOT_PATH_HANDLERS", "")]
 
 # --- Rides ----------------------------------------------------------------
 # Matching: GEOSEARCH radii tried in turn, and the cost weights of a candidate
