@@ -216,14 +216,25 @@ def geo_search(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m
 
 
 # KEYS: seen, then the GEO sets to search. ARGV: lng, lat, radius (m), count per set, cutoff,
-# state wanted, driver hash prefix. The nearest ``count`` members of each set, keeping only those
-# seen at or after the cutoff whose state is the one wanted: the search and both filters in one
-# round trip. Returns flat rows (member, distance, lng, lat) per set, nearest first within a set.
+# state wanted, driver hash prefix. The nearest ``count`` members of each set within the radius,
+# keeping only those seen at or after the cutoff whose state is the one wanted: the search and
+# both filters in one round trip. GEOSEARCH gathers and sorts every member of its circle before
+# COUNT cuts, so the circle grows from SEARCH_FIRST_RADIUS_M (doubled each step) until it holds ``count``
+# members or reaches the radius: a full answer from a smaller circle is the same nearest ``count``.
+# Returns flat rows (member, distance, lng, lat) per set, nearest first within a set.
+SEARCH_FIRST_RADIUS_M = 250
 _SEARCH_AVAILABLE = """
 local out = {}
+local radius, count = tonumber(ARGV[3]), tonumber(ARGV[4])
 for i = 2, #KEYS do
-  local rows = redis.call('GEOSEARCH', KEYS[i], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', ARGV[3], 'm',
-                          'ASC', 'COUNT', ARGV[4], 'WITHCOORD', 'WITHDIST')
+  local r = math.min(radius, tonumber(ARGV[8]))
+  local rows
+  while true do
+    rows = redis.call('GEOSEARCH', KEYS[i], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', r, 'm',
+                      'ASC', 'COUNT', count, 'WITHCOORD', 'WITHDIST')
+    if #rows >= count or r >= radius then break end
+    r = math.min(radius, r * 2)
+  end
   for _, row in ipairs(rows) do
     local score = redis.call('ZSCORE', KEYS[1], row[1])
     if score and tonumber(score) >= tonumber(ARGV[5])
@@ -245,7 +256,8 @@ def geo_search_free(*, area: str, vehicle_types: list[str], lat: float, lng: flo
     within ``radius_m``, nearest first; one round trip."""
     keys = [geo_key(area, vt) for vt in vehicle_types]
     rows = get_redis().eval(_SEARCH_AVAILABLE, 1 + len(keys), SEEN_KEY, *keys, lng, lat, radius_m, count,
-                            seen_since, DriverState.FREE, DRIVER_PREFIX)
+                            seen_since, DriverState.FREE, DRIVER_PREFIX,
+                            SEARCH_FIRST_RADIUS_M)
     hits = [GeoHit(int(rows[i]), float(rows[i + 1]), float(rows[i + 3]), float(rows[i + 2]))
             for i in range(0, len(rows), 4)]
     return sorted(hits, key=lambda h: h.distance_m) if len(keys) > 1 else hits

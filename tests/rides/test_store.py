@@ -104,3 +104,13 @@ def test_a_50_point_batch_is_one_read_and_one_pipelined_write(make_driver, round
     # One read of the driver's hash, one write of everything.
     assert round_trips["n"] == 2
     assert store.driver_get(driver.id)["lat"] == str(points[-1]["lat"])
+
+
+@pytest.mark.parametrize(("count", "found"), [(1, [1]), (2, [1, 2]), (3, [1, 2, 3]), (10, [1, 2, 3])])
+def test_the_search_circle_grows_until_it_holds_count_drivers_or_reaches_the_radius(count, found):
+    now = time.time()
+    store.drivers_put([_write(1, offset(PICKUP, 100), seen=now), _write(2, offset(PICKUP, 700), seen=now),
+                       _write(3, offset(PICKUP, 3900), seen=now), _write(4, offset(PICKUP, 4100), seen=now)])
+    hits = store.geo_search_free(area="sf", vehicle_types=["economy"], lat=PICKUP[0], lng=PICKUP[1], radius_m=4000,
+                                 count=count, seen_since=now - 30)
+    assert [h.driver_id for h in hits] == found

@@ -45,7 +45,9 @@ def test_the_beat_recomputes_surge_every_60_s():
 
 CELL = h3.latlng_to_cell(*PICKUP, 8)
 RING = set(h3.grid_disk(CELL, 1)) - {CELL}
-FAR_CELL = next(iter(set(h3.grid_disk(CELL, 3)) - set(h3.grid_disk(CELL, 2))))
+# Three cells out, on the side away from the first ring cell (a set's order changes from run to run).
+FAR_CELL = max(sorted(set(h3.grid_disk(CELL, 3)) - set(h3.grid_disk(CELL, 2))),
+               key=lambda cell: h3.grid_distance(cell, sorted(RING)[0]))
 
 
 @pytest.fixture
