@@ -114,3 +114,14 @@ def test_the_search_circle_grows_until_it_holds_count_drivers_or_reaches_the_rad
     hits = store.geo_search_free(area="sf", vehicle_types=["economy"], lat=PICKUP[0], lng=PICKUP[1], radius_m=4000,
                                  count=count, seen_since=now - 30)
     assert [h.driver_id for h in hits] == found
+
+
+def test_positions_of_many_drivers_come_in_chunks_in_order_with_missing_ones_as_none(clean_redis, monkeypatch,
+                                                                                     round_trips):
+    monkeypatch.setattr(store, "POSITIONS_CHUNK", 2)
+    store.drivers_put([_write(1, PICKUP), _write(2, offset(PICKUP, 100), state="busy"), _write(3, offset(PICKUP, 200))])
+    round_trips["n"] = 0
+    positions = store.drivers_positions([3, 99, 2, 1])
+    assert positions == [("free", *offset(PICKUP, 200)), (None, None, None), ("busy", *offset(PICKUP, 100)),
+                         ("free", *PICKUP)]
+    assert round_trips["n"] in (2, 3)  # two chunks (a script not yet cached costs one SCRIPT LOAD more)
