@@ -107,6 +107,13 @@ def _token_caller(scope) -> str | None:
     return key if host_allowed(header(scope, b"host")) else None
 
 
+def _utf8_json(content_type: str) -> bool:
+    """JSON in UTF-8, the only body parsed here (DRF decodes another declared charset itself)."""
+    media_type, *params = (part.strip().lower() for part in content_type.split(";"))
+    return media_type == "application/json" and all(
+        not p.startswith("charset=") or p.removeprefix("charset=").strip('"') in ("utf-8", "utf8") for p in params)
+
+
 async def handle(scope, receive, send) -> int | None:
     method, path = scope.get("method"), scope.get("path")
     if path == LOCATION_PATH and method == "POST":
@@ -118,7 +125,7 @@ async def handle(scope, receive, send) -> int | None:
 
 async def _location(scope, receive, send) -> int | None:
     key = _token_caller(scope)
-    if key is None or not header(scope, b"content-type").startswith("application/json"):
+    if key is None or not _utf8_json(header(scope, b"content-type")):
         return None
     user_id = await auser_id_for_token(key)
     if user_id is None:

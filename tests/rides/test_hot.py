@@ -141,6 +141,18 @@ def test_a_browser_session_or_a_form_body_is_left_to_django(make_driver):
     assert answered_by_django(headers)
 
 
+@pytest.mark.parametrize(("content_type", "hot", "expected"), [
+    (b"application/json; charset=utf-8", True, 202), (b"Application/JSON", True, 202),
+    (b"application/json; charset=latin-1", False, 202), (b"application/jsonp", False, 415),
+])
+def test_only_utf8_json_bodies_are_parsed_on_the_hot_path(make_driver, content_type, hot, expected):
+    driver = make_driver(PICKUP)
+    status, headers, _ = asgi("POST", LOCATION, body=b'{"lat": 37.78, "lng": -122.42}',
+                              headers=_token_headers(driver, content_type))
+    assert answered_by_django(headers) is not hot
+    assert status == expected
+
+
 # --- nearby drivers -----------------------------------------------------------------------------
 @pytest.fixture
 def fleet(make_driver):
