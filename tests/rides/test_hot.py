@@ -199,3 +199,41 @@ def test_nearby_outside_every_service_area_is_the_same_400(rider, client_for):
 def test_nearby_without_a_token_is_left_to_django(fleet):
     status, headers, _ = asgi("GET", NEARBY, query=urlencode({"lat": PICKUP[0], "lng": PICKUP[1]}))
     assert (status, answered_by_django(headers)) == (401, True)
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Every Redis client pointed at a port nobody listens on (restored by the settings fixture)."""
+    from core import hotredis
+    from core.redis import reset_clients
+
+    def reset():
+        reset_clients()
+        hotredis.reset_connections()
+
+    def go_down():
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"
+        reset()
+
+    yield go_down
+    reset()
+
+
+def test_with_redis_down_a_location_gets_djangos_503_with_retry_after(make_driver, client_for, redis_down):
+    driver = make_driver(PICKUP)
+    client = client_for(driver)
+    redis_down()
+    body = b'{"lat": 37.78, "lng": -122.42}'
+    status, headers, content = asgi("POST", LOCATION, body=body, headers=_token_headers(driver))
+    drf = client.generic("POST", LOCATION, body, content_type="application/json")
+    assert status == drf.status_code == 503
+    assert not answered_by_django(headers)
+    assert content == drf.content
+    assert headers[b"retry-after"] == drf["Retry-After"].encode()
+
+
+def test_with_redis_down_nearby_is_left_to_django(fleet, rider, redis_down):
+    headers = _token_headers(rider, None)
+    redis_down()
+    status, headers, _ = asgi("GET", NEARBY, query=urlencode({"lat": PICKUP[0], "lng": PICKUP[1]}), headers=headers)
+    assert (status, answered_by_django(headers)) == (503, True)
