@@ -354,7 +354,7 @@ CELERY_QUEUES_REPORTED = ["celery"]
 # Async handlers answering the hottest HTTP routes before Django (see core/asgi.py).
 # HOT_PATH_HANDLERS in the environment adds handlers (e.g. a benchmark's) to those the apps register.
 HOT_PATH_HANDLERS: list[str] = [
-    "shortener.redirect.hot.handle", "shortener.hot_shorten.handle_shorten", "feed.hot.handle_home",
+    "shortener.redirect.hot.handle", "shortener.hot_shorten.handle_shorten", "feed.hot.handle_home", "rides.hot.handle",
     *env_list("HOT_PATH_HANDLERS", ""),
 ]
 

@@ -176,6 +176,19 @@ def _int_param(params, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def nearby_query(params) -> dict:
+    """The query of ``GET drivers/nearby`` (a QueryDict), checked field by field; the DRF view and
+    the hot handler (``rides.hot``) both call this."""
+    vehicle_type = params.get("vehicle_type") or None
+    query = {
+        "lat": geo.parse_coordinate("lat", params.get("lat"), kind="lat"),
+        "lng": geo.parse_coordinate("lng", params.get("lng"), kind="lng"),
+        "radius_m": _int_param(params, "radius_m", 2000, 1, NEARBY_MAX_RADIUS_M),
+        "limit": _int_param(params, "limit", 10, 1, NEARBY_MAX_LIMIT),
+    }
+    return query | {"vehicle_type": drivers.parse_vehicle_type(vehicle_type) if vehicle_type else None}
+
+
 def _ride_out(ride) -> dict:
     return selectors.ride_payload(selectors.ride_with_relations(ride.id))
 
@@ -318,16 +331,7 @@ class NearbyDriversView(APIView):
                        OpenApiParameter("radius_m", int), OpenApiParameter("limit", int),
                        OpenApiParameter("vehicle_type", str, enum=VEHICLE_TYPES)])
     def get(self, request):
-        params = request.query_params
-        lat = geo.parse_coordinate("lat", params.get("lat"), kind="lat")
-        lng = geo.parse_coordinate("lng", params.get("lng"), kind="lng")
-        radius = _int_param(params, "radius_m", 2000, 1, NEARBY_MAX_RADIUS_M)
-        limit = _int_param(params, "limit", 10, 1, NEARBY_MAX_LIMIT)
-        vehicle_type = params.get("vehicle_type") or None
-        if vehicle_type:
-            drivers.parse_vehicle_type(vehicle_type)
-        return Response(selectors.nearby_drivers(lat=lat, lng=lng, radius_m=radius, limit=limit,
-                                                 vehicle_type=vehicle_type, exact=request.user.is_staff))
+        return Response(selectors.nearby_drivers(**nearby_query(request.query_params), exact=request.user.is_staff))
 
 
 class SurgeView(APIView):

@@ -8,6 +8,7 @@ import h3
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -19,10 +20,15 @@ User = get_user_model()
 
 
 def service_area_at(lat: float, lng: float) -> ServiceArea | None:
-    """The first active service area whose polygon holds the point (bounding boxes filter in SQL)."""
-    candidates = ServiceArea.objects.filter(
-        active=True, min_lat__lte=lat, max_lat__gte=lat, min_lng__lte=lng, max_lng__gte=lng
-    ).order_by("id")
+    """The first active service area whose polygon holds the point (bounding boxes filter in SQL).
+
+    Written as SQL: every location ping that moves a driver and every nearby search asks this,
+    and the ORM's query building cost three times the query itself.
+    """
+    table = connection.ops.quote_name(ServiceArea._meta.db_table)
+    candidates = ServiceArea.objects.raw(
+        f"SELECT * FROM {table} WHERE active = %s AND min_lat <= %s AND max_lat >= %s"  # noqa: S608 - a model's table
+        " AND min_lng <= %s AND max_lng >= %s ORDER BY id", [True, lat, lat, lng, lng])
     return next((area for area in candidates if area.contains(lat, lng)), None)
 
 
@@ -69,14 +75,12 @@ def candidate_cost(*, eta_s: float, distance_m: float, rating: float) -> float:
             + settings.DISPATCH_WEIGHT_RATING * (5 - rating))
 
 
-def _available(hits: list[store.GeoHit], now: float) -> list[store.GeoHit]:
-    """Hits whose driver pinged within DRIVER_STALE_SECONDS and is free."""
-    ids = [h.driver_id for h in hits]
-    cutoff = now - settings.DRIVER_STALE_SECONDS
-    seen = store.drivers_last_seen(ids)
-    states = store.drivers_state(ids)
-    return [h for h, s, st in zip(hits, seen, states, strict=True)
-            if s is not None and s >= cutoff and st == store.DriverState.FREE]
+def _free_hits(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
+               now: float) -> list[store.GeoHit]:
+    """Drivers among the ``count`` nearest (per vehicle type) who pinged within DRIVER_STALE_SECONDS
+    and are free, nearest first: the search and both filters in one Redis round trip."""
+    return store.geo_search_free(area=area, vehicle_types=vehicle_types, lat=lat, lng=lng, radius_m=radius_m,
+                                 count=count, seen_since=now - settings.DRIVER_STALE_SECONDS)
 
 
 SEARCH_COUNT = 50
@@ -86,9 +90,8 @@ def dispatch_candidates(*, area: str, vehicle_type: str, lat: float, lng: float,
                         exclude: set[int] = frozenset(), now: float | None = None) -> list[Candidate]:
     """Free, fresh drivers within ``radius_m`` of the pickup, best (lowest cost) first."""
     now = now or time.time()
-    hits = [h for h in store.geo_search(area=area, vehicle_type=vehicle_type, lat=lat, lng=lng,
-                                        radius_m=radius_m, count=SEARCH_COUNT) if h.driver_id not in exclude]
-    hits = _available(hits, now)
+    hits = [h for h in _free_hits(area=area, vehicle_types=[vehicle_type], lat=lat, lng=lng, radius_m=radius_m,
+                                  count=SEARCH_COUNT, now=now) if h.driver_id not in exclude]
     ratings = dict(DriverProfile.objects.filter(user_id__in=[h.driver_id for h in hits])
                    .values_list("user_id", "rating"))
     out = []
@@ -111,12 +114,9 @@ def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehic
     """
     area = service_area_required(lat, lng, field="lat")
     types = [vehicle_type] if vehicle_type else list(VehicleType.values)
-    hits: list[store.GeoHit] = []
-    for vt in types:
-        # Busy and silent drivers are filtered after the search: fetch more than the limit.
-        hits += store.geo_search(area=area.slug, vehicle_type=vt, lat=lat, lng=lng, radius_m=radius_m,
-                                 count=SEARCH_COUNT + limit)
-    hits = sorted(_available(hits, time.time()), key=lambda h: h.distance_m)[:limit]
+    # Busy and silent drivers are filtered after the search: fetch more than the limit.
+    hits = _free_hits(area=area.slug, vehicle_types=types, lat=lat, lng=lng, radius_m=radius_m,
+                      count=SEARCH_COUNT + limit, now=time.time())[:limit]
     if exact:
         return [{"driver": str(h.driver_id), "lat": h.lat, "lng": h.lng, "distance_m": round(h.distance_m),
                  "eta_s": geo.eta_seconds(h.distance_m)} for h in hits]
@@ -129,15 +129,15 @@ def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehic
 def free_driver_count(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m: float,
                       limit: int) -> int:
     """How many free, fresh drivers are within ``radius_m`` (counting stops at ``limit``)."""
-    hits = store.geo_search(area=area, vehicle_type=vehicle_type, lat=lat, lng=lng, radius_m=radius_m,
-                            count=SEARCH_COUNT + limit)
-    return min(limit, len(_available(hits, time.time())))
+    hits = _free_hits(area=area, vehicle_types=[vehicle_type], lat=lat, lng=lng, radius_m=radius_m,
+                      count=SEARCH_COUNT + limit, now=time.time())
+    return min(limit, len(hits))
 
 
 def nearest_pickup_eta(*, area: str, vehicle_type: str, lat: float, lng: float) -> int | None:
     for radius in settings.DISPATCH_RADII_M:
-        hits = _available(store.geo_search(area=area, vehicle_type=vehicle_type, lat=lat, lng=lng,
-                                           radius_m=radius, count=5), time.time())
+        hits = _free_hits(area=area, vehicle_types=[vehicle_type], lat=lat, lng=lng, radius_m=radius, count=5,
+                          now=time.time())
         if hits:
             return geo.eta_seconds(hits[0].distance_m)
     return None

@@ -41,8 +41,11 @@ def geo_key(area: str, vehicle_type: str) -> str:
     return f"{GEO_PREFIX}{area}:{vehicle_type}"
 
 
+DRIVER_PREFIX = "rides:driver:"
+
+
 def driver_key(driver_id: int) -> str:
-    return f"rides:driver:{driver_id}"
+    return f"{DRIVER_PREFIX}{driver_id}"
 
 
 def offer_lock_key(driver_id: int) -> str:
@@ -63,22 +66,53 @@ def driver_get(driver_id: int) -> dict[str, str] | None:
     return {_text(k): _text(v) for k, v in raw.items()} if raw else None
 
 
-def driver_put(*, driver_id: int, fields: dict, area: str, vehicle_type: str, lat: float, lng: float,
-               seen: float, reindex: bool, previous: dict | None = None) -> None:
-    """Write a driver's hash and last-seen score, and (``reindex``) its position in the GEO set, in one pipeline.
+@dataclass(frozen=True)
+class DriverWrite:
+    """One driver's position update: the hash fields, the last-seen score and (``reindex``) the GEO index.
 
     ``previous`` is the driver's hash before the write: a GEO set they leave (another area or
     vehicle type) loses them. An empty ``area`` (outside every service area) indexes nothing.
     """
+
+    driver_id: int
+    fields: dict
+    area: str
+    vehicle_type: str
+    lat: float
+    lng: float
+    seen: float
+    reindex: bool
+    previous: dict | None = None
+
+
+def drivers_put(writes: list[DriverWrite]) -> None:
+    """Write many drivers in one round trip: one MULTI/EXEC with the hashes, one GEOADD per GEO set
+    with all its members and one ZADD of every last-seen score."""
+    if not writes:
+        return
     pipe = get_redis().pipeline(transaction=True)
-    if previous and previous.get("area") and (previous["area"], previous.get("vehicle")) != (area, vehicle_type):
-        pipe.zrem(geo_key(previous["area"], previous["vehicle"]), driver_id)
-    pipe.hset(driver_key(driver_id), mapping={"area": area, "vehicle": vehicle_type,
-                                              **{k: v for k, v in fields.items() if v is not None}})
-    if reindex and area:
-        pipe.geoadd(geo_key(area, vehicle_type), [lng, lat, driver_id])
-    pipe.zadd(SEEN_KEY, {driver_id: seen})
+    indexed: dict[str, list] = {}
+    seen: dict[int, float] = {}
+    for w in writes:
+        previous = w.previous
+        if previous and previous.get("area") and (previous["area"], previous.get("vehicle")) != (w.area, w.vehicle_type):
+            pipe.zrem(geo_key(previous["area"], previous["vehicle"]), w.driver_id)
+        pipe.hset(driver_key(w.driver_id), mapping={"area": w.area, "vehicle": w.vehicle_type,
+                                                    **{k: v for k, v in w.fields.items() if v is not None}})
+        if w.reindex and w.area:
+            indexed.setdefault(geo_key(w.area, w.vehicle_type), []).extend((w.lng, w.lat, w.driver_id))
+        seen[w.driver_id] = w.seen
+    for key, members in indexed.items():
+        pipe.geoadd(key, members)
+    pipe.zadd(SEEN_KEY, seen)
     pipe.execute()
+
+
+def driver_put(*, driver_id: int, fields: dict, area: str, vehicle_type: str, lat: float, lng: float,
+               seen: float, reindex: bool, previous: dict | None = None) -> None:
+    """Write one driver (see ``DriverWrite``) in one round trip."""
+    drivers_put([DriverWrite(driver_id=driver_id, fields=fields, area=area, vehicle_type=vehicle_type, lat=lat,
+                             lng=lng, seen=seen, reindex=reindex, previous=previous)])
 
 
 def driver_remove(driver_id: int) -> None:
@@ -153,14 +187,31 @@ def drivers_seen_since(cutoff: float) -> list[int]:
     return [int(m) for m in get_redis().zrangebyscore(SEEN_KEY, cutoff, "+inf")]
 
 
+# ARGV: driver hash prefix, then driver ids. Flat (state, lat, lng) of each driver's hash, a
+# missing field as nil: one script per chunk instead of one command per driver (building and
+# parsing 100,000 pipelined commands in Python cost seconds; one array reply costs milliseconds).
+_POSITIONS = """
+local out = {}
+for i = 2, #ARGV do
+  local row = redis.call('HMGET', ARGV[1] .. ARGV[i], 'state', 'lat', 'lng')
+  out[#out + 1] = row[1]
+  out[#out + 1] = row[2]
+  out[#out + 1] = row[3]
+end
+return out
+"""
+# Drivers read per script call: Redis serves nothing else while a script runs.
+POSITIONS_CHUNK = 5000
+
+
 def drivers_positions(driver_ids: list[int]) -> list[tuple[str | None, float | None, float | None]]:
     """(state, lat, lng) of each driver, from their hashes."""
-    pipe = get_redis().pipeline(transaction=False)
-    for driver_id in driver_ids:
-        pipe.hmget(driver_key(driver_id), "state", "lat", "lng")
+    script = get_redis().register_script(_POSITIONS)
     out = []
-    for state, lat, lng in pipe.execute():
-        out.append((_text(state), float(lat) if lat else None, float(lng) if lng else None))
+    for first in range(0, len(driver_ids), POSITIONS_CHUNK):
+        rows = script(args=[DRIVER_PREFIX, *driver_ids[first:first + POSITIONS_CHUNK]])
+        out += [(_text(rows[i]), float(rows[i + 1]) if rows[i + 1] else None,
+                 float(rows[i + 2]) if rows[i + 2] else None) for i in range(0, len(rows), 3)]
     return out
 
 
@@ -179,6 +230,54 @@ def geo_search(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m
         sort="ASC", count=count, withdist=True, withcoord=True,
     )
     return [GeoHit(int(member), float(dist), float(coord[1]), float(coord[0])) for member, dist, coord in rows]
+
+
+# KEYS: seen, then the GEO sets to search. ARGV: lng, lat, radius (m), count per set, cutoff,
+# state wanted, driver hash prefix. The nearest ``count`` members of each set within the radius,
+# keeping only those seen at or after the cutoff whose state is the one wanted: the search and
+# both filters in one round trip. GEOSEARCH gathers and sorts every member of its circle before
+# COUNT cuts, so the circle grows from SEARCH_FIRST_RADIUS_M (doubled each step) until it holds ``count``
+# members or reaches the radius: a full answer from a smaller circle is the same nearest ``count``.
+# Returns flat rows (member, distance, lng, lat) per set, nearest first within a set.
+SEARCH_FIRST_RADIUS_M = 250
+_SEARCH_AVAILABLE = """
+local out = {}
+local radius, count = tonumber(ARGV[3]), tonumber(ARGV[4])
+for i = 2, #KEYS do
+  local r = math.min(radius, tonumber(ARGV[8]))
+  local rows
+  while true do
+    rows = redis.call('GEOSEARCH', KEYS[i], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', r, 'm',
+                      'ASC', 'COUNT', count, 'WITHCOORD', 'WITHDIST')
+    if #rows >= count or r >= radius then break end
+    r = math.min(radius, r * 2)
+  end
+  for _, row in ipairs(rows) do
+    local score = redis.call('ZSCORE', KEYS[1], row[1])
+    if score and tonumber(score) >= tonumber(ARGV[5])
+        and redis.call('HGET', ARGV[7] .. row[1], 'state') == ARGV[6] then
+      out[#out + 1] = row[1]
+      out[#out + 1] = row[2]
+      out[#out + 1] = row[3][1]
+      out[#out + 1] = row[3][2]
+    end
+  end
+end
+return out
+"""
+
+
+def geo_search_free(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
+                    seen_since: float) -> list[GeoHit]:
+    """Free drivers seen since ``seen_since`` among the ``count`` nearest of each vehicle type's GEO set
+    within ``radius_m``, nearest first; one round trip."""
+    keys = [geo_key(area, vt) for vt in vehicle_types]
+    rows = get_redis().eval(_SEARCH_AVAILABLE, 1 + len(keys), SEEN_KEY, *keys, lng, lat, radius_m, count,
+                            seen_since, DriverState.FREE, DRIVER_PREFIX,
+                            SEARCH_FIRST_RADIUS_M)
+    hits = [GeoHit(int(rows[i]), float(rows[i + 1]), float(rows[i + 3]), float(rows[i + 2]))
+            for i in range(0, len(rows), 4)]
+    return sorted(hits, key=lambda h: h.distance_m) if len(keys) > 1 else hits
 
 
 # --- offers ----------------------------------------------------------------------

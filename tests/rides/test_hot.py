@@ -1,0 +1,239 @@
+"""Driver location and nearby drivers answered on the hot path, byte for byte as the DRF views answer."""
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from core.services import token_for
+from rides import store
+from tests.asgi import asgi_http
+from tests.rides.conftest import OUTSIDE, PICKUP, offset
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LOCATION = "/api/v1/rides/driver/location"
+NEARBY = "/api/v1/rides/drivers/nearby"
+
+
+def asgi(method: str, path: str, *, query: str = "", **kwargs):
+    return async_to_sync(asgi_http)(method, path, query=query.encode(), **kwargs)
+
+
+def _token_headers(user, content_type: bytes | None = b"application/json") -> list:
+    headers = [(b"authorization", f"Token {token_for(user).key}".encode())]
+    return [*headers, (b"content-type", content_type)] if content_type else headers
+
+
+def answered_by_django(headers: dict) -> bool:
+    # Django's middleware always adds this header; the hot path never does.
+    return b"x-frame-options" in headers
+
+
+def post_both(client, user, body: bytes):
+    """(hot answer, DRF answer) of the same location post: (status, body bytes) each."""
+    status, headers, content = asgi("POST", LOCATION, body=body, headers=_token_headers(user))
+    assert not answered_by_django(headers)
+    drf = client(user).generic("POST", LOCATION, body, content_type="application/json")
+    return (status, content), (drf.status_code, drf.content)
+
+
+def get_both(client, user, query: dict):
+    status, headers, content = asgi("GET", NEARBY, query=urlencode(query), headers=_token_headers(user, None))
+    assert not answered_by_django(headers)
+    drf = client(user).get(NEARBY, query)
+    return (status, content), (drf.status_code, drf.content)
+
+
+# --- driver location -------------------------------------------------------------------------
+def test_a_batch_of_points_is_accepted_on_the_hot_path_and_moves_the_driver(make_driver):
+    driver = make_driver(PICKUP)
+    moved_to = offset(PICKUP, 900)
+    body = json.dumps({"points": [{"lat": PICKUP[0], "lng": PICKUP[1]},
+                                  {"lat": moved_to[0], "lng": moved_to[1], "heading": 90, "speed": 8,
+                                   "ts": time.time() + 1}]}).encode()
+    status, headers, content = asgi("POST", LOCATION, body=body, headers=_token_headers(driver))
+    assert (status, json.loads(content)) == (202, {"accepted": 2})
+    assert not answered_by_django(headers)
+    assert headers[b"content-type"] == b"application/json"
+    hits = store.geo_search(area="sf", vehicle_type="economy", lat=moved_to[0], lng=moved_to[1], radius_m=50, count=5)
+    assert [h.driver_id for h in hits] == [driver.id]
+    assert store.driver_get(driver.id)["heading"] == "90.0"
+
+
+def test_an_accepted_location_answers_the_same_bytes_as_the_drf_view(make_driver, client_for):
+    driver = make_driver(PICKUP)
+    hot, drf = post_both(client_for, driver, json.dumps({"lat": PICKUP[0], "lng": PICKUP[1]}).encode())
+    assert hot == drf == (202, b'{"accepted":1}')
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    (b'{"lat": 91, "lng": -122.4}', "lat"),
+    (b'{"lat": 37.7, "lng": "west"}', "lng"),
+    (b'{"lat": 37.7}', "lng"),
+    (b'{"lat": 37.7, "lng": -122.4, "heading": 400}', "heading"),
+    (b'{"points": []}', "points"),
+    (json.dumps({"points": [{"lat": 37.7, "lng": -122.4}] * 51}).encode(), "points"),
+    (b'{"points": [{"lat": 37.7, "lng": -122.4}, {"lat": "x", "lng": -122.4}]}', "points[1].lat"),
+    (b'{"points": [7]}', "points[0]"),
+    (b"[1, 2]", "non_field_errors"),
+    (b"", "lat"),
+])
+def test_bad_location_input_is_the_same_400_naming_the_field(make_driver, client_for, body, field):
+    driver = make_driver(PICKUP)
+    hot, drf = post_both(client_for, driver, body)
+    assert hot == drf
+    assert hot[0] == 400
+    assert field in json.loads(hot[1])["fields"]
+
+
+@pytest.mark.parametrize("body", [b'{"lat": 37.7,', b"[" * 200 + b"]" * 200, b'{"lat": NaN, "lng": 1}'])
+def test_a_body_that_is_not_acceptable_json_is_the_same_400(make_driver, client_for, body):
+    driver = make_driver(PICKUP)
+    hot, drf = post_both(client_for, driver, body)
+    assert hot == drf
+    assert hot[0] == 400
+    assert json.loads(hot[1])["code"] == "parse_error"
+
+
+def test_an_offline_driver_gets_the_same_409(make_user, client_for):
+    driver = make_user("offline-driver")
+    hot, drf = post_both(client_for, driver, b'{"lat": 37.78, "lng": -122.42}')
+    assert hot == drf
+    assert hot[0] == 409
+    assert json.loads(hot[1])["code"] == "driver_offline"
+
+
+def test_a_deactivated_driver_whose_token_is_still_cached_gets_the_same_401(make_driver, client_for):
+    driver = make_driver(PICKUP)
+    body = b'{"lat": 37.78, "lng": -122.42}'
+    assert post_both(client_for, driver, body)[0][0] == 202  # the token is now cached
+    type(driver).objects.filter(pk=driver.pk).update(is_active=False)
+    body = b'{"lat": 37.77, "lng": -122.42}'
+    status, headers, content = asgi("POST", LOCATION, body=body, headers=_token_headers(driver))
+    drf = client_for(driver).generic("POST", LOCATION, body, content_type="application/json")
+    assert (status, content) == (drf.status_code, drf.content)
+    assert status == 401
+    assert not answered_by_django(headers)
+    assert headers[b"www-authenticate"] == drf["WWW-Authenticate"].encode()
+    assert store.driver_get(driver.id)["lat"] == "37.78"  # the refused post wrote nothing
+
+
+def test_a_location_without_a_token_or_with_an_unknown_one_is_left_to_django(make_driver):
+    make_driver(PICKUP)
+    body = b'{"lat": 37.78, "lng": -122.42}'
+    status, headers, _ = asgi("POST", LOCATION, body=body, headers=[(b"content-type", b"application/json")])
+    assert (status, answered_by_django(headers)) == (401, True)
+    status, headers, _ = asgi("POST", LOCATION, body=body, headers=[
+        (b"content-type", b"application/json"), (b"authorization", b"Token not-a-key")])
+    assert (status, answered_by_django(headers)) == (401, True)
+
+
+def test_a_browser_session_or_a_form_body_is_left_to_django(make_driver):
+    driver = make_driver(PICKUP)
+    body = b'{"lat": 37.78, "lng": -122.42}'
+    _, headers, _ = asgi("POST", LOCATION, body=body, headers=[*_token_headers(driver), (b"cookie", b"sessionid=x")])
+    assert answered_by_django(headers)
+    _, headers, _ = asgi("POST", LOCATION, body=b"lat=37.78&lng=-122.42",
+                         headers=_token_headers(driver, b"application/x-www-form-urlencoded"))
+    assert answered_by_django(headers)
+
+
+@pytest.mark.parametrize(("content_type", "hot", "expected"), [
+    (b"application/json; charset=utf-8", True, 202), (b"Application/JSON", True, 202),
+    (b"application/json; charset=latin-1", False, 202), (b"application/jsonp", False, 415),
+])
+def test_only_utf8_json_bodies_are_parsed_on_the_hot_path(make_driver, content_type, hot, expected):
+    driver = make_driver(PICKUP)
+    status, headers, _ = asgi("POST", LOCATION, body=b'{"lat": 37.78, "lng": -122.42}',
+                              headers=_token_headers(driver, content_type))
+    assert answered_by_django(headers) is not hot
+    assert status == expected
+
+
+# --- nearby drivers -----------------------------------------------------------------------------
+@pytest.fixture
+def fleet(make_driver):
+    return [make_driver(offset(PICKUP, north_m)) for north_m in (120, 480, 900)]
+
+
+def test_nearby_drivers_for_a_rider_are_the_same_rounded_answer_on_the_hot_path(fleet, rider, client_for):
+    hot, drf = get_both(client_for, rider, {"lat": PICKUP[0], "lng": PICKUP[1], "limit": 2})
+    assert hot == drf
+    assert hot[0] == 200
+    rows = json.loads(hot[1])
+    assert [row["distance_m"] for row in rows] == [100, 500]
+    assert all("driver" not in row for row in rows)
+
+
+def test_nearby_drivers_for_staff_name_the_drivers_on_both_paths(fleet, make_user, client_for):
+    staff = make_user("ops", is_staff=True)
+    hot, drf = get_both(client_for, staff, {"lat": PICKUP[0], "lng": PICKUP[1], "vehicle_type": "economy"})
+    assert hot == drf
+    assert [row["driver"] for row in json.loads(hot[1])] == [str(d.id) for d in fleet]
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"lng": PICKUP[1]}, "lat"),
+    ({"lat": "north", "lng": PICKUP[1]}, "lat"),
+    ({"lat": PICKUP[0], "lng": 181}, "lng"),
+    ({"lat": PICKUP[0], "lng": PICKUP[1], "radius_m": "far"}, "radius_m"),
+    ({"lat": PICKUP[0], "lng": PICKUP[1], "limit": 0}, "limit"),
+    ({"lat": PICKUP[0], "lng": PICKUP[1], "vehicle_type": "bike"}, "vehicle_type"),
+])
+def test_bad_nearby_input_is_the_same_400_naming_the_field(rider, client_for, query, field):
+    hot, drf = get_both(client_for, rider, query)
+    assert hot == drf
+    assert hot[0] == 400
+    assert field in json.loads(hot[1])["fields"]
+
+
+def test_nearby_outside_every_service_area_is_the_same_400(rider, client_for):
+    hot, drf = get_both(client_for, rider, {"lat": OUTSIDE[0], "lng": OUTSIDE[1]})
+    assert hot == drf
+    assert (hot[0], json.loads(hot[1])["code"]) == (400, "outside_service_area")
+
+
+def test_nearby_without_a_token_is_left_to_django(fleet):
+    status, headers, _ = asgi("GET", NEARBY, query=urlencode({"lat": PICKUP[0], "lng": PICKUP[1]}))
+    assert (status, answered_by_django(headers)) == (401, True)
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Every Redis client pointed at a port nobody listens on (restored by the settings fixture)."""
+    from core import hotredis
+    from core.redis import reset_clients
+
+    def reset():
+        reset_clients()
+        hotredis.reset_connections()
+
+    def go_down():
+        settings.REDIS_URL = "redis://127.0.0.1:1/0"
+        reset()
+
+    yield go_down
+    reset()
+
+
+def test_with_redis_down_a_location_gets_djangos_503_with_retry_after(make_driver, client_for, redis_down):
+    driver = make_driver(PICKUP)
+    client = client_for(driver)
+    redis_down()
+    body = b'{"lat": 37.78, "lng": -122.42}'
+    status, headers, content = asgi("POST", LOCATION, body=body, headers=_token_headers(driver))
+    drf = client.generic("POST", LOCATION, body, content_type="application/json")
+    assert status == drf.status_code == 503
+    assert not answered_by_django(headers)
+    assert content == drf.content
+    assert headers[b"retry-after"] == drf["Retry-After"].encode()
+
+
+def test_with_redis_down_nearby_is_left_to_django(fleet, rider, redis_down):
+    headers = _token_headers(rider, None)
+    redis_down()
+    status, headers, _ = asgi("GET", NEARBY, query=urlencode({"lat": PICKUP[0], "lng": PICKUP[1]}), headers=headers)
+    assert (status, answered_by_django(headers)) == (503, True)
