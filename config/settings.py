@@ -253,6 +253,8 @@ REST_FRAMEWORK = {
 MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "64"))
 # Links one signed-in user may create per minute (anonymous callers: 20 per minute per IP).
 SHORTENER_CREATE_PER_MINUTE = int(os.environ.get("SHORTENER_CREATE_PER_MINUTE", "100"))
+# A click read by a consumer that then died is taken over by another after this long unacknowledged.
+SHORTENER_CLAIM_IDLE_SECONDS = float(os.environ.get("SHORTENER_CLAIM_IDLE_SECONDS", "30"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Systems API",
     "DESCRIPTION": "URL shortener, news feed, chat and ride dispatch.",
