@@ -368,6 +368,55 @@ class Cluster:
             self.stop()
 
 
+def free_port_run(count: int) -> int:
+    """A port p with p .. p+count-1 all free on loopback (the balancer, then one per web node)."""
+    import socket
+
+    for _ in range(200):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = probe.getsockname()[1]
+        if base + count > 65000:
+            continue
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise ClusterError("no run of free ports on loopback")
+
+
+def reset_backends(database_url: str, redis_url: str) -> None:
+    """Drop and create the database of ``database_url`` and flush the Redis database of ``redis_url``.
+
+    For the cluster tests and benchmarks, which own both; never point it at data you keep.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    import redis
+
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if not name or name in {"postgres", "template0", "template1"}:
+        raise ClusterError(f"refusing to reset the database {name!r}: give the cluster one of its own")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    client = redis.Redis.from_url(redis_url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
 def haproxy_binary() -> str:
     found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
     if not found:

@@ -15,18 +15,16 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 import redis
 
-from core.cluster import Cluster, settings_from_env
+from core.cluster import Cluster, free_port_run, reset_backends, settings_from_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DATABASE_URL = os.environ.get("CLUSTER_DATABASE_URL", "")
@@ -47,38 +45,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if here in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
-
-
-def _free_port_run(count: int) -> int:
-    """A port p with p..p+count-1 all free on loopback."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = probe.getsockname()[1]
-        if base + count > 65000:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no run of free ports")
-
-
-def _recreate_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 class ClusterHarness:
@@ -128,11 +94,10 @@ def cluster_session():
         pytest.skip(SKIP_REASON)
     if not (shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")):
         pytest.fail("HAProxy is not installed (apt-get install -y haproxy)")
-    _recreate_database(DATABASE_URL)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    reset_backends(DATABASE_URL, REDIS_URL)
     directory = Path(tempfile.mkdtemp(prefix="cluster-test-"))
     env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_NODES and not k.startswith("CLUSTER_")}
-    port = _free_port_run(3)
+    port = free_port_run(3)
     env.update({
         "DATABASE_URL": DATABASE_URL,
         "REDIS_URL": REDIS_URL,
