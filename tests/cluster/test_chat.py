@@ -108,6 +108,19 @@ async def test_typing_and_receipts_cross_nodes(cluster):
         receipts = await frames_of(alice, {"receipt"}, until=3.0)
         assert {(r["status"], r["up_to_seq"]) for r in receipts} == {("delivered", 1), ("read", 1)}
         assert all(r["user"].startswith("bob") and r["conversation"] == conversation for r in receipts)
+        # With bob's socket still open, a worker's periodic flush writes the pointer to the database.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        stored = None
+        while loop.time() < deadline:
+            stored = await asyncio.to_thread(
+                cluster.sql,
+                "SELECT m.delivered_seq, m.read_seq FROM chat_membership m JOIN auth_user u ON u.id = m.user_id "
+                "WHERE m.conversation_id = %s AND u.username LIKE 'bob%%'", (int(conversation),))
+            if stored == [(1, 1)]:
+                break
+            await asyncio.sleep(0.5)
+        assert stored == [(1, 1)]
     finally:
         await alice.close()
         await bob.close()
