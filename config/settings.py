@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "oauth2_provider",
     "core",
     "shortener",
     "feed",
@@ -221,6 +222,29 @@ CELERY_BEAT_SCHEDULE: dict = {}  # each app adds its periodic tasks in its AppCo
 FEED_TIMELINE_MAX = int(os.environ.get("FEED_TIMELINE_MAX", "800"))
 FEED_ACTIVE_DAYS = int(os.environ.get("FEED_ACTIVE_DAYS", "7"))
 FEED_CELEBRITY_THRESHOLD = int(os.environ.get("FEED_CELEBRITY_THRESHOLD", "10000"))
+# Mastodon's default limits per account: statuses per 3 hours, follows per 24 hours.
+FEED_STATUSES_PER_3H = int(os.environ.get("FEED_STATUSES_PER_3H", "300"))
+FEED_FOLLOWS_PER_DAY = int(os.environ.get("FEED_FOLLOWS_PER_DAY", "400"))
+# Every feed API call, per account (or address when anonymous) per 5 minutes.
+FEED_API_PER_5MIN = int(os.environ.get("FEED_API_PER_5MIN", "300"))
+# Media uploads: largest accepted file (bytes).
+FEED_MEDIA_MAX_BYTES = int(os.environ.get("FEED_MEDIA_MAX_BYTES", str(10 * 1024 * 1024)))
+
+# OAuth 2 for Mastodon apps (django-oauth-toolkit). Scopes as Mastodon names them; its tokens
+# resolve through core.tokens like the platform's own (feed/oauth.py registers the source).
+from feed.scopes import OAUTH_SCOPES  # noqa: E402 - plain data, no Django import
+
+OAUTH2_PROVIDER = {
+    "SCOPES": OAUTH_SCOPES,
+    "DEFAULT_SCOPES": ["read"],
+    "OAUTH2_VALIDATOR_CLASS": "feed.oauth.MastodonOAuth2Validator",
+    # Mastodon's tokens do not expire; ours last OAUTH_TOKEN_DAYS (revocable at any time).
+    "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("OAUTH_TOKEN_DAYS", "365")) * 86400,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 600,
+    # Mastodon clients do not all send PKCE; a confidential client authenticates with its secret.
+    "PKCE_REQUIRED": False,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", "urn"],
+}
 
 # --- Auth, API ------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -36,6 +36,7 @@ urlpatterns = [
     path("links/", include("shortener.page_urls")),
     path("chat/", include("chat.page_urls")),
     path("", include("feed.api_urls")),
+    path("", include("feed.oauth_urls")),
 ]
 
 if settings.SERVE_MEDIA:

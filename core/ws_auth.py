@@ -1,7 +1,7 @@
 """WebSocket authentication and origin checks, in front of every socket route.
 
 Credentials, in this order:
-- a token: an ``Authorization: Token|Bearer <key>`` header or ``?token=<key>``, checked by
+- a token: an ``Authorization: Token|Bearer <key>`` header or ``?token=<key>`` (``?access_token=``), checked by
   ``core.tokens`` (the one token check of the API and the hot handlers too);
 - else the session cookie.
 
@@ -68,7 +68,8 @@ def _token(scope) -> str | None:
     if claims_token(header):
         return parse_authorization(header) or ""  # a malformed token header is a wrong token
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    return query.get("token", [None])[0]
+    # ``access_token`` is the name Mastodon's streaming clients use.
+    return (query.get("token") or query.get("access_token") or [None])[0]
 
 
 async def _user_for_token(key: str):

@@ -25,7 +25,20 @@ urlpatterns = [
     path(f"{_statuses}/reblogged_by", api.RebloggedByView.as_view(), name="feed-reblogged-by"),
     *[path(f"{_statuses}/{verb}", api.StatusActionView.as_view(verb=verb), name=f"feed-status-{verb}")
       for verb in api.STATUS_ACTIONS],
+    path("api/v2/media", api.MediaUploadView.as_view(), name="feed-media-upload"),
+    path("api/v1/media/<str:media_id>", api.MediaDetailView.as_view(), name="feed-media"),
+    path("api/v1/notifications", api.NotificationsView.as_view(), name="feed-notifications"),
+    path("api/v1/notifications/clear", api.NotificationsClearView.as_view(), name="feed-notifications-clear"),
+    path("api/v1/notifications/<str:notification_id>", api.NotificationDetailView.as_view(),
+         name="feed-notification"),
+    path("api/v1/notifications/<str:notification_id>/dismiss", api.NotificationDismissView.as_view(),
+         name="feed-notification-dismiss"),
+    path("api/v1/timelines/tag/<str:hashtag>", api.TagTimelineView.as_view(), name="feed-tag-timeline"),
+    path("api/v2/search", api.SearchView.as_view(), name="feed-search"),
     path("api/v1/instance", api.InstanceV1View.as_view(), name="feed-instance"),
     path("api/v2/instance", api.InstanceV2View.as_view(), name="feed-instance-v2"),
     path("api/v1/custom_emojis", api.CustomEmojisView.as_view(), name="feed-custom-emojis"),
 ]
+
+# Mastodon answers with or without a trailing slash, and some clients send one (Mastodon.py does).
+urlpatterns += [path(f"{pattern.pattern}/", pattern.callback) for pattern in list(urlpatterns)]

@@ -6,4 +6,8 @@ class FeedConfig(AppConfig):
     name = "feed"
 
     def ready(self) -> None:
+        from core.tokens import register_token_source
+        from feed.oauth import oauth_token_source
+
+        register_token_source(oauth_token_source)
         settings.CELERY_BEAT_SCHEDULE["feed-flush-counters"] = {"task": "feed.flush_counters", "schedule": 10.0}

@@ -55,7 +55,7 @@ def mentioned_usernames(text: str) -> set[str]:
     return {m.group("mention") for m in _TOKENS.finditer(text) if m.group("mention")}
 
 
-def _hashtags(text: str) -> list[str]:
+def hashtags(text: str) -> list[str]:
     return list(dict.fromkeys(m.group("tag").lower() for m in _TOKENS.finditer(text) if m.group("tag")))
 
 
@@ -188,6 +188,7 @@ def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_sour
     account_ids = list(dict.fromkeys(r["account_id"] for r in all_records.values()))
     accounts = {int(a["id"]): a for a in render_accounts(account_ids)}
     counts = selectors.status_counts(list(all_records))
+    attachments = media_by_status([i for i, r in all_records.items() if r.get("has_media")])
     favourited, reblogged = (selectors.viewer_flags(viewer.id, list(all_records))
                              if viewer is not None and viewer.is_authenticated else (set(), set()))
 
@@ -220,9 +221,9 @@ def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_sour
                                        if record["in_reply_to_account_id"] else None),
             "reblog": entity(original) if original else None,
             "application": None,
-            "media_attachments": [],
+            "media_attachments": [] if original else attachments.get(status_id, []),
             "mentions": mentions,
-            "tags": [] if original else [{"name": t, "url": f"{_base()}/tags/{t}"} for t in _hashtags(text)],
+            "tags": [] if original else [{"name": t, "url": f"{_base()}/tags/{t}"} for t in hashtags(text)],
             "emojis": [],
             "card": None,
             "poll": None,
@@ -242,6 +243,71 @@ def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_sour
 
 def render_status(status_id: int, viewer: User | None, *, with_source: bool = False) -> dict:
     return render_statuses([status_id], viewer, with_source=with_source)[0]
+
+
+def tag_entity(name: str) -> dict:
+    """Mastodon's Tag (no usage history kept)."""
+    return {"name": name, "url": f"{_base()}/tags/{name}", "history": [], "following": False}
+
+
+# --- media -----------------------------------------------------------------------
+def _media_url(name: str) -> str | None:
+    from django.core.files.storage import default_storage
+
+    return _absolute(default_storage.url(name)) if name else None
+
+
+def media_entity(media) -> dict:
+    """Mastodon's MediaAttachment: ``url`` the large size (null while processing),
+    ``preview_url`` the thumbnail, every size in ``meta``."""
+    meta = {k: v for k, v in (media.meta or {}).items() if k in ("original", "small", "thumb", "medium", "large")}
+    if media.ready:
+        for size in ("thumb", "medium", "large"):
+            meta[size] = {**meta.get(size, {}), "url": _media_url(getattr(media, size))}
+    return {
+        "id": str(media.id),
+        "type": "image",
+        "url": _media_url(media.large),
+        "preview_url": _media_url(media.thumb),
+        "remote_url": None,
+        "preview_remote_url": None,
+        "text_url": None,
+        "meta": meta,
+        "description": media.description or None,
+        "blurhash": None,
+    }
+
+
+def media_by_status(status_ids: Sequence[int]) -> dict[int, list[dict]]:
+    """Attachment entities of the statuses, in upload order (one query, none without ids)."""
+    from feed.models import MediaAttachment
+
+    out: dict[int, list[dict]] = {}
+    if not status_ids:
+        return out
+    for media in MediaAttachment.objects.filter(status_id__in=status_ids).order_by("id"):
+        out.setdefault(media.status_id, []).append(media_entity(media))
+    return out
+
+
+# --- notifications -----------------------------------------------------------------
+def render_notifications(notification_ids: Sequence[int], viewer: User) -> list[dict]:
+    """Notification entities in the given order (a fixed number of queries)."""
+    from feed.models import Notification
+
+    rows = {n.id: n for n in Notification.objects.filter(id__in=notification_ids, account=viewer)}
+    ordered = [rows[i] for i in notification_ids if i in rows]
+    accounts = {int(a["id"]): a for a in render_accounts(list(dict.fromkeys(n.from_account_id for n in ordered)))}
+    statuses = {int(s["id"]): s for s in render_statuses([n.status_id for n in ordered if n.status_id], viewer)}
+    out = []
+    for n in ordered:
+        if n.from_account_id not in accounts or (n.status_id and n.status_id not in statuses):
+            continue
+        out.append({
+            "id": str(n.id), "type": n.type, "group_key": f"ungrouped-{n.id}", "created_at": iso(n.created_at),
+            "account": accounts[n.from_account_id], "status": statuses.get(n.status_id) if n.status_id else None,
+        })
+    return out
 
 
 # --- instance ----------------------------------------------------------------------

@@ -70,11 +70,12 @@ def _record(row: dict) -> dict:
         "in_reply_to_id": row["in_reply_to_id"], "in_reply_to_account_id": row["in_reply_to_account_id"],
         "reblog_of_id": row["reblog_of_id"], "visibility": row["visibility"],
         "created_at": row["created_at"].isoformat(), "deleted": row["deleted_at"] is not None,
+        "has_media": row["has_media"],
     }
 
 
 _RECORD_FIELDS = ("id", "account_id", "text", "in_reply_to_id", "in_reply_to_account_id", "reblog_of_id",
-                  "visibility", "created_at", "deleted_at")
+                  "visibility", "created_at", "deleted_at", "has_media")
 
 
 def _load_records(ids: Sequence[int]) -> dict[int, dict]:
@@ -225,12 +226,15 @@ def home_timeline_page(*, reader: User, params: PageParams) -> Page:
 # --- account statuses ----------------------------------------------------------------
 def account_statuses_page(*, account: User, viewer: User | None, params: PageParams, exclude_replies: bool = False,
                           exclude_reblogs: bool = False, only_media: bool = False, pinned: bool = False) -> Page:
-    """The account's statuses, newest first. Nothing is pinned and nothing carries media here,
-    so ``pinned`` and ``only_media`` select nothing; an account that blocks the viewer shows nothing."""
+    """The account's statuses, newest first. Nothing is pinned here, so ``pinned`` selects
+    nothing; ``only_media`` keeps statuses with attachments; an account that blocks the viewer
+    shows nothing."""
     viewer_id = viewer.id if viewer is not None and viewer.is_authenticated else None
-    if pinned or only_media or (viewer_id and blocked_between(viewer_id, account.id)):
+    if pinned or (viewer_id and blocked_between(viewer_id, account.id)):
         return Page([])
     statuses = Status.objects.filter(account=account, deleted_at__isnull=True)
+    if only_media:
+        statuses = statuses.filter(has_media=True)
     if exclude_replies:
         # As Mastodon: replies to others go, the account's own threads stay.
         statuses = statuses.exclude(Q(in_reply_to__isnull=False) & ~Q(in_reply_to_account_id=F("account_id")))
@@ -416,3 +420,89 @@ def instance_stats() -> dict[str, int]:
         "domain_count": 0,
         "active_month": FeedAccount.objects.filter(last_read_at__gte=timezone.now() - timedelta(days=30)).count(),
     }
+
+
+# --- notifications, tags, search -------------------------------------------------------------
+NOTIFICATION_TYPES = ("follow", "favourite", "reblog", "mention")
+
+
+def notifications_page(*, account: User, params: PageParams, types: Sequence[str] = (),
+                       exclude_types: Sequence[str] = ()) -> list[int]:
+    """Notification ids of the account, newest first, keyset-paged like timelines; those about a
+    deleted status or from a hidden account are left out."""
+    from feed.models import Notification
+
+    rows = Notification.objects.filter(account=account).filter(
+        Q(status__isnull=True) | Q(status__deleted_at__isnull=True))
+    if types:
+        rows = rows.filter(type__in=types)
+    if exclude_types:
+        rows = rows.exclude(type__in=exclude_types)
+    hidden = hidden_account_ids(account.id)
+    if hidden:
+        rows = rows.exclude(from_account_id__in=hidden)
+    ids, _ = _accounts_page(rows, params, "id", "id")
+    return ids
+
+
+def tag_timeline_page(*, tag: str, viewer: User | None, params: PageParams) -> Page:
+    """Public statuses carrying ``#tag`` (case-insensitive), newest first."""
+    from feed.models import StatusTag
+
+    viewer_id = viewer.id if viewer is not None and viewer.is_authenticated else None
+    rows = StatusTag.objects.filter(name=tag.lower(), status__deleted_at__isnull=True,
+                                    status__visibility=Status.Visibility.PUBLIC)
+    keep = _visible_filter({}, hidden_account_ids(viewer_id) if viewer_id else set())
+
+    def fetch(lower, upper, count, ascending):
+        return _bounded(rows, lower, upper, count, ascending, field="status_id")
+
+    return Page(_collect(fetch, keep, params))
+
+
+def search_accounts(*, query: str, limit: int, offset: int = 0) -> list[int]:
+    """Active accounts whose username (or name) starts with the query, exact match first."""
+    query = query.lstrip("@").split("@")[0]
+    if not query:
+        return []
+    users = (User.objects.filter(is_active=True)
+             .filter(Q(username__istartswith=query) | Q(first_name__istartswith=query))
+             .order_by("username"))
+    ids = list(users.values_list("id", flat=True)[offset:offset + limit])
+    exact = User.objects.filter(is_active=True, username__iexact=query).values_list("id", flat=True).first()
+    if exact and offset == 0:
+        ids = [exact, *[i for i in ids if i != exact]][:limit]
+    return ids
+
+
+def search_hashtags(*, query: str, limit: int, offset: int = 0) -> list[str]:
+    from feed.models import StatusTag
+
+    query = query.lstrip("#").lower()
+    if not query:
+        return []
+    names = (StatusTag.objects.filter(name__startswith=query).values_list("name", flat=True)
+             .distinct().order_by("name"))
+    return list(names[offset:offset + limit])
+
+
+def search_statuses(*, query: str, viewer: User | None, limit: int, offset: int = 0) -> list[int]:
+    """Full-text search of public statuses, newest first: PostgreSQL's GIN index (websearch
+    syntax); elsewhere every word must appear in the text."""
+    if not query.strip():
+        return []
+    rows = Status.objects.filter(deleted_at__isnull=True, reblog_of__isnull=True,
+                                 visibility=Status.Visibility.PUBLIC)
+    if settings.IS_POSTGRES:
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        rows = rows.annotate(search=SearchVector("text", config="simple")).filter(
+            search=SearchQuery(query, config="simple", search_type="websearch"))
+    else:
+        for word in query.split()[:10]:
+            rows = rows.filter(text__icontains=word)
+    viewer_id = viewer.id if viewer is not None and viewer.is_authenticated else None
+    hidden = hidden_account_ids(viewer_id) if viewer_id else set()
+    if hidden:
+        rows = rows.exclude(account_id__in=hidden)
+    return list(rows.order_by("-id").values_list("id", flat=True)[offset:offset + limit])

@@ -405,3 +405,42 @@ def flush_lock_claim(token: str) -> bool:
 
 def flush_lock_release(token: str) -> None:
     _script(_RELEASE)(keys=[COUNTER_FLUSH_LOCK_KEY], args=[token])
+
+
+# --- rate limits ------------------------------------------------------------------
+def ratelimit_window_key(scope: str, identity: str, window: int) -> str:
+    return f"feed:ratelimit:{scope}:{identity}:{window}"
+
+
+def ratelimit_hit(scope: str, identity: str, period: int, *, now: float) -> tuple[int, int]:
+    """Count one action in the current fixed window of ``period`` seconds (atomic ``INCR``);
+    returns (actions in the window so far, the window's end as a Unix time)."""
+    window = int(now) // period
+    key = ratelimit_window_key(scope, identity, window)
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.incr(key)
+    pipe.expire(key, period + 60)
+    count, _ = pipe.execute()
+    return int(count), (window + 1) * period
+
+
+# --- OAuth token scopes -------------------------------------------------------------
+OAUTH_SCOPES_TTL = 30  # as long as core trusts a resolved token without asking again
+NOT_OAUTH = "-"  # the cached answer for a key that is no OAuth token (a platform token)
+
+
+def oauth_scopes_key(digest: str) -> str:
+    return f"feed:oauth:scopes:{digest}"
+
+
+def oauth_scopes_cached(digest: str) -> str | None:
+    value = get_redis().get(oauth_scopes_key(digest))
+    return None if value is None else value.decode()
+
+
+def oauth_scopes_cache(digest: str, scopes: str) -> None:
+    get_redis().set(oauth_scopes_key(digest), scopes, ex=OAUTH_SCOPES_TTL)
+
+
+def oauth_scopes_forget(digest: str) -> None:
+    get_redis().delete(oauth_scopes_key(digest))

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from feed.services import counters, fanout
+from feed.services import counters, fanout, media
 
 
 @shared_task(name="feed.fanout_status", ignore_result=True)
@@ -38,3 +38,13 @@ def sync_celebrity(author_id: int) -> bool | None:
 @shared_task(name="feed.flush_counters", ignore_result=True)
 def flush_counters() -> int:
     return counters.counters_flush()
+
+
+@shared_task(name="feed.process_media", ignore_result=True)
+def process_media(media_id: int) -> bool:
+    return media.media_process(media_id=media_id)
+
+
+@shared_task(name="feed.announce_status_update", ignore_result=True)
+def announce_status_update(status_id: int) -> None:
+    fanout.status_announce_update(status_id=status_id)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from feed import store
 from feed.models import FeedAccount, Follow, Status
+from feed.services import streaming
 
 FANOUT_BATCH = 1000
 
@@ -73,12 +74,20 @@ def status_fanout(*, status_id: int) -> int:
     entries = [(status_id, original_id)]
     store.recent_add(author_id, status_id)
     store.timelines_push([author_id], entries)
-    if is_celebrity(author_id):
-        return 0
+    entity = streaming.status_entity(status_id)
+    authors = {author_id, int(entity["reblog"]["account"]["id"]) if entity and entity["reblog"] else author_id}
+    if entity is not None:
+        streaming.announce_update(entity=entity, reader_ids=[author_id], author_ids=set())
+        if entity["visibility"] == Status.Visibility.PUBLIC and not original_id:
+            streaming.announce_public(entity=entity)
+    celebrity = is_celebrity(author_id)
     delivered = 0
     for follower_ids in _follower_batches(author_id, active_only=True):
-        store.timelines_push(follower_ids, entries)
-        delivered += len(follower_ids)
+        if not celebrity:  # a celebrity's followers pull its posts at read time
+            store.timelines_push(follower_ids, entries)
+            delivered += len(follower_ids)
+        if entity is not None:
+            streaming.announce_update(entity=entity, reader_ids=follower_ids, author_ids=authors)
     return delivered
 
 
@@ -86,8 +95,10 @@ def status_remove_everywhere(*, status_ids: list[int], author_id: int) -> None:
     """Take deleted statuses out of the author's recent set and every timeline they reached."""
     store.recent_remove(author_id, status_ids)
     store.timelines_remove([author_id], status_ids)
+    streaming.announce_delete(status_ids=status_ids, reader_ids=[author_id])
     for follower_ids in _follower_batches(author_id, active_only=False):
         store.timelines_remove(follower_ids, status_ids)
+        streaming.announce_delete(status_ids=status_ids, reader_ids=follower_ids, public=False)
 
 
 def home_merge_author(*, reader_id: int, author_id: int) -> None:
@@ -162,3 +173,14 @@ def author_celebrity_sync(*, author_id: int) -> bool | None:
         store.timelines_push(follower_ids, entries)
         store.celebrity_remove(follower_ids, author_id)
     return False
+
+
+def status_announce_update(*, status_id: int) -> None:
+    """Stream ``status.update`` (the status as it is now) to its author and their followers."""
+    row = Status.objects.filter(id=status_id, deleted_at__isnull=True).values_list("account_id", flat=True).first()
+    entity = streaming.status_entity(status_id) if row is not None else None
+    if entity is None:
+        return
+    streaming.announce_update(entity=entity, reader_ids=[row], author_ids=set(), event="status.update")
+    for follower_ids in _follower_batches(row, active_only=True):
+        streaming.announce_update(entity=entity, reader_ids=follower_ids, author_ids={row}, event="status.update")

@@ -4,8 +4,9 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from feed import errors
-from feed.models import Favourite, Status
+from feed.models import Favourite, Notification, Status
 from feed.services.counters import counters_increment_on_commit
+from feed.services.notifications import notify
 from feed.services.statuses import status_created_effects, status_delete, visible_status
 
 User = get_user_model()
@@ -25,6 +26,8 @@ def status_favourite(*, account: User, status_id) -> Status:
         _, created = Favourite.objects.get_or_create(account=account, status=status)
         if created:
             counters_increment_on_commit([("s", status.id, "favourites_count", 1)])
+            notify(recipient_id=status.account_id, from_account_id=account.id, type=Notification.Type.FAVOURITE,
+                   status_id=status.id)
     return status
 
 
@@ -56,6 +59,8 @@ def status_reblog(*, account: User, status_id, visibility=None) -> Status:
             reblog = Status.objects.create(account=account, reblog_of=status, visibility=visibility)
             status_created_effects(reblog)
             counters_increment_on_commit([("s", status.id, "reblogs_count", 1)])
+            notify(recipient_id=status.account_id, from_account_id=account.id, type=Notification.Type.REBLOG,
+                   status_id=status.id)
     except IntegrityError:
         existing = Status.objects.filter(account=account, reblog_of=status, deleted_at__isnull=True).first()
         if existing is None:

@@ -4,9 +4,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from core.ids import parse_id
 from feed import errors, store
-from feed.models import Block, Follow, Mute
-from feed.services.statuses import parse_id
+from feed.models import Block, Follow, Mute, Notification
+from feed.services.notifications import notify
 
 User = get_user_model()
 
@@ -14,7 +15,7 @@ User = get_user_model()
 def account_get(*, account_id) -> User:
     """An active user by id; raises NotFound."""
     parsed = parse_id(account_id)
-    user = User.objects.filter(id=parsed, is_active=True).first() if parsed else None
+    user = User.objects.filter(id=parsed, is_active=True).first() if parsed is not None else None
     if user is None:
         raise errors.record_not_found()
     return user
@@ -62,6 +63,7 @@ def account_follow(*, account: User, target_id) -> User:
         if created:
             follower_id, followee_id = account.id, target.id
             transaction.on_commit(lambda: _follow_changed(follower_id, followee_id, 1), robust=True)
+            notify(recipient_id=target.id, from_account_id=account.id, type=Notification.Type.FOLLOW)
     return target
 
 

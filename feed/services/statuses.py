@@ -7,28 +7,18 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.ids import parse_id
 from feed import errors, store
-from feed.models import MAX_STATUS_CHARS, FeedAccount, Status
+from feed.models import MAX_STATUS_CHARS, FeedAccount, MediaAttachment, Status, StatusTag
+from feed.presenters import hashtags, mentioned_usernames
 from feed.selectors import status_cache_refresh
 from feed.services.counters import counters_increment_on_commit
+from feed.services.media import media_for_status
+from feed.services.notifications import notify_mentions
 
 User = get_user_model()
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 512
-
-
-def parse_id(value) -> int | None:
-    """A Snowflake id from a path or parameter; None when it cannot name a row (not a positive
-    integer below 2**63)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
-        number = int(value)
-    else:
-        return None
-    return number if 0 < number < 2**63 else None
 
 
 def enqueue_on_commit(task, **kwargs) -> None:
@@ -61,7 +51,7 @@ def _validate(text, visibility, media_ids) -> tuple[str, str]:
         text = ""
     if not isinstance(text, str):
         raise errors.validation_failed("status", "Text must be a string")
-    if not text.strip():
+    if not text.strip() and not media_ids:
         raise errors.validation_failed("status", "Text can't be blank")
     if "\x00" in text:
         raise errors.validation_failed("status", "Text must not contain NUL characters")
@@ -70,8 +60,6 @@ def _validate(text, visibility, media_ids) -> tuple[str, str]:
     visibility = visibility or Status.Visibility.PUBLIC
     if visibility not in Status.Visibility.values:
         raise errors.validation_failed("visibility", "Visibility must be public or unlisted")
-    if media_ids:
-        raise errors.validation_failed("media_ids", "Media attachments are unknown")
     return text, visibility
 
 
@@ -81,8 +69,11 @@ def status_publish(*, account: User, text, in_reply_to_id=None, visibility=None,
 
     The same ``idempotency_key`` from the same account returns the first status (``created``
     False), also when retries race: a unique constraint decides. Raises ApplicationError 422
-    (``validation_failed``) for an empty or over-long text, an unknown visibility, media, or a
-    reply to a status that does not exist or is not visible to the account.
+    (``validation_failed``) for an empty (without media) or over-long text, an unknown
+    visibility, a reply to a status that does not exist or is not visible to the account, and
+    ``media_ids`` naming more than four, unknown, someone else's, already attached or unprocessed
+    attachments (each attachment goes to one status only, also when two publishes race).
+    Mentioned accounts are notified; #hashtags are recorded for tag timelines.
     """
     text, visibility = _validate(text, visibility, media_ids)
     key = _idempotency_hash(idempotency_key)
@@ -102,7 +93,12 @@ def status_publish(*, account: User, text, in_reply_to_id=None, visibility=None,
                 account=account, text=text, visibility=visibility, idempotency_key=key,
                 in_reply_to=parent, in_reply_to_account_id=parent.account_id if parent else None,
             )
+            _attach_media(status, media_ids)
+            tags = hashtags(text)
+            if tags:
+                StatusTag.objects.bulk_create([StatusTag(status=status, name=t[:100]) for t in tags])
             status_created_effects(status)
+            notify_mentions(status=status, usernames=mentioned_usernames(text))
             if parent:
                 counters_increment_on_commit([("s", parent.id, "replies_count", 1)])
     except IntegrityError:
@@ -111,6 +107,19 @@ def status_publish(*, account: User, text, in_reply_to_id=None, visibility=None,
             raise
         return existing, False
     return status, True
+
+
+def _attach_media(status: Status, media_ids) -> None:
+    attachments = media_for_status(account=status.account, media_ids=media_ids)
+    if not attachments:
+        return
+    # Conditional: of two statuses racing for an attachment only one takes it (the other rolls back).
+    taken = MediaAttachment.objects.filter(id__in=[m.id for m in attachments], status__isnull=True).update(
+        status=status)
+    if taken != len(attachments):
+        raise errors.validation_failed("media_ids", "Media attachments are unknown")
+    Status.objects.filter(id=status.id).update(has_media=True)
+    status.has_media = True
 
 
 def status_created_effects(status: Status) -> None:
