@@ -358,6 +358,14 @@ DISPATCH_WEIGHT_DISTANCE = float(os.environ.get("DISPATCH_WEIGHT_DISTANCE") or 0
 DISPATCH_WEIGHT_RATING = float(os.environ.get("DISPATCH_WEIGHT_RATING") or 2.0)
 DISPATCH_OFFER_SECONDS = int(os.environ.get("DISPATCH_OFFER_SECONDS") or 15)
 DRIVER_STALE_SECONDS = int(os.environ.get("DRIVER_STALE_SECONDS") or 30)
+# Batched assignment: where fewer than DISPATCH_BATCH_SUPPLY free drivers are near a new request,
+# requests of one area and vehicle type gathered for DISPATCH_BATCH_SECONDS are assigned together
+# (minimum total pickup ETA); 0 turns batching off.
+DISPATCH_BATCH_SECONDS = float(os.environ.get("DISPATCH_BATCH_SECONDS") or 2.0)
+DISPATCH_BATCH_SUPPLY = int(os.environ.get("DISPATCH_BATCH_SUPPLY") or 3)
+# Live tracking: at most one driver.location frame per ride this often; share links live this long.
+RIDES_LOCATION_PUBLISH_SECONDS = float(os.environ.get("RIDES_LOCATION_PUBLISH_SECONDS") or 1.0)
+RIDES_SHARE_SECONDS = int(os.environ.get("RIDES_SHARE_SECONDS") or 4 * 3600)
 DRIVER_MOVE_THRESHOLD_M = float(os.environ.get("DRIVER_MOVE_THRESHOLD_M") or 50.0)
 # ETA without a routing engine: great-circle × road factor / speed at the local hour.
 RIDES_ROAD_FACTOR = float(os.environ.get("RIDES_ROAD_FACTOR") or 1.3)

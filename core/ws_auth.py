@@ -10,12 +10,17 @@ browser sends the session cookie by itself, so
 - a present ``Origin`` must be allowed (``origin_allowed``), whatever the credentials;
 - a socket without ``Origin`` is accepted only with a token (native apps, bots, scripts).
 
+A route may let sockets without credentials through (``allow_anonymous``): they reach the
+consumer as AnonymousUser, which decides (e.g. by a share link's own token); a cookie still
+counts only with an allowed Origin, and a wrong token is still refused.
+
 A refused origin fails the handshake (HTTP 403). Missing or wrong credentials are
 accepted and then closed with 4401, so a client can tell "log in again" apart. A token
 socket is checked again at each frame it sends: once its token is rotated or revoked,
 the next frame closes it with 4401 instead of reaching the consumer.
 """
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddlewareStack
@@ -28,6 +33,21 @@ from core.authentication import claims_token
 from core.tokens import auser_id_for_token, parse_authorization
 
 UNAUTHENTICATED_CLOSE_CODE = 4401
+
+_anonymous_paths: list[re.Pattern] = []
+
+
+def allow_anonymous(path_pattern: str) -> None:
+    """Let sockets whose path fully matches ``path_pattern`` (a regex, e.g. ``/ws/x/[0-9]+/``) in
+    without credentials; their consumer must check access itself."""
+    compiled = re.compile(path_pattern)
+    if compiled not in _anonymous_paths:
+        _anonymous_paths.append(compiled)
+
+
+def _anonymous_allowed(scope) -> bool:
+    path = scope.get("path", "")
+    return any(pattern.fullmatch(path) for pattern in _anonymous_paths)
 
 
 def origin_allowed(origin: str, host: str | None = None) -> bool:
@@ -114,9 +134,15 @@ class _RequireUser:
         if key is not None:
             scope["user"] = await _user_for_token(key)
         elif origin is None:
+            if _anonymous_allowed(scope):
+                scope["user"] = AnonymousUser()  # never the cookie: without an Origin it is no browser page
+                return await self.inner(scope, receive, send)
             return await _refuse_handshake(receive, send)  # a cookie without an Origin: not a browser page
         user = scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
+            if key is None and _anonymous_allowed(scope):
+                scope["user"] = AnonymousUser()
+                return await self.inner(scope, receive, send)
             return await _close_unauthenticated(receive, send)
         if key is not None:
             receive = _closing_when_revoked(receive, send, key, user.pk)

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from core.pagination import PageNumberPagination
 from rides import errors, geo, selectors
-from rides.services import dispatch, drivers, pricing, trips
+from rides.services import dispatch, drivers, pricing, sharing, trips
 
 ROLES = ("rider", "driver")
 VEHICLE_TYPES = ["economy", "comfort", "xl"]
@@ -120,6 +120,14 @@ class DeclineOut(serializers.Serializer):
 
 class CancelIn(serializers.Serializer):
     reason = serializers.CharField(required=False, max_length=500)
+    seen_status = serializers.ChoiceField(
+        required=False, choices=["requested", "offered", "accepted", "arrived", "in_progress"],
+        help_text="The status the caller saw; if the ride moved on since, 409 status_changed and nothing changes")
+
+
+class ShareOut(serializers.Serializer):
+    url = serializers.URLField()
+    expires_at = serializers.DateTimeField()
 
 
 class RateIn(serializers.Serializer):
@@ -278,8 +286,18 @@ class RideCancelView(APIView):
     @extend_schema(summary="Cancel (rider or assigned driver); a late rider cancellation has a fee",
                    request=CancelIn, responses=RideOut)
     def post(self, request, ride_id: str):
-        ride = trips.ride_cancel(user=request.user, ride_id=ride_id, reason=_body(request).get("reason"))
+        data = _body(request)
+        ride = trips.ride_cancel(user=request.user, ride_id=ride_id, reason=data.get("reason"),
+                                 seen_status=data.get("seen_status"))
         return Response(_ride_out(ride))
+
+
+class RideShareView(APIView):
+    @extend_schema(summary="A read-only live-tracking link for someone without an account (rider only)",
+                   request=None, responses={201: ShareOut})
+    def post(self, request, ride_id: str):
+        link = sharing.ride_share(user=request.user, ride_id=ride_id)
+        return Response({"url": link.url, "expires_at": link.expires_at.isoformat()}, status=status.HTTP_201_CREATED)
 
 
 class RideRateView(APIView):

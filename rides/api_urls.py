@@ -20,4 +20,5 @@ urlpatterns = [
     re_path(_RIDE + "/decline$", api.RideDeclineView.as_view(), name="rides-decline"),
     re_path(_RIDE + "/cancel$", api.RideCancelView.as_view(), name="rides-cancel"),
     re_path(_RIDE + "/rate$", api.RideRateView.as_view(), name="rides-rate"),
+    re_path(_RIDE + "/share$", api.RideShareView.as_view(), name="rides-share-link"),
 ]

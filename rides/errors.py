@@ -21,6 +21,10 @@ class RideError(StrEnum):
     OFFER_EXPIRED = "offer_expired"
     NOT_RATEABLE = "not_rateable"
     ALREADY_RATED = "already_rated"
+    STATUS_CHANGED = "status_changed"
+    READ_ONLY = "read_only"
+    UNKNOWN_TYPE = "unknown_type"
+    INTERNAL = "internal"
 
 
 def ride_not_found() -> NotFound:
@@ -71,3 +75,10 @@ def not_rateable(current: str) -> ApplicationError:
 
 def already_rated() -> ApplicationError:
     return ApplicationError("You have already rated this ride.", RideError.ALREADY_RATED, status=409)
+
+
+def status_changed(seen: str, current: str) -> ApplicationError:
+    error = ApplicationError(f"The ride is {current} now, no longer {seen}; look again and retry.",
+                             RideError.STATUS_CHANGED, status=409, seen_status=seen)
+    error.extra["status"] = current
+    return error

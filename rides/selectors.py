@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 import h3
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from rides import errors, geo, store
-from rides.models import DriverProfile, Ride, ServiceArea, VehicleType
+from core.ids import parse_id
+from rides import errors, events, geo, store
+from rides.models import DRIVER_ACTIVE, RIDER_ACTIVE, DriverProfile, Ride, RideStatus, ServiceArea, VehicleType
 
 User = get_user_model()
 
@@ -123,6 +126,14 @@ def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehic
              "eta_s": geo.eta_seconds(distance)} for h, distance in rounded]
 
 
+def free_driver_count(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m: float,
+                      limit: int) -> int:
+    """How many free, fresh drivers are within ``radius_m`` (counting stops at ``limit``)."""
+    hits = store.geo_search(area=area, vehicle_type=vehicle_type, lat=lat, lng=lng, radius_m=radius_m,
+                            count=SEARCH_COUNT + limit)
+    return min(limit, len(_available(hits, time.time())))
+
+
 def nearest_pickup_eta(*, area: str, vehicle_type: str, lat: float, lng: float) -> int | None:
     for radius in settings.DISPATCH_RADII_M:
         hits = _available(store.geo_search(area=area, vehicle_type=vehicle_type, lat=lat, lng=lng,
@@ -230,3 +241,108 @@ def ride_payload(ride: Ride) -> dict:
         "cancel_reason": ride.cancel_reason or None,
         "receipt": receipt_payload(ride),
     }
+
+
+# --- live tracking ---------------------------------------------------------------------
+# Share tokens are signed (HMAC with SECRET_KEY, a timestamp inside): unguessable and unforgeable.
+SHARE_SALT = "rides.share"
+MAX_SHARE_TOKEN_LENGTH = 200
+
+
+def ride_for_share(token) -> Ride | None:
+    """The ride a share link's ``token`` shows, while the link is valid and the ride has not
+    ended; None for a forged, expired or dead link. The share page and the share socket call this."""
+    if not isinstance(token, str) or not token or len(token) > MAX_SHARE_TOKEN_LENGTH:
+        return None
+    try:
+        payload = signing.loads(token, salt=SHARE_SALT, max_age=settings.RIDES_SHARE_SECONDS)
+    except signing.BadSignature:  # SignatureExpired is one
+        return None
+    ride_id = parse_id(payload.get("ride")) if isinstance(payload, dict) else None
+    if ride_id is None:
+        return None
+    return _with_relations(Ride.objects.filter(pk=ride_id, status__in=RIDER_ACTIVE)).first()
+
+
+class WatchRole:
+    RIDER = "rider"
+    DRIVER = "driver"
+    STAFF = "staff"
+    SHARE = "share"
+
+
+def ride_watch_role(*, user, ride_id, share_token=None) -> tuple[Ride, str] | None:
+    """Who may watch a ride live: its rider, its driver (offered or assigned), staff, or the
+    holder of a live share link of this very ride. None for anyone else (and unknown rides)."""
+    ride_id = parse_id(ride_id)
+    if ride_id is None:
+        return None
+    if user is not None and user.is_authenticated:
+        ride = Ride.objects.filter(_visible_to(user), pk=ride_id).first()
+        if ride is not None:
+            role = WatchRole.RIDER if ride.rider_id == user.id else (
+                WatchRole.DRIVER if ride.driver_id == user.id else WatchRole.STAFF)
+            return ride, role
+    if share_token is not None:
+        ride = ride_for_share(share_token)
+        if ride is not None and ride.id == ride_id:
+            return ride, WatchRole.SHARE
+    return None
+
+
+def _eta_to(target: tuple[float, float], lat: float, lng: float) -> int:
+    return geo.eta_seconds(geo.great_circle_m(lat, lng, *target))
+
+
+def driver_location_frame(ride: Ride, *, lat: float, lng: float, heading: float | None) -> dict | None:
+    """``driver.location`` for a ride's watchers: the ETA is to the pickup while the driver
+    approaches, 0 once arrived and to the dropoff during the trip. None in other states."""
+    if ride.status == RideStatus.ACCEPTED:
+        eta = _eta_to((ride.pickup_lat, ride.pickup_lng), lat, lng)
+    elif ride.status == RideStatus.ARRIVED:
+        eta = 0
+    elif ride.status == RideStatus.IN_PROGRESS:
+        eta = _eta_to((ride.dropoff_lat, ride.dropoff_lng), lat, lng)
+    else:
+        return None
+    return events.driver_location(lat=lat, lng=lng, heading=heading, eta_s=eta)
+
+
+def _driver_public(ride: Ride) -> dict | None:
+    if not ride.driver_id:
+        return None
+    return events.driver_public(ride.driver, getattr(ride.driver, "driver_profile", None))
+
+
+def ride_live_state(ride_id: int) -> list[dict]:
+    """The frames a socket opening on a ride gets first: its ``ride.status``, then the assigned
+    driver's last known ``driver.location`` when there is one."""
+    ride = _with_relations(Ride.objects.filter(pk=ride_id)).first()
+    if ride is None:
+        return []
+    frames = [events.ride_status(ride, driver=_driver_public(ride), at=timezone.now())]
+    if ride.driver_id and ride.status in events.LOCATION_STATUSES:
+        position = store.driver_get(ride.driver_id)
+        if position and position.get("lat"):
+            frame = driver_location_frame(ride, lat=float(position["lat"]), lng=float(position["lng"]),
+                                          heading=float(position["heading"]) if position.get("heading") else None)
+            frames.append(frame)
+    return frames
+
+
+def driver_live_state(driver_id: int) -> list[dict]:
+    """The frames a driver's socket gets first: their open offer (unexpired) and the ride they
+    are assigned to, if any."""
+    frames = []
+    offer = Ride.objects.filter(driver_id=driver_id, status=RideStatus.OFFERED,
+                                offer_expires_at__gt=timezone.now()).first()
+    if offer is not None:
+        frames.append(events.ride_offer(offer))
+    active = _with_relations(Ride.objects.filter(driver_id=driver_id, status__in=DRIVER_ACTIVE)).first()
+    if active is not None:
+        frames.append(events.ride_status(active, driver=_driver_public(active), at=timezone.now()))
+    return frames
+
+
+def is_driver(user) -> bool:
+    return DriverProfile.objects.filter(pk=user.id).exists()

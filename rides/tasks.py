@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from rides.services.batching import rides_dispatch_batch
 from rides.services.dispatch import offer_expire, offers_expire_due, ride_dispatch, rides_dispatch_stalled
 from rides.services.drivers import drivers_sweep_stale
 from rides.services.pricing import quotes_purge_expired
@@ -11,6 +12,11 @@ from rides.services.surge import surge_recompute
 @shared_task(name="rides.dispatch", ignore_result=True)
 def dispatch_ride(ride_id: int) -> str | None:
     return ride_dispatch(ride_id=ride_id)
+
+
+@shared_task(name="rides.dispatch_batch", ignore_result=True)
+def dispatch_batch(area: str, vehicle_type: str) -> int:
+    return len(rides_dispatch_batch(area=area, vehicle_type=vehicle_type).batched)
 
 
 @shared_task(name="rides.offer_timeout", ignore_result=True)

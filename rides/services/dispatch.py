@@ -51,10 +51,11 @@ def _offer(ride_id: int, driver_id: int) -> OfferOutcome:
         if selectors.driver_has_ride(driver_id, (RideStatus.OFFERED, *DRIVER_ACTIVE)):
             return OfferOutcome.DRIVER_UNAVAILABLE
         seconds = settings.DISPATCH_OFFER_SECONDS
-        advance(ride, Action.OFFER, actor_id=None, reason="dispatch", driver_id=driver_id,
-                offer_round=ride.offer_round + 1, offer_expires_at=timezone.now() + timedelta(seconds=seconds))
+        event = advance(ride, Action.OFFER, actor_id=None, reason="dispatch", driver_id=driver_id,
+                        offer_round=ride.offer_round + 1,
+                        offer_expires_at=timezone.now() + timedelta(seconds=seconds))
         offer_round = ride.offer_round
-        transaction.on_commit(lambda: store.driver_set_state(driver_id, DriverState.OFFERED))
+        transaction.on_commit(lambda: store.driver_set_state(driver_id, DriverState.OFFERED, version=event.id))
         transaction.on_commit(lambda: offer_timeout.apply_async((ride_id, offer_round), countdown=seconds))
     return OfferOutcome.OFFERED
 
@@ -105,9 +106,10 @@ def _give_up(ride_id: int, round_seen: int) -> RideStatus:
         return ride.status
 
 
-def release_driver(driver_id: int | None, ride_id: int) -> None:
+def release_driver(driver_id: int | None, ride_id: int, event: RideEvent) -> None:
+    """After commit, free the driver the transition ``event`` took off the ride."""
     if driver_id:
-        transaction.on_commit(lambda: store.offer_finish(driver_id, ride_id, DriverState.FREE))
+        transaction.on_commit(lambda: store.offer_finish(driver_id, ride_id, DriverState.FREE, event.id))
 
 
 def ride_accept(*, driver: User, ride_id) -> Ride:
@@ -128,8 +130,9 @@ def ride_accept(*, driver: User, ride_id) -> Ride:
                 raise errors.offer_expired()
             if is_allowed(Action.ACCEPT, ride.status) and selectors.driver_has_ride(driver.id, DRIVER_ACTIVE):
                 raise errors.driver_busy()
-            advance(ride, Action.ACCEPT, actor_id=driver.id, accepted_at=timezone.now(), offer_expires_at=None)
-            transaction.on_commit(lambda: store.offer_finish(driver.id, ride.id, DriverState.BUSY))
+            event = advance(ride, Action.ACCEPT, actor_id=driver.id, accepted_at=timezone.now(),
+                            offer_expires_at=None)
+            transaction.on_commit(lambda: store.offer_finish(driver.id, ride.id, DriverState.BUSY, event.id))
     except IntegrityError:
         raise errors.driver_busy() from None
     return ride
@@ -144,9 +147,9 @@ def ride_decline(*, driver: User, ride_id, reason: str = "") -> Ride:
         ride = lock_ride(ride_id)
         if ride.driver_id != driver.id:
             raise errors.ride_not_found()
-        advance(ride, Action.DECLINE, actor_id=driver.id, reason=reason or "declined", driver=None,
-                offer_expires_at=None)
-        release_driver(driver.id, ride.id)
+        event = advance(ride, Action.DECLINE, actor_id=driver.id, reason=reason or "declined", driver=None,
+                        offer_expires_at=None)
+        release_driver(driver.id, ride.id, event)
         enqueue_dispatch(ride.id)
     return ride
 
@@ -163,9 +166,9 @@ def offer_expire(*, ride_id: int, offer_round: int) -> bool:
                 or ride.offer_expires_at > timezone.now()):
             return False
         driver_id = ride.driver_id
-        advance(ride, Action.OFFER_TIMEOUT, actor_id=None, reason="offer timed out", driver=None,
-                offer_expires_at=None)
-        release_driver(driver_id, ride.id)
+        event = advance(ride, Action.OFFER_TIMEOUT, actor_id=None, reason="offer timed out", driver=None,
+                        offer_expires_at=None)
+        release_driver(driver_id, ride.id, event)
         enqueue_dispatch(ride.id)
     return True
 

@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from rides import errors, geo, selectors, store
+from rides import errors, events, geo, selectors, store
 from rides.models import DRIVER_ACTIVE, DriverProfile, RideStatus, VehicleType
 from rides.store import DriverState
 
@@ -110,7 +110,9 @@ def driver_location(*, user: User, data) -> int:
     Points older than the newest already stored only refresh the last-seen time. The GEO index
     moves only when the driver moved at least ``DRIVER_MOVE_THRESHOLD_M`` from where it was
     indexed or changed service area; outside every area the driver stays online but leaves search.
-    Raises FieldError naming the bad field, ``driver_offline`` (409).
+    A driver on a ride sends the newest position to the ride's watchers (``driver.location``, at
+    most once per ``RIDES_LOCATION_PUBLISH_SECONDS``). The HTTP endpoint and the driver's socket
+    both call this. Raises FieldError naming the bad field, ``driver_offline`` (409).
     """
     now = time.time()
     points = parse_points(data, now)
@@ -136,7 +138,18 @@ def driver_location(*, user: User, data) -> int:
         fields |= {"ilat": lat, "ilng": lng}
     store.driver_put(driver_id=user.id, fields=fields, area=area, vehicle_type=vehicle_type, lat=lat, lng=lng,
                      seen=now, reindex=reindex, previous=current)
+    if current.get("state") == DriverState.BUSY:
+        _announce_position(user.id, lat=lat, lng=lng, heading=newest["heading"])
     return len(points)
+
+
+def _announce_position(driver_id: int, *, lat: float, lng: float, heading: float | None) -> None:
+    ride = selectors.driver_has_ride(driver_id, events.LOCATION_STATUSES)
+    if ride is None or not store.location_publish_slot(ride.id, settings.RIDES_LOCATION_PUBLISH_SECONDS):
+        return
+    frame = selectors.driver_location_frame(ride, lat=lat, lng=lng, heading=heading)
+    if frame is not None:
+        events.location_announce(ride_id=ride.id, driver_id=driver_id, frame=frame)
 
 
 def drivers_sweep_stale(now: float | None = None) -> int:

@@ -11,7 +11,8 @@ from django.utils import timezone
 from rides import errors, geo, selectors, store
 from rides.errors import RideError
 from rides.models import RIDER_ACTIVE, DriverProfile, Quote, Rating, Ride, RideStatus
-from rides.services.dispatch import enqueue_dispatch, release_driver
+from rides.services import batching
+from rides.services.dispatch import release_driver
 from rides.services.drivers import parse_vehicle_type
 from rides.services.lifecycle import advance, lock_driver, lock_ride
 from rides.services.pricing import fare_for, quote_create
@@ -71,7 +72,7 @@ def ride_request(*, rider: User, pickup, dropoff, vehicle_type, quote_id=None) -
                 surge_multiplier=quote.surge_multiplier, distance_m=quote.distance_m, duration_s=quote.duration_s,
                 currency=quote.currency,
             )
-            enqueue_dispatch(ride.id)
+            batching.enqueue_request(ride)
     except IntegrityError:
         active = Ride.objects.filter(rider=rider, status__in=RIDER_ACTIVE).first()
         if active:
@@ -87,9 +88,9 @@ def _driver_step(*, driver: User, ride_id, action: Action, **fields) -> Ride:
             raise errors.ride_not_found()
         if action is Action.COMPLETE:
             fields |= _receipt(ride, completed_at=fields["completed_at"])
-        advance(ride, action, actor_id=driver.id, **fields)
+        event = advance(ride, action, actor_id=driver.id, **fields)
         if action is Action.COMPLETE:
-            transaction.on_commit(lambda: store.driver_set_state(driver.id, DriverState.FREE))
+            transaction.on_commit(lambda: store.driver_set_state(driver.id, DriverState.FREE, version=event.id))
     return ride
 
 
@@ -138,13 +139,28 @@ def _text(value, field: str, limit: int) -> str:
     return value.strip()
 
 
-def ride_cancel(*, user: User, ride_id, reason=None) -> Ride:
+def _seen_status(value) -> str | None:
+    if value is None:
+        return None
+    if value not in RideStatus.values:
+        raise errors.invalid("seen_status", f"One of {', '.join(RideStatus.values)}.")
+    return value
+
+
+def ride_cancel(*, user: User, ride_id, reason=None, seen_status=None) -> Ride:
     """The rider (``requested|offered|accepted|arrived``) or the assigned driver (``accepted|arrived``)
     cancels. A rider cancelling late pays ``RIDES_CANCELLATION_FEE``, kept on the receipt.
 
-    Raises FieldError (reason), NotFound (not a party), ``invalid_transition`` (409).
+    ``seen_status`` is the status the caller last saw: when the ride has moved on since (e.g. a
+    driver accepted while the rider tapped cancel), nothing changes and the caller gets 409
+    ``status_changed`` with the current status to decide again, so of a cancel and an accept that
+    race exactly one succeeds. Without it a cancel applies to whatever state allows it.
+
+    Raises FieldError (reason, seen_status), NotFound (not a party), ``invalid_transition`` /
+    ``status_changed`` (409).
     """
     reason = _text(reason, "reason", MAX_REASON_LENGTH)
+    seen_status = _seen_status(seen_status)
     with transaction.atomic():
         ride = lock_ride(ride_id)
         if user.id == ride.rider_id:
@@ -153,12 +169,14 @@ def ride_cancel(*, user: User, ride_id, reason=None) -> Ride:
             action, by = Action.DRIVER_CANCEL, "driver"
         else:
             raise errors.ride_not_found()
+        if seen_status is not None and seen_status != ride.status:
+            raise errors.status_changed(seen_status, ride.status)
         now = timezone.now()
         fee = _cancellation_fee(ride, now) if by == "rider" else Decimal(0)
         driver_id = ride.driver_id
-        advance(ride, action, actor_id=user.id, reason=reason, cancelled_at=now, cancelled_by=by,
-                cancel_reason=reason, cancellation_fee=fee, fare_total=fee, offer_expires_at=None)
-        release_driver(driver_id, ride.id)
+        event = advance(ride, action, actor_id=user.id, reason=reason, cancelled_at=now, cancelled_by=by,
+                        cancel_reason=reason, cancellation_fee=fee, fare_total=fee, offer_expires_at=None)
+        release_driver(driver_id, ride.id, event)
     return ride
 
 

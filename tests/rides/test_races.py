@@ -122,3 +122,64 @@ def test_two_ratings_of_one_side_at_once_store_one(rider, make_driver, client_fo
     assert sorted(r.status_code for r in responses) == [201, 409]
     driver.driver_profile.refresh_from_db()
     assert (driver.driver_profile.rating_count, float(driver.driver_profile.rating)) == (1, 4.0)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_cancel_carrying_the_status_the_rider_saw_and_a_racing_accept_end_with_exactly_one_success(
+        rider, make_driver, client_for, attempt):
+    driver = make_driver(offset(PICKUP, 200))
+    ride = _request(rider)
+    assert ride.status == RideStatus.OFFERED
+    calls = [
+        lambda: client_for(driver).post(f"{BASE}/{ride.id}/accept"),
+        lambda: client_for(rider).post(f"{BASE}/{ride.id}/cancel", {"reason": "found another",
+                                                                   "seen_status": "offered"}, format="json"),
+    ]
+
+    accept, cancel = run_concurrently(lambda i: calls[i](), 2)
+
+    assert sorted([accept.status_code, cancel.status_code]) == [200, 409], (accept.json(), cancel.json())
+    ride.refresh_from_db()
+    if accept.status_code == 200:
+        # The rider tapped cancel on an offer that was just taken: nothing is cancelled, they see who comes.
+        assert cancel.json()["code"] == "status_changed"
+        assert (cancel.json()["status"], cancel.json()["seen_status"]) == ("accepted", "offered")
+        assert ride.status == RideStatus.ACCEPTED and ride.cancellation_fee == 0
+        assert store.driver_get(driver.id)["state"] == "busy"
+    else:
+        assert (accept.json()["code"], accept.json()["status"]) == ("invalid_transition", "cancelled")
+        assert ride.status == RideStatus.CANCELLED
+        assert store.driver_get(driver.id)["state"] == "free"
+    assert RideEvent.objects.filter(ride=ride).exclude(action="offer").count() == 1
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_drivers_state_follows_the_later_transition_whatever_order_their_commit_hooks_run_in(
+        rider, make_driver, django_capture_on_commit_callbacks):
+    from rides.services import dispatch, trips
+
+    driver = make_driver(offset(PICKUP, 200))
+    with django_capture_on_commit_callbacks(execute=True):
+        ride = trips.ride_request(rider=rider, pickup=as_dict(PICKUP), dropoff=as_dict(DROPOFF),
+                                  vehicle_type="economy")
+    with django_capture_on_commit_callbacks() as accepted:
+        dispatch.ride_accept(driver=driver, ride_id=ride.id)
+    with django_capture_on_commit_callbacks() as cancelled:
+        trips.ride_cancel(user=rider, ride_id=ride.id, reason="found another")
+
+    # The accept's hooks are late (a slow publish before them): the cancel's run first.
+    for hook in [*cancelled, *accepted]:
+        hook()
+
+    assert store.driver_get(driver.id)["state"] == "free"
+    assert store.offer_lock_holder(driver.id) is None
+
+
+def test_an_older_state_never_overwrites_a_newer_one(make_driver):
+    driver = make_driver(offset(PICKUP, 200))
+    assert store.driver_set_state(driver.id, "busy", version=7)
+    assert not store.driver_set_state(driver.id, "offered", version=6)
+    assert not store.offer_finish(driver.id, 1, "free", 5)
+    assert store.driver_get(driver.id)["state"] == "busy"
+    assert store.offer_finish(driver.id, 1, "free", 8)
+    assert store.driver_get(driver.id)["state"] == "free"

@@ -141,3 +141,37 @@ def test_a_driver_holding_only_an_offer_cannot_cancel_it(ride_in, client_for):
     ride, driver = ride_in(S.OFFERED)
     response = client_for(driver).post(f"{BASE}/{ride.id}/cancel", {}, format="json")
     assert response.status_code == 409 and response.json()["status"] == "offered"
+
+
+def test_a_cancel_with_the_status_the_rider_saw_applies_while_it_holds(ride_in, rider, client_for):
+    ride, _ = ride_in(RideStatus.ACCEPTED)
+    response = client_for(rider).post(f"{BASE}/{ride.id}/cancel", {"seen_status": "accepted"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(("state", "seen"), [(RideStatus.ACCEPTED, "offered"), (RideStatus.ARRIVED, "accepted"),
+                                             (RideStatus.OFFERED, "requested")])
+def test_a_cancel_of_a_ride_that_moved_on_since_the_rider_looked_is_409_and_changes_nothing(
+        ride_in, rider, client_for, state, seen):
+    ride, _ = ride_in(state)
+    response = client_for(rider).post(f"{BASE}/{ride.id}/cancel", {"seen_status": seen}, format="json")
+    assert response.status_code == 409
+    assert response.json() | {"error": ""} == {"error": "", "code": "status_changed", "status": state,
+                                               "seen_status": seen}
+    ride.refresh_from_db()
+    assert ride.status == state and not ride.events.filter(action="cancel").exists()
+
+
+@pytest.mark.parametrize("seen", ["later", 3, "", ["offered"]])
+def test_a_cancel_with_an_unknown_seen_status_is_400_naming_it(ride_in, rider, client_for, seen):
+    ride, _ = ride_in(RideStatus.OFFERED)
+    response = client_for(rider).post(f"{BASE}/{ride.id}/cancel", {"seen_status": seen}, format="json")
+    assert response.status_code == 400 and list(response.json()["fields"]) == ["seen_status"]
+    ride.refresh_from_db()
+    assert ride.status == RideStatus.OFFERED
+
+
+def test_a_stranger_learns_nothing_from_seen_status(ride_in, make_user, client_for):
+    ride, _ = ride_in(RideStatus.OFFERED)
+    response = client_for(make_user()).post(f"{BASE}/{ride.id}/cancel", {"seen_status": "requested"}, format="json")
+    assert response.status_code == 404

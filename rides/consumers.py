@@ -1,0 +1,149 @@
+"""The ride sockets: ``/ws/rides/{id}/`` (watch one ride) and ``/ws/rides/driver/`` (a driver's offers).
+
+Both send the current state first, then live frames. ``/ws/rides/{id}/`` is read-only for
+everyone (rider, driver, staff, share-link viewers with ``?share=<token>``); anyone else is
+closed with 4403 (a share token that is not valid for this ride) or 4404. A driver's socket
+may send ``{"type": "location", "lat", "lng", "heading"?, "speed"?}`` frames, handled by the
+same service as ``POST /api/v1/rides/driver/location``. A bad frame gets an ``error`` frame
+naming the field and the socket stays open.
+"""
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from core import parsers
+from core.errors import ApplicationError, error_frame
+from rides import events, selectors
+from rides.errors import RideError
+from rides.services import drivers
+
+logger = logging.getLogger(__name__)
+
+FORBIDDEN_CLOSE_CODE = 4403
+NOT_FOUND_CLOSE_CODE = 4404
+# A share viewer's socket ends with the ride (the link is dead then).
+FINISHED_CLOSE_CODE = 1000
+MAX_FRAME_BYTES = 4096
+
+
+class _RideSocket(AsyncWebsocketConsumer):
+    groups_joined: tuple[str, ...] = ()
+
+    async def send_json(self, payload: dict) -> None:
+        try:
+            await self.send(text_data=json.dumps(payload))
+        except OSError:  # the client went away; its disconnect is queued behind
+            logger.debug("rides frame to a closed socket dropped")
+
+    async def _join(self, *groups: str) -> None:
+        for group in groups:
+            await events.join(group, self.channel_name)
+        self.groups_joined = groups
+
+    async def _send_state_first(self, group: str, state, key: int) -> None:
+        """Join ``group``, then read the current state and send it as the first frames.
+
+        Joined before the read, so nothing committed afterwards is missed; live events wait in
+        the queue until this returns, so they follow the state (one may repeat it)."""
+        await self._join(group)
+        frames = await database_sync_to_async(state)(key)
+        await self.accept()
+        for frame in frames:
+            await self.send_json(frame)
+
+    async def disconnect(self, code) -> None:
+        for group in self.groups_joined:
+            await events.leave(group, self.channel_name)
+        self.groups_joined = ()
+
+    async def _parse(self, text_data, bytes_data) -> dict | None:
+        raw = text_data if text_data is not None else bytes_data
+        if raw is None or len(raw) > MAX_FRAME_BYTES:
+            await self.send_json(error_frame(f"A frame is at most {MAX_FRAME_BYTES} bytes.", RideError.INVALID))
+            return None
+        try:
+            frame = parsers.loads(raw)  # as the API decodes bodies: no NaN, bounded nesting
+        except (TypeError, ValueError):
+            await self.send_json(error_frame("The frame is not valid JSON.", RideError.INVALID))
+            return None
+        if not isinstance(frame, dict):
+            await self.send_json(error_frame("A frame is a JSON object.", RideError.INVALID))
+            return None
+        return frame
+
+
+class RideWatchConsumer(_RideSocket):
+    """``/ws/rides/{id}/``: ``ride.status`` and ``driver.location`` of one ride, read-only."""
+
+    async def connect(self) -> None:
+        ride_id = self.scope["url_route"]["kwargs"]["ride_id"]
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        share = query.get("share", [None])[0]
+        user = self.scope.get("user")
+        access = await database_sync_to_async(selectors.ride_watch_role)(user=user, ride_id=ride_id,
+                                                                         share_token=share)
+        if access is None:
+            await self.accept()  # to deliver a close code the client can read
+            await self.close(code=FORBIDDEN_CLOSE_CODE if share is not None else NOT_FOUND_CLOSE_CODE)
+            return
+        ride, self.role = access
+        self.ride_id = ride.id
+        self.user_id = user.id if user is not None and user.is_authenticated else None
+        await self._send_state_first(events.ride_group(ride.id), selectors.ride_live_state, ride.id)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        frame = await self._parse(text_data, bytes_data)
+        if frame is not None:
+            await self.send_json(error_frame("This socket is read-only.", RideError.READ_ONLY, frame.get("ref")))
+
+    async def rides_event(self, message: dict) -> None:
+        if self.role == selectors.WatchRole.DRIVER and message.get("driver") != self.user_id:
+            # The offer went to someone else: this driver follows the ride no longer.
+            await self.close(code=FORBIDDEN_CLOSE_CODE)
+            return
+        frame = message["frame"]
+        await self.send_json(frame)
+        if (self.role == selectors.WatchRole.SHARE and frame["type"] == "ride.status"
+                and frame["status"] in events.FINISHED):
+            await self.close(code=FINISHED_CLOSE_CODE)
+
+
+class DriverConsumer(_RideSocket):
+    """``/ws/rides/driver/``: a driver's offers, revocations and assigned ride; location frames in."""
+
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        if not await database_sync_to_async(selectors.is_driver)(self.user):
+            await self.accept()
+            await self.close(code=FORBIDDEN_CLOSE_CODE)  # go online once first
+            return
+        await self._send_state_first(events.driver_group(self.user.id), selectors.driver_live_state, self.user.id)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        frame = await self._parse(text_data, bytes_data)
+        if frame is None:
+            return
+        ref = frame.get("ref")
+        if frame.get("type") != "location":
+            await self.send_json(error_frame(f"Unknown frame type: {str(frame.get('type'))[:40]!r}.",
+                                             RideError.UNKNOWN_TYPE, ref))
+            return
+        point = {k: v for k, v in frame.items() if k not in ("type", "ref")}
+        if "points" in point:
+            await self.send_json(error_frame("points: one position per frame.", RideError.INVALID, ref,
+                                             fields={"points": ["One position per frame."]}))
+            return
+        try:
+            await database_sync_to_async(drivers.driver_location)(user=self.user, data=point)
+        except ApplicationError as exc:
+            await self.send_json(exc.as_frame(ref))
+        except Exception:
+            logger.exception("driver location frame failed")
+            await self.send_json(error_frame("The server could not handle this frame.", RideError.INTERNAL, ref))
+
+    async def rides_event(self, message: dict) -> None:
+        await self.send_json(message["frame"])
