@@ -9,8 +9,15 @@ PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 WEB_CONCURRENCY ?= 2
 CELERY_CONCURRENCY ?= 2
 PYTEST_WORKERS ?= 2
+# `make cluster`: WEB_NODES uvicorns (WEB_CONCURRENCY workers each) and WORKER_NODES Celery workers
+# behind HAProxy on CLUSTER_HOST:CLUSTER_PORT, against DATABASE_URL and REDIS_URL (both required).
+WEB_NODES ?= 2
+WORKER_NODES ?= 2
+CLUSTER_HOST ?= $(HOST)
+CLUSTER_PORT ?= $(PORT)
+CLUSTER_TEST_TIMEOUT ?= 600
 
-.PHONY: install run test lint format superuser bench clean
+.PHONY: install run test lint format superuser bench clean cluster cluster-test
 
 install: $(VENV)/.installed
 
@@ -42,6 +49,22 @@ format: install
 superuser: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createsuperuser
+
+# Several web and worker nodes on this machine behind HAProxy (installed from Debian when missing).
+cluster: install
+	@$(PY) -c 'import os, sys; from core.cluster import ClusterError, require_shared_backends as r; \
+	  exec("try: r(os.environ)\nexcept ClusterError as e: sys.exit(f\"make cluster: {e}\")")'
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || \
+		(DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null)
+	WEB_NODES=$(WEB_NODES) WORKER_NODES=$(WORKER_NODES) CLUSTER_HOST=$(CLUSTER_HOST) CLUSTER_PORT=$(CLUSTER_PORT) \
+		WEB_CONCURRENCY=$(WEB_CONCURRENCY) CELERY_CONCURRENCY=$(CELERY_CONCURRENCY) \
+		$(PY) -m core.cluster
+
+# The cluster suite (tests/cluster): real nodes against CLUSTER_DATABASE_URL and CLUSTER_REDIS_URL.
+cluster-test: install
+	@command -v haproxy >/dev/null || test -x /usr/sbin/haproxy || \
+		(DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null)
+	timeout --kill-after=30 $(CLUSTER_TEST_TIMEOUT) $(PY) -m pytest -p no:cacheprovider tests/cluster $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m bench

@@ -3,9 +3,13 @@
 - ``chat:presence:{user}``: exists while the user is online (60 s TTL, refreshed by activity).
 - ``chat:sockets:{user}``: open sockets of the user, so several devices count as one presence.
 - ``chat:receipts:{user}``: hash ``d:{conversation}`` / ``r:{conversation}`` -> delivered / read seq,
-  only ever raised (Lua max); ``chat:receipts:dirty`` lists users whose pointers await a flush.
+  only ever raised (Lua max); ``chat:receipts:dirty`` lists users whose pointers await a flush;
+  ``chat:receipts:flushing`` (sorted set, score = deadline) holds the users a flusher took, until it
+  is done: a flusher that dies leaves them there and the next flush past the deadline takes them again.
 - ``chat:typing:{conversation}:{user}``: throttles typing events.
 """
+
+import time
 
 from core.redis import get_async_redis, get_redis
 
@@ -16,6 +20,8 @@ SOCKETS_TTL = 180
 RECEIPTS_TTL = 7 * 86400
 TYPING_THROTTLE_SECONDS = 2
 RECEIPTS_DIRTY_KEY = "chat:receipts:dirty"
+RECEIPTS_FLUSHING_KEY = "chat:receipts:flushing"
+RECEIPTS_FLUSH_DEADLINE_SECONDS = 60  # far longer than a flush of one batch takes
 
 
 def presence_key(user_id: int) -> str:
@@ -143,9 +149,35 @@ def receipt_pointers_many(user_ids: list[int], conversation_id: int) -> dict[int
     }
 
 
-def dirty_receipt_users_pop(count: int) -> list[int]:
-    """Take up to ``count`` users off the dirty set (SPOP: each is handed to one flusher)."""
-    return [int(v) for v in get_redis().spop(RECEIPTS_DIRTY_KEY, count) or []]
+# KEYS: dirty set, flushing zset. ARGV: count, now, deadline. Users a dead flusher left past their
+# deadline go back to the dirty set first; then up to ``count`` users move to the flushing set.
+_TAKE_DIRTY = """
+local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[1]))
+if #stale > 0 then
+  redis.call('SADD', KEYS[1], unpack(stale))
+  redis.call('ZREM', KEYS[2], unpack(stale))
+end
+local users = redis.call('SPOP', KEYS[1], tonumber(ARGV[1]))
+for _, user in ipairs(users) do redis.call('ZADD', KEYS[2], ARGV[3], user) end
+return users
+"""
+
+
+def dirty_receipt_users_pop(count: int, *, now: float | None = None) -> list[int]:
+    """Take up to ``count`` dirty users for one flusher (SPOP: each to one flusher at a time).
+
+    They stay in the flushing set until ``dirty_receipt_users_done``; if the flusher dies first,
+    they are handed out again once ``RECEIPTS_FLUSH_DEADLINE_SECONDS`` have passed.
+    """
+    now = time.time() if now is None else now
+    users = get_redis().eval(_TAKE_DIRTY, 2, RECEIPTS_DIRTY_KEY, RECEIPTS_FLUSHING_KEY, count, repr(now),
+                             repr(now + RECEIPTS_FLUSH_DEADLINE_SECONDS))
+    return [int(v) for v in users or []]
+
+
+def dirty_receipt_users_done(user_ids: list[int]) -> None:
+    if user_ids:
+        get_redis().zrem(RECEIPTS_FLUSHING_KEY, *user_ids)
 
 
 def dirty_receipt_user_take(user_id: int) -> bool:

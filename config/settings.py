@@ -219,6 +219,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # the worker's 1 s BRPOP.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_CONNECT_TIMEOUT, "socket_timeout": 5}
 CELERY_TASK_ACKS_LATE = True
+# A task taken by a worker that dies (a lost node) goes back to the queue after this long instead of
+# Redis' default hour; tasks are idempotent, so one redelivered while still running is harmless.
+# Keep it above the longest task and the longest countdown (a ride offer's timeout).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
@@ -289,6 +293,8 @@ REST_FRAMEWORK = {
 MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "64"))
 # Links one signed-in user may create per minute (anonymous callers: 20 per minute per IP).
 SHORTENER_CREATE_PER_MINUTE = int(os.environ.get("SHORTENER_CREATE_PER_MINUTE", "100"))
+# A click read by a consumer that then died is taken over by another after this long unacknowledged.
+SHORTENER_CLAIM_IDLE_SECONDS = float(os.environ.get("SHORTENER_CLAIM_IDLE_SECONDS", "30"))
 SPECTACULAR_SETTINGS = {
     "TITLE": "Systems API",
     "DESCRIPTION": "URL shortener, news feed, chat and ride dispatch.",

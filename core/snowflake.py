@@ -2,7 +2,10 @@
 
 The worker id comes from ``settings.WORKER_ID`` or is claimed atomically in Redis
 (``SET NX`` with a lease renewed in the background), so two live processes never
-share one. Within a process ids strictly increase, even when the wall clock steps
+share one. A generator bound to a lease issues ids only while the lease is known to be
+held: past its last confirmed expiry (renewals failed, say while Redis was unreachable) the
+next id first renews or re-claims it in Redis, and fails rather than risk an id another
+process may now hold. Within a process ids strictly increase, even when the wall clock steps
 back: the generator waits for the clock to pass the last timestamp it used.
 """
 
@@ -19,6 +22,9 @@ SEQUENCE_BITS = 12
 MAX_WORKER = (1 << WORKER_BITS) - 1
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
 LEASE_SECONDS = 60
+# A lease is trusted for this much less than its TTL: the TTL started in Redis a little after
+# the clock read before the command, and a slow round trip must not stretch it.
+LEASE_MARGIN_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -41,10 +47,11 @@ def _now_ms() -> int:
 
 
 class SnowflakeGenerator:
-    def __init__(self, worker_id: int, clock=_now_ms, sleep=time.sleep):
+    def __init__(self, worker_id: int, clock=_now_ms, sleep=time.sleep, lease: "WorkerLease | None" = None):
         if not 0 <= worker_id <= MAX_WORKER:
             raise ValueError(f"worker id must be in 0..{MAX_WORKER}")
         self.worker_id = worker_id
+        self.lease = lease
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -61,6 +68,8 @@ class SnowflakeGenerator:
             self._sequence = MAX_SEQUENCE
 
     def next_id(self) -> int:
+        if self.lease is not None:
+            self.lease.ensure_held()  # may move this generator to another id (on_change)
         with self._lock:
             now = self._clock()
             if now < self._last_ms:  # the clock stepped back: wait, never reuse
@@ -90,16 +99,34 @@ class WorkerLease:
     moves to a free id (``on_change`` tells the generator) rather than share one.
     """
 
-    def __init__(self, redis_client, key_for, on_change=None):
+    def __init__(self, redis_client, key_for, on_change=None, monotonic=time.monotonic):
         self._redis = redis_client
         self._key_for = key_for
         self._token = secrets.token_hex(8)
+        self._monotonic = monotonic
+        self._held_until = float("-inf")
+        self._keep_lock = threading.Lock()
         self.on_change = on_change
         self.worker_id: int | None = None
 
+    def _confirmed(self, since: float) -> None:
+        self._held_until = since + LEASE_SECONDS - LEASE_MARGIN_SECONDS
+
+    def ensure_held(self) -> int:
+        """The worker id, once the lease is known to be ours; renews (or moves) it in Redis when
+        its last confirmation has run out. Raises if Redis cannot confirm it: no id is safe then."""
+        if self._monotonic() < self._held_until:
+            return self.worker_id
+        with self._keep_lock:
+            if self._monotonic() < self._held_until:
+                return self.worker_id
+            return self.keep()
+
     def claim(self, *, keep_alive: bool = True) -> int:
         """Take the first free id; with ``keep_alive`` a daemon thread renews it."""
+        started = self._monotonic()
         self.worker_id = self._claim_free()
+        self._confirmed(started)
         if keep_alive:
             threading.Thread(target=self._keep_forever, daemon=True, name="snowflake-lease").start()
             atexit.register(self.release)
@@ -134,11 +161,12 @@ class WorkerLease:
 
     def keep(self) -> int:
         """Renew, or take the same id back if it is free, or move to another free id."""
-        if self.renew():
-            return self.worker_id
-        if self._redis.set(self._key_for(self.worker_id), self._token, nx=True, ex=LEASE_SECONDS):
+        started = self._monotonic()
+        if self.renew() or self._redis.set(self._key_for(self.worker_id), self._token, nx=True, ex=LEASE_SECONDS):
+            self._confirmed(started)
             return self.worker_id
         self.worker_id = self._claim_free()
+        self._confirmed(started)
         if self.on_change is not None:
             self.on_change(self.worker_id)
         return self.worker_id
@@ -147,7 +175,8 @@ class WorkerLease:
         while True:
             time.sleep(LEASE_SECONDS / 3)
             try:
-                self.keep()
+                with self._keep_lock:
+                    self.keep()
             except Exception:  # noqa: BLE001, S110 - Redis unreachable: retried on the next tick
                 pass
 
@@ -166,7 +195,7 @@ def _build_generator() -> SnowflakeGenerator:
     from core.store import snowflake_worker_key
 
     lease = WorkerLease(get_redis(), snowflake_worker_key)
-    generator = SnowflakeGenerator(lease.claim())
+    generator = SnowflakeGenerator(lease.claim(), lease=lease)
     lease.on_change = generator.set_worker_id
     return generator
 

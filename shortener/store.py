@@ -452,8 +452,18 @@ def counts_claim(batch_id: int) -> tuple[int, dict[str, int]]:
     return batch, {code.decode(): int(value) for code, value in pairs.items()}
 
 
-def counts_release() -> None:
-    get_redis().delete(CLICK_COUNTS_FLUSHING_KEY)
+# KEYS: flushing. ARGV: batch field, batch id. Only the batch the caller applied is dropped: a flusher
+# that lost the race for a batch must not delete the next one another flusher has just claimed.
+_RELEASE_COUNTS_LUA = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def counts_release(batch_id: int) -> bool:
+    """Drop the flushing hash if it still holds ``batch_id``; True if it did."""
+    client = get_redis()
+    return bool(_run(client, _RELEASE_COUNTS_LUA, [CLICK_COUNTS_FLUSHING_KEY], [FLUSH_BATCH_FIELD, str(batch_id)]))
 
 
 def counts_pending(code: str) -> int:

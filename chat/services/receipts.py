@@ -52,13 +52,15 @@ def _flush_user(user_id: int) -> int:
     return updated
 
 
-def receipts_flush(*, batch: int = FLUSH_BATCH) -> int:
+def receipts_flush(*, batch: int = FLUSH_BATCH, now: float | None = None) -> int:
     """Write every dirty pointer to Membership; returns the rows raised. Safe to run concurrently:
-    SPOP hands each dirty user to one flusher and the SQL only raises."""
+    each dirty user is handed to one flusher and the SQL only raises. Users taken by a flusher that
+    died before finishing are flushed by a later run (see ``store.dirty_receipt_users_pop``)."""
     total = 0
-    while user_ids := store.dirty_receipt_users_pop(batch):
+    while user_ids := store.dirty_receipt_users_pop(batch, now=now):
         for user_id in user_ids:
             total += _flush_user(user_id)
+        store.dirty_receipt_users_done(user_ids)
         if len(user_ids) < batch:
             break
     return total

@@ -310,7 +310,7 @@ def click_counts_flush() -> int:
                 applied += increment
     except IntegrityError:
         applied = 0  # this batch was applied before a crash kept it from being released
-    store.counts_release()
+    store.counts_release(batch_id)
     return applied
 
 

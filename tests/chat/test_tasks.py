@@ -80,3 +80,21 @@ def test_receipt_validation(alice, bob, direct):
         receipt_record(user=bob, conversation_id=direct.id, status="read", up_to_seq=-1)
     with pytest.raises(NotFound):
         receipt_record(user=bob, conversation_id=12345, status="read", up_to_seq=1)
+
+
+@pytest.mark.django_db
+def test_pointers_taken_by_a_flusher_that_died_are_flushed_by_a_later_run(alice, bob, direct):
+    from chat import store
+
+    for i in range(3):
+        message_send(sender=alice, conversation_id=direct.id, client_id=f"d{i}", content="x")
+    receipt_record(user=bob, conversation_id=direct.id, status="read", up_to_seq=3)
+    taken_at = 1_000_000.0
+    assert store.dirty_receipt_users_pop(100, now=taken_at) == [bob.id]  # ...and that worker was killed
+
+    assert receipts_flush(now=taken_at + 1) == 0  # still its to finish
+    assert receipts_flush(now=taken_at + store.RECEIPTS_FLUSH_DEADLINE_SECONDS + 1) == 2
+    membership = Membership.objects.get(conversation=direct, user=bob)
+    assert (membership.delivered_seq, membership.read_seq) == (3, 3)
+    # Done: nobody is handed bob again, however late.
+    assert store.dirty_receipt_users_pop(100, now=taken_at + 10 * store.RECEIPTS_FLUSH_DEADLINE_SECONDS) == []

@@ -136,3 +136,21 @@ def test_a_data_dir_too_deep_for_a_unix_socket_still_gets_its_redis(tmp_path):
         pid_file = deep / "redis.pid"
         if pid_file.exists():
             os.kill(int(pid_file.read_text()), 15)
+
+
+def test_a_task_held_by_a_dead_worker_is_handed_out_again_within_minutes_not_an_hour(tmp_path):
+    probe = ("import django; django.setup(); from django.conf import settings; "
+             "print(settings.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'])")
+    base = {k: v for k, v in os.environ.items() if k not in {"DJANGO_TESTING", "DATABASE_URL"}}
+    env = {**base, "DJANGO_SETTINGS_MODULE": "config.settings", "DATA_DIR": str(tmp_path),
+           "REDIS_URL": settings.REDIS_URL}
+    default = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                             env=env, check=True)
+    tuned = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                           env={**env, "CELERY_VISIBILITY_TIMEOUT": "45"}, check=True)
+    assert int(default.stdout) == 300
+    assert int(tuned.stdout) == 45
+    from config.celery import app
+
+    assert app.conf.broker_transport_options["visibility_timeout"] == settings.CELERY_BROKER_TRANSPORT_OPTIONS[
+        "visibility_timeout"]

@@ -238,3 +238,57 @@ def test_a_lease_taken_by_another_process_moves_to_a_free_id(clean_redis):
     assert new_id != worker_id
     assert changes == [new_id]
     assert lease.renew() is True
+
+
+class SteppedMonotonic:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _leased_generator(client, clock: SteppedMonotonic) -> SnowflakeGenerator:
+    lease = WorkerLease(client, snowflake_worker_key, monotonic=clock)
+    generator = SnowflakeGenerator(lease.claim(keep_alive=False), lease=lease)
+    lease.on_change = generator.set_worker_id
+    return generator
+
+
+def test_a_lease_that_ran_out_unrenewed_is_never_used_once_another_process_holds_its_id(clean_redis):
+    clock = SteppedMonotonic()
+    generator = _leased_generator(clean_redis, clock)
+    first = generator.worker_id
+    assert parse(generator.next_id()).worker_id == first
+    # Renewals failed for a whole lease (Redis was unreachable): the key expired and another
+    # process claimed the id. The next id must not be made with it.
+    clean_redis.set(snowflake_worker_key(first), "someone-else", ex=60)
+    clock.now += snowflake.LEASE_SECONDS
+
+    moved = parse(generator.next_id()).worker_id
+
+    assert moved != first
+    assert clean_redis.get(snowflake_worker_key(first)) == b"someone-else"
+    assert clean_redis.get(snowflake_worker_key(moved)) is not None
+
+
+def test_no_id_is_made_while_an_expired_lease_cannot_be_confirmed(clean_redis):
+    import redis
+
+    clock = SteppedMonotonic()
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    lease = WorkerLease(unreachable, snowflake_worker_key, monotonic=clock)
+    lease.worker_id = 7  # held once; the background renewals have failed since
+    generator = SnowflakeGenerator(7, lease=lease)
+    with pytest.raises(redis.ConnectionError):
+        generator.next_id()
+
+
+def test_a_confirmed_lease_makes_ids_without_asking_redis_each_time(clean_redis):
+    clock = SteppedMonotonic()
+    generator = _leased_generator(clean_redis, clock)
+    clean_redis.set(snowflake_worker_key(generator.worker_id), "someone-else")  # unseen until the next renewal
+    clock.now += snowflake.LEASE_SECONDS - snowflake.LEASE_MARGIN_SECONDS - 1
+    assert parse(generator.next_id()).worker_id == generator.worker_id

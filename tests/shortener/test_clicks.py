@@ -116,7 +116,7 @@ def test_flush_adds_counters_to_click_count(make_link):
 def test_a_flush_retried_after_a_crash_does_not_add_twice(make_link, monkeypatch):
     link = make_link()
     record(link.short_code, 4)
-    monkeypatch.setattr(store, "counts_release", lambda: None)  # crash after commit, before release
+    monkeypatch.setattr(store, "counts_release", lambda batch_id: None)  # crash after commit, before release
     assert clicks.click_counts_flush() == 4
     monkeypatch.undo()
     record(link.short_code, 1)  # arrives meanwhile, into a fresh pending hash
@@ -125,6 +125,52 @@ def test_a_flush_retried_after_a_crash_does_not_add_twice(make_link, monkeypatch
     link.refresh_from_db()
     assert link.click_count == 5
     assert ClickCountFlush.objects.count() == 2
+
+
+def test_a_flusher_that_lost_the_race_for_a_batch_leaves_the_next_batch_alone(make_link):
+    link = make_link()
+    record(link.short_code, 3)
+    stale_batch, counts = store.counts_claim(999)  # flusher A takes the batch, then stalls
+    assert counts == {link.short_code: 3}
+    assert clicks.click_counts_flush() == 3  # flusher B applies the same batch and releases it
+    record(link.short_code, 2)
+    next_batch, counts = store.counts_claim(1000)  # flusher C moves the new counters aside
+    assert (next_batch, counts) == (1000, {link.short_code: 2})
+    assert store.counts_release(stale_batch) is False  # A wakes up: its batch is gone, C's stays
+    assert store.counts_pending(link.short_code) == 2
+    assert clicks.click_counts_flush() == 2
+    link.refresh_from_db()
+    assert link.click_count == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_increment_is_lost_while_several_workers_flush_concurrently(make_link):
+    link = make_link()
+    per_thread, threads_n = 300, 3
+    done = threading.Event()
+
+    def clicker():
+        for _ in range(per_thread):
+            store.get_redis().hincrby(store.CLICK_COUNTS_KEY, link.short_code, 1)
+
+    def flusher():
+        from django.db import connection
+
+        while not done.is_set():
+            clicks.click_counts_flush()
+        connection.close()
+
+    flushers = [threading.Thread(target=flusher) for _ in range(3)]
+    workers = [threading.Thread(target=clicker) for _ in range(threads_n)]
+    for thread in [*flushers, *workers]:
+        thread.start()
+    for worker in workers:
+        worker.join()
+    done.set()
+    for thread in flushers:
+        thread.join()
+    clicks.click_counts_flush()
+    assert Link.objects.get(pk=link.pk).click_count == per_thread * threads_n
 
 
 @pytest.mark.django_db(transaction=True)
