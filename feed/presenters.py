@@ -140,9 +140,14 @@ def _has_feed_account(user: User) -> bool:
 
 def render_accounts(account_ids: Sequence[int]) -> list[dict]:
     """Account entities in the given order (unknown ids dropped): two queries at most."""
-    users = selectors.accounts_by_ids(account_ids)
-    stored = {uid: (u.feed_account if _has_feed_account(u) else None) for uid, u in users.items()}
-    counts = selectors.account_counts(list(users), stored=stored)
+    return _account_entities(selectors.accounts_by_ids(account_ids), account_ids)
+
+
+def _account_entities(users: dict[int, User], account_ids: Sequence[int]) -> list[dict]:
+    """Entities of the already loaded users (with their feed_account) in the given order."""
+    present = [a for a in dict.fromkeys(account_ids) if a in users]
+    stored = {a: (users[a].feed_account if _has_feed_account(users[a]) else None) for a in present}
+    counts = selectors.account_counts(present, stored=stored)
     return [account_entity(users[a], counts[a]) for a in account_ids if a in users]
 
 
@@ -184,9 +189,11 @@ def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_sour
                    **{r["reblog_of_id"]: records[r["reblog_of_id"]] for r in shown
                       if r["reblog_of_id"] in records}}
     usernames = set().union(*(mentioned_usernames(r["text"]) for r in all_records.values()))
-    known = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)} if usernames else {}
     account_ids = list(dict.fromkeys(r["account_id"] for r in all_records.values()))
-    accounts = {int(a["id"]): a for a in render_accounts(account_ids)}
+    # Authors and mentioned accounts in one query.
+    users = selectors.accounts_and_mentioned(account_ids, usernames)
+    known = {u.username: u for u in users.values() if u.username in usernames and u.is_active}
+    accounts = {int(a["id"]): a for a in _account_entities(users, account_ids)}
     counts = selectors.status_counts(list(all_records))
     attachments = media_by_status([i for i, r in all_records.items() if r.get("has_media")])
     favourited, reblogged = (selectors.viewer_flags(viewer.id, list(all_records))

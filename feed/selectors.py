@@ -334,6 +334,16 @@ def accounts_by_ids(account_ids: Iterable[int]) -> dict[int, User]:
     return {u.id: u for u in User.objects.filter(id__in=ids).select_related("feed_account")}
 
 
+def accounts_and_mentioned(account_ids: Iterable[int], usernames: Iterable[str]) -> dict[int, User]:
+    """Users with these ids or usernames, with their feed state: one query for a page's authors
+    and the accounts its statuses mention."""
+    ids, names = list(dict.fromkeys(account_ids)), sorted(set(usernames))
+    if not ids and not names:
+        return {}
+    return {u.id: u for u in User.objects.filter(Q(id__in=ids) | Q(username__in=names))
+            .select_related("feed_account")}
+
+
 def account_by_acct(acct: str) -> User | None:
     if "\x00" in acct:
         return None
@@ -386,15 +396,22 @@ def reblogged_by_page(*, status: Status, params: PageParams) -> tuple[list[int],
 
 
 def viewer_flags(viewer_id: int, status_ids: Sequence[int]) -> tuple[set[int], set[int]]:
-    """(favourited, reblogged) among the statuses: one query each, never one per status."""
+    """(favourited, reblogged) among the statuses: one query, never one per status."""
+    from django.db.models import IntegerField, Value
+
     from feed.models import Favourite
 
     if not status_ids:
         return set(), set()
-    favourited = set(Favourite.objects.filter(account_id=viewer_id, status_id__in=status_ids)
-                     .values_list("status_id", flat=True))
-    reblogged = set(Status.objects.filter(account_id=viewer_id, reblog_of_id__in=status_ids, deleted_at__isnull=True)
-                    .values_list("reblog_of_id", flat=True))
+    favourite, reblog = 0, 1
+    rows = Favourite.objects.filter(account_id=viewer_id, status_id__in=status_ids).values_list(
+        "status_id", Value(favourite, output_field=IntegerField())).union(
+        Status.objects.filter(account_id=viewer_id, reblog_of_id__in=status_ids, deleted_at__isnull=True)
+        .values_list("reblog_of_id", Value(reblog, output_field=IntegerField())), all=True)
+    favourited: set[int] = set()
+    reblogged: set[int] = set()
+    for status_id, kind in rows:
+        (favourited if kind == favourite else reblogged).add(status_id)
     return favourited, reblogged
 
 
