@@ -143,11 +143,13 @@ def render_accounts(account_ids: Sequence[int]) -> list[dict]:
     return _account_entities(selectors.accounts_by_ids(account_ids), account_ids)
 
 
-def _account_entities(users: dict[int, User], account_ids: Sequence[int]) -> list[dict]:
-    """Entities of the already loaded users (with their feed_account) in the given order."""
+def _account_entities(users: dict[int, User], account_ids: Sequence[int],
+                      live_counts: dict[int, dict] | None = None) -> list[dict]:
+    """Entities of the already loaded users (with their feed_account) in the given order;
+    ``live_counts``: their Redis counters when the caller read them already."""
     present = [a for a in dict.fromkeys(account_ids) if a in users]
     stored = {a: (users[a].feed_account if _has_feed_account(users[a]) else None) for a in present}
-    counts = selectors.account_counts(present, stored=stored)
+    counts = selectors.account_counts(present, stored=stored, live=live_counts)
     return [account_entity(users[a], counts[a]) for a in account_ids if a in users]
 
 
@@ -180,10 +182,18 @@ def render_relationship(viewer: User, account_id: int) -> dict:
 
 
 # --- statuses ---------------------------------------------------------------------
-def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_source: bool = False) -> list[dict]:
+def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_source: bool = False,
+                    records: dict[int, dict] | None = None) -> list[dict]:
     """Status entities in the given order; a fixed number of queries whatever the count
-    (cache misses, accounts, mentions, counter fallbacks, the viewer's flags)."""
-    records = selectors.status_records(status_ids)
+    (cache misses, accounts with mentions, counter fallbacks, the viewer's flags) and of Redis
+    round trips (cached records unless ``records`` — a selector's Page.records — has them, then
+    every counter at once)."""
+    records = dict(records or {})
+    if missing := [s for s in status_ids if s not in records]:
+        records.update(selectors.status_records(missing))
+    originals = [r["reblog_of_id"] for s in status_ids if (r := records.get(s)) and r["reblog_of_id"]]
+    if missing := [o for o in originals if o not in records]:
+        records.update(selectors.status_records(missing))
     shown = [records[s] for s in status_ids if s in records]
     all_records = {**{r["id"]: r for r in shown},
                    **{r["reblog_of_id"]: records[r["reblog_of_id"]] for r in shown
@@ -193,8 +203,9 @@ def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_sour
     # Authors and mentioned accounts in one query.
     users = selectors.accounts_and_mentioned(account_ids, usernames)
     known = {u.username: u for u in users.values() if u.username in usernames and u.is_active}
-    accounts = {int(a["id"]): a for a in _account_entities(users, account_ids)}
-    counts = selectors.status_counts(list(all_records))
+    live = selectors.live_counters(status_ids=list(all_records), account_ids=[a for a in account_ids if a in users])
+    accounts = {int(a["id"]): a for a in _account_entities(users, account_ids, live["a"])}
+    counts = selectors.status_counts(list(all_records), live=live["s"])
     attachments = media_by_status([i for i, r in all_records.items() if r.get("has_media")])
     favourited, reblogged = (selectors.viewer_flags(viewer.id, list(all_records))
                              if viewer is not None and viewer.is_authenticated else (set(), set()))
