@@ -15,6 +15,8 @@
 - ``feed:counts:{s|a}:{id}``: live counters (hash); ``feed:counters:pending`` the increments
   not yet flushed to the database, swapped atomically to ``feed:counters:flushing``.
 - ``feed:active:{reader}``: throttles the reader's activity write to the database.
+- ``feed:streaming:listeners``: hash user id -> number of open sockets subscribed to the user's
+  stream, so the fan-out publishes events only to users someone is listening for.
 """
 
 import json
@@ -336,6 +338,32 @@ def recent_add(author_id: int, status_id: int) -> None:
 def recent_remove(author_id: int, status_ids: Sequence[int]) -> None:
     if status_ids:
         get_redis().zrem(recent_key(author_id), *[member(s) for s in status_ids])
+
+
+# --- streaming listeners ------------------------------------------------------------
+LISTENERS_KEY = "feed:streaming:listeners"
+_LISTENER_LEAVE = """
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return left
+"""
+
+
+def listener_join(user_id: int) -> None:
+    """A socket subscribed to the user's stream (counted: a user may have several)."""
+    get_redis().hincrby(LISTENERS_KEY, user_id, 1)
+
+
+def listener_leave(user_id: int) -> None:
+    _script(_LISTENER_LEAVE)(keys=[LISTENERS_KEY], args=[user_id])
+
+
+def listening(user_ids: Sequence[int]) -> list[int]:
+    """The users among ``user_ids`` with an open socket on their stream (one round trip)."""
+    if not user_ids:
+        return []
+    counts = get_redis().hmget(LISTENERS_KEY, list(user_ids))
+    return [u for u, count in zip(user_ids, counts, strict=True) if count is not None and int(count) > 0]
 
 
 # --- status cache --------------------------------------------------------------
