@@ -129,7 +129,7 @@ def _home_page(scope, key: str, user_id: int | None) -> tuple[int, bytes, list] 
         return _render(error.status, error.as_dict(), headers)
     page = selectors.home_timeline_page(reader=reader, params=params)
     link = api._link(request, page.ids[0], page.ids[-1], "min_id") if page.ids else None
-    return _render(206 if page.partial else 200, presenters.render_statuses(page.ids, reader),
+    return _render(206 if page.partial else 200, presenters.render_statuses(page.ids, reader, records=page.records),
                    [*_response_headers(link), *_limit_headers(request)])
 
 

@@ -140,9 +140,16 @@ def _has_feed_account(user: User) -> bool:
 
 def render_accounts(account_ids: Sequence[int]) -> list[dict]:
     """Account entities in the given order (unknown ids dropped): two queries at most."""
-    users = selectors.accounts_by_ids(account_ids)
-    stored = {uid: (u.feed_account if _has_feed_account(u) else None) for uid, u in users.items()}
-    counts = selectors.account_counts(list(users), stored=stored)
+    return _account_entities(selectors.accounts_by_ids(account_ids), account_ids)
+
+
+def _account_entities(users: dict[int, User], account_ids: Sequence[int],
+                      live_counts: dict[int, dict] | None = None) -> list[dict]:
+    """Entities of the already loaded users (with their feed_account) in the given order;
+    ``live_counts``: their Redis counters when the caller read them already."""
+    present = [a for a in dict.fromkeys(account_ids) if a in users]
+    stored = {a: (users[a].feed_account if _has_feed_account(users[a]) else None) for a in present}
+    counts = selectors.account_counts(present, stored=stored, live=live_counts)
     return [account_entity(users[a], counts[a]) for a in account_ids if a in users]
 
 
@@ -175,19 +182,30 @@ def render_relationship(viewer: User, account_id: int) -> dict:
 
 
 # --- statuses ---------------------------------------------------------------------
-def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_source: bool = False) -> list[dict]:
+def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_source: bool = False,
+                    records: dict[int, dict] | None = None) -> list[dict]:
     """Status entities in the given order; a fixed number of queries whatever the count
-    (cache misses, accounts, mentions, counter fallbacks, the viewer's flags)."""
-    records = selectors.status_records(status_ids)
+    (cache misses, accounts with mentions, counter fallbacks, the viewer's flags) and of Redis
+    round trips (cached records unless ``records`` — a selector's Page.records — has them, then
+    every counter at once)."""
+    records = dict(records or {})
+    if missing := [s for s in status_ids if s not in records]:
+        records.update(selectors.status_records(missing))
+    originals = [r["reblog_of_id"] for s in status_ids if (r := records.get(s)) and r["reblog_of_id"]]
+    if missing := [o for o in originals if o not in records]:
+        records.update(selectors.status_records(missing))
     shown = [records[s] for s in status_ids if s in records]
     all_records = {**{r["id"]: r for r in shown},
                    **{r["reblog_of_id"]: records[r["reblog_of_id"]] for r in shown
                       if r["reblog_of_id"] in records}}
     usernames = set().union(*(mentioned_usernames(r["text"]) for r in all_records.values()))
-    known = {u.username: u for u in User.objects.filter(username__in=usernames, is_active=True)} if usernames else {}
     account_ids = list(dict.fromkeys(r["account_id"] for r in all_records.values()))
-    accounts = {int(a["id"]): a for a in render_accounts(account_ids)}
-    counts = selectors.status_counts(list(all_records))
+    # Authors and mentioned accounts in one query.
+    users = selectors.accounts_and_mentioned(account_ids, usernames)
+    known = {u.username: u for u in users.values() if u.username in usernames and u.is_active}
+    live = selectors.live_counters(status_ids=list(all_records), account_ids=[a for a in account_ids if a in users])
+    accounts = {int(a["id"]): a for a in _account_entities(users, account_ids, live["a"])}
+    counts = selectors.status_counts(list(all_records), live=live["s"])
     attachments = media_by_status([i for i, r in all_records.items() if r.get("has_media")])
     favourited, reblogged = (selectors.viewer_flags(viewer.id, list(all_records))
                              if viewer is not None and viewer.is_authenticated else (set(), set()))

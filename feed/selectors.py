@@ -6,7 +6,7 @@ filtered (deleted, hidden accounts, a reblog of a status already on the page) un
 """
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
@@ -47,6 +47,9 @@ class PageParams:
 class Page:
     ids: list[int]
     partial: bool = False  # computed from the database while the timeline is rebuilt
+    # The status records the page was filtered with (the page's and those they reblog), so the
+    # presenter does not read them again.
+    records: dict[int, dict] = field(default_factory=dict)
 
 
 # --- relationships between two accounts -------------------------------------------
@@ -170,10 +173,9 @@ def _bounded(queryset, lower: int | None, upper: int | None, count: int, ascendi
 
 
 # --- home timeline ------------------------------------------------------------------
-def _redis_home_fetch(reader_id: int) -> Fetch:
+def _redis_home_fetch(reader_id: int, celebrities: list[int]) -> Fetch:
     from feed.services.fanout import recent_ensure
 
-    celebrities = store.celebrities_of(reader_id)
     recent_ensure(celebrities)
 
     def fetch(lower, upper, count, ascending):
@@ -209,18 +211,24 @@ def home_timeline_page(*, reader: User, params: PageParams) -> Page:
     from feed import tasks
 
     hidden = hidden_account_ids(reader.id)
-    keep = _visible_filter({}, hidden)
-    if store.timeline_is_ready(reader.id):
-        if store.activity_touch_due(reader.id):
+    records: dict[int, dict] = {}
+    keep = _visible_filter(records, hidden)
+    ready, touch_due, celebrities = store.home_read_state(reader.id)
+    if ready:
+        if touch_due:
             _mark_active(reader.id)
             store.timeline_mark_ready(reader.id)
-        return Page(_collect(_redis_home_fetch(reader.id), keep, params))
+        return Page(_collect(_redis_home_fetch(reader.id, celebrities), keep, params), records=records)
+    if touch_due:
+        # The touch belongs to a read of a ready timeline (it refreshes the timeline's TTL): the
+        # first read after the rebuild must make it.
+        store.activity_touch_forget(reader.id)
     # Active first, so every post committed from here on is pushed to this reader.
     _mark_active(reader.id)
     if store.timeline_rebuild_claim(reader.id):
         reader_id = reader.id
         transaction.on_commit(lambda: tasks.rebuild_home.delay(reader_id=reader_id), robust=True)
-    return Page(_collect(_database_home_fetch(reader.id), keep, params), partial=True)
+    return Page(_collect(_database_home_fetch(reader.id), keep, params), partial=True, records=records)
 
 
 # --- account statuses ----------------------------------------------------------------
@@ -242,12 +250,13 @@ def account_statuses_page(*, account: User, viewer: User | None, params: PagePar
         statuses = statuses.filter(reblog_of__isnull=True)
     hidden = hidden_account_ids(viewer_id) if viewer_id else set()
     # An account's own page shows each of its reblogs, even two reblogs of one thread.
-    keep = _visible_filter({}, hidden)
+    records: dict[int, dict] = {}
+    keep = _visible_filter(records, hidden)
 
     def fetch(lower, upper, count, ascending):
         return _bounded(statuses, lower, upper, count, ascending)
 
-    return Page(_collect(fetch, keep, params))
+    return Page(_collect(fetch, keep, params), records=records)
 
 
 # --- threads ------------------------------------------------------------------------------
@@ -290,10 +299,12 @@ def status_context(*, status: Status, viewer: User | None) -> tuple[list[int], l
 
 
 # --- accounts -----------------------------------------------------------------------------
-def _live_or_flushed(kind: str, object_ids: Sequence[int], fields: Sequence[str], flushed) -> dict[int, dict]:
-    """Live counters from Redis; objects without any fall back to the last flushed database
-    values (``flushed(missing ids)`` → {id: row with the fields})."""
-    live = store.counters_get(kind, list(object_ids))
+def _live_or_flushed(kind: str, object_ids: Sequence[int], fields: Sequence[str], flushed,
+                     live: dict[int, dict] | None = None) -> dict[int, dict]:
+    """Live counters from Redis (``live`` when the caller read them already); objects without
+    any fall back to the last flushed database values (``flushed(missing ids)`` → {id: row})."""
+    if live is None:
+        live = store.counters_get(kind, list(object_ids))
     missing = [i for i in object_ids if i not in live]
     rows = flushed(missing) if missing else {}
     out = {}
@@ -306,24 +317,30 @@ def _live_or_flushed(kind: str, object_ids: Sequence[int], fields: Sequence[str]
     return out
 
 
-def account_counts(account_ids: Sequence[int], stored: dict[int, FeedAccount | None] | None = None
-                   ) -> dict[int, dict[str, int]]:
+def account_counts(account_ids: Sequence[int], stored: dict[int, FeedAccount | None] | None = None,
+                   live: dict[int, dict] | None = None) -> dict[int, dict[str, int]]:
     """Live followers/following/statuses counts; ``stored`` saves the query when the caller
-    already loaded the accounts' FeedAccount rows."""
+    already loaded the accounts' FeedAccount rows, ``live`` the Redis read."""
     def flushed(missing):
         if stored is not None:
             return stored
         return {fa.user_id: fa for fa in FeedAccount.objects.filter(user_id__in=missing)}
 
-    return _live_or_flushed("a", account_ids, ACCOUNT_COUNTER_FIELDS, flushed)
+    return _live_or_flushed("a", account_ids, ACCOUNT_COUNTER_FIELDS, flushed, live)
 
 
-def status_counts(status_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-    """Live favourites/reblogs/replies counts."""
+def live_counters(*, status_ids: Sequence[int], account_ids: Sequence[int]) -> dict[str, dict[int, dict]]:
+    """The Redis counters of statuses ("s") and accounts ("a") in one round trip, for
+    ``status_counts`` and ``account_counts``."""
+    return store.counters_get_kinds({"s": status_ids, "a": account_ids})
+
+
+def status_counts(status_ids: Sequence[int], live: dict[int, dict] | None = None) -> dict[int, dict[str, int]]:
+    """Live favourites/reblogs/replies counts (``live``: the Redis read, when already made)."""
     def flushed(missing):
         return {s.id: s for s in Status.objects.filter(id__in=missing).only("id", *STATUS_COUNTER_FIELDS)}
 
-    return _live_or_flushed("s", status_ids, STATUS_COUNTER_FIELDS, flushed)
+    return _live_or_flushed("s", status_ids, STATUS_COUNTER_FIELDS, flushed, live)
 
 
 def accounts_by_ids(account_ids: Iterable[int]) -> dict[int, User]:
@@ -332,6 +349,16 @@ def accounts_by_ids(account_ids: Iterable[int]) -> dict[int, User]:
     if not ids:
         return {}
     return {u.id: u for u in User.objects.filter(id__in=ids).select_related("feed_account")}
+
+
+def accounts_and_mentioned(account_ids: Iterable[int], usernames: Iterable[str]) -> dict[int, User]:
+    """Users with these ids or usernames, with their feed state: one query for a page's authors
+    and the accounts its statuses mention."""
+    ids, names = list(dict.fromkeys(account_ids)), sorted(set(usernames))
+    if not ids and not names:
+        return {}
+    return {u.id: u for u in User.objects.filter(Q(id__in=ids) | Q(username__in=names))
+            .select_related("feed_account")}
 
 
 def account_by_acct(acct: str) -> User | None:
@@ -386,15 +413,22 @@ def reblogged_by_page(*, status: Status, params: PageParams) -> tuple[list[int],
 
 
 def viewer_flags(viewer_id: int, status_ids: Sequence[int]) -> tuple[set[int], set[int]]:
-    """(favourited, reblogged) among the statuses: one query each, never one per status."""
+    """(favourited, reblogged) among the statuses: one query, never one per status."""
+    from django.db.models import IntegerField, Value
+
     from feed.models import Favourite
 
     if not status_ids:
         return set(), set()
-    favourited = set(Favourite.objects.filter(account_id=viewer_id, status_id__in=status_ids)
-                     .values_list("status_id", flat=True))
-    reblogged = set(Status.objects.filter(account_id=viewer_id, reblog_of_id__in=status_ids, deleted_at__isnull=True)
-                    .values_list("reblog_of_id", flat=True))
+    favourite, reblog = 0, 1
+    rows = Favourite.objects.filter(account_id=viewer_id, status_id__in=status_ids).values_list(
+        "status_id", Value(favourite, output_field=IntegerField())).union(
+        Status.objects.filter(account_id=viewer_id, reblog_of_id__in=status_ids, deleted_at__isnull=True)
+        .values_list("reblog_of_id", Value(reblog, output_field=IntegerField())), all=True)
+    favourited: set[int] = set()
+    reblogged: set[int] = set()
+    for status_id, kind in rows:
+        (favourited if kind == favourite else reblogged).add(status_id)
     return favourited, reblogged
 
 
@@ -452,12 +486,13 @@ def tag_timeline_page(*, tag: str, viewer: User | None, params: PageParams) -> P
     viewer_id = viewer.id if viewer is not None and viewer.is_authenticated else None
     rows = StatusTag.objects.filter(name=tag.lower(), status__deleted_at__isnull=True,
                                     status__visibility=Status.Visibility.PUBLIC)
-    keep = _visible_filter({}, hidden_account_ids(viewer_id) if viewer_id else set())
+    records: dict[int, dict] = {}
+    keep = _visible_filter(records, hidden_account_ids(viewer_id) if viewer_id else set())
 
     def fetch(lower, upper, count, ascending):
         return _bounded(rows, lower, upper, count, ascending, field="status_id")
 
-    return Page(_collect(fetch, keep, params))
+    return Page(_collect(fetch, keep, params), records=records)
 
 
 def search_accounts(*, query: str, limit: int, offset: int = 0) -> list[int]:

@@ -15,6 +15,8 @@
 - ``feed:counts:{s|a}:{id}``: live counters (hash); ``feed:counters:pending`` the increments
   not yet flushed to the database, swapped atomically to ``feed:counters:flushing``.
 - ``feed:active:{reader}``: throttles the reader's activity write to the database.
+- ``feed:streaming:listeners``: hash user id -> number of open sockets subscribed to the user's
+  stream, so the fan-out publishes events only to users someone is listening for.
 """
 
 import json
@@ -242,6 +244,21 @@ def activity_touch_due(reader_id: int) -> bool:
     return bool(get_redis().set(activity_key(reader_id), "1", nx=True, ex=ACTIVITY_TOUCH_SECONDS))
 
 
+def activity_touch_forget(reader_id: int) -> None:
+    get_redis().delete(activity_key(reader_id))
+
+
+def home_read_state(reader_id: int) -> tuple[bool, bool, list[int]]:
+    """(timeline ready, activity touch due, followed celebrities) in one round trip; the touch
+    is due at most once per ``ACTIVITY_TOUCH_SECONDS`` (see ``activity_touch_due``)."""
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.exists(timeline_ready_key(reader_id))
+    pipe.set(activity_key(reader_id), "1", nx=True, ex=ACTIVITY_TOUCH_SECONDS)
+    pipe.smembers(celebrities_key(reader_id))
+    ready, touch_due, celebrities = pipe.execute()
+    return bool(ready), bool(touch_due), sorted(int(a) for a in celebrities)
+
+
 def _lex_bounds(lower: int | None, upper: int | None) -> tuple[str, str]:
     """Exclusive id bounds as lexicographic range ends; the sentinel (id 0) is always excluded."""
     low = f"({member(lower or 0)}"
@@ -323,6 +340,32 @@ def recent_remove(author_id: int, status_ids: Sequence[int]) -> None:
         get_redis().zrem(recent_key(author_id), *[member(s) for s in status_ids])
 
 
+# --- streaming listeners ------------------------------------------------------------
+LISTENERS_KEY = "feed:streaming:listeners"
+_LISTENER_LEAVE = """
+local left = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if left <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return left
+"""
+
+
+def listener_join(user_id: int) -> None:
+    """A socket subscribed to the user's stream (counted: a user may have several)."""
+    get_redis().hincrby(LISTENERS_KEY, user_id, 1)
+
+
+def listener_leave(user_id: int) -> None:
+    _script(_LISTENER_LEAVE)(keys=[LISTENERS_KEY], args=[user_id])
+
+
+def listening(user_ids: Sequence[int]) -> list[int]:
+    """The users among ``user_ids`` with an open socket on their stream (one round trip)."""
+    if not user_ids:
+        return []
+    counts = get_redis().hmget(LISTENERS_KEY, list(user_ids))
+    return [u for u, count in zip(user_ids, counts, strict=True) if count is not None and int(count) > 0]
+
+
 # --- status cache --------------------------------------------------------------
 def statuses_cached(status_ids: Sequence[int]) -> dict[int, dict]:
     if not status_ids:
@@ -363,15 +406,21 @@ def counters_increment(increments: Sequence[Increment]) -> list[int]:
 
 def counters_get(kind: str, object_ids: Sequence[int]) -> dict[int, dict[str, int]]:
     """Live counters of each object that has any (one round trip)."""
-    if not object_ids:
-        return {}
+    return counters_get_kinds({kind: object_ids})[kind]
+
+
+def counters_get_kinds(wanted: dict[str, Sequence[int]]) -> dict[str, dict[int, dict[str, int]]]:
+    """``counters_get`` for several kinds at once ({kind: ids} → {kind: {id: counters}}), one round trip."""
+    requests = [(kind, object_id) for kind, ids in wanted.items() for object_id in ids]
+    out: dict[str, dict[int, dict[str, int]]] = {kind: {} for kind in wanted}
+    if not requests:
+        return out
     pipe = get_redis().pipeline(transaction=False)
-    for object_id in object_ids:
+    for kind, object_id in requests:
         pipe.hgetall(counts_key(kind, object_id))
-    out = {}
-    for object_id, values in zip(object_ids, pipe.execute(), strict=True):
+    for (kind, object_id), values in zip(requests, pipe.execute(), strict=True):
         if values:
-            out[object_id] = {k.decode(): int(v) for k, v in values.items()}
+            out[kind][object_id] = {k.decode(): int(v) for k, v in values.items()}
     return out
 
 

@@ -11,6 +11,7 @@ check (``?access_token=``, a Bearer header, or the session).
 import json
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -18,7 +19,7 @@ from core.authentication import claims_token
 from core.errors import error_frame
 from core.publish import group_join, group_leave
 from core.tokens import parse_authorization
-from feed import events
+from feed import events, store
 from feed.errors import FeedError
 from feed.oauth import token_scopes
 from feed.scopes import scope_granted
@@ -84,6 +85,8 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         self.streams.add(stream)
         group = self._group(stream)
         if group not in self.groups_joined:
+            if stream in USER_STREAMS:  # counted first: the fan-out then publishes to this user
+                await sync_to_async(store.listener_join, thread_sensitive=False)(self.user.id)
             await group_join(group, self.channel_name)
             self.groups_joined.add(group)
         return None
@@ -92,8 +95,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         self.streams.discard(stream)
         group = self._group(stream) if stream in STREAMS else None
         if group and group in self.groups_joined and not any(self._group(s) == group for s in self.streams):
-            await group_leave(group, self.channel_name)
-            self.groups_joined.discard(group)
+            await self._leave(group)
 
     async def _error(self, message: str, field: str) -> None:
         await self.send(text_data=json.dumps(_invalid(message, field)))
@@ -132,5 +134,10 @@ class StreamingConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code) -> None:
         for group in list(getattr(self, "groups_joined", ())):
-            await group_leave(group, self.channel_name)
-        self.groups_joined = set()
+            await self._leave(group)
+
+    async def _leave(self, group: str) -> None:
+        await group_leave(group, self.channel_name)
+        self.groups_joined.discard(group)
+        if group != events.PUBLIC_GROUP:
+            await sync_to_async(store.listener_leave, thread_sensitive=False)(self.user.id)

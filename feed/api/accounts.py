@@ -66,7 +66,7 @@ class AccountStatusesView(FeedView):
             exclude_replies=_flag(request, "exclude_replies"), exclude_reblogs=_flag(request, "exclude_reblogs"),
             only_media=_flag(request, "only_media"), pinned=_flag(request, "pinned"),
         )
-        return _paged(request, presenters.render_statuses(page.ids, _viewer(request)), page.ids)
+        return _paged(request, presenters.render_statuses(page.ids, _viewer(request), records=page.records), page.ids)
 
 
 @mastodon_entity

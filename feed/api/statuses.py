@@ -26,7 +26,7 @@ class HomeTimelineView(FeedView):
     scopes = {"GET": "read:statuses"}
     def get(self, request):
         page = selectors.home_timeline_page(reader=request.user, params=_page_params(request))
-        data = presenters.render_statuses(page.ids, request.user)
+        data = presenters.render_statuses(page.ids, request.user, records=page.records)
         # 206: computed from the database while the reader's timeline is rebuilt.
         return _paged(request, data, page.ids, status=206 if page.partial else 200)
 
@@ -44,7 +44,7 @@ class TagTimelineView(PublicFeedView):
         if len(hashtag) > MAX_TAG_LENGTH or not hashtag.replace("_", "a").isalnum():
             raise errors.invalid("hashtag", "Must be a hashtag name (letters, digits, underscores).")
         page = selectors.tag_timeline_page(tag=hashtag, viewer=_viewer(request), params=_page_params(request))
-        return _paged(request, presenters.render_statuses(page.ids, _viewer(request)), page.ids)
+        return _paged(request, presenters.render_statuses(page.ids, _viewer(request), records=page.records), page.ids)
 
 
 

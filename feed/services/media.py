@@ -18,6 +18,7 @@ from PIL import Image, ImageOps
 
 from core.ids import parse_id
 from core.images import NOT_AN_IMAGE, image_header, open_raster
+from core.tasks import enqueue_on_commit
 from feed import errors
 from feed.models import MediaAttachment
 
@@ -43,7 +44,6 @@ def media_upload(*, account, file, description=None) -> MediaAttachment:
     a JPEG, PNG, GIF or WebP (by its content, whatever its name or declared type); 400 naming
     ``file`` past the pixel budget; 422 naming ``description`` when it is too long."""
     from feed import tasks
-    from feed.services.statuses import enqueue_on_commit
 
     if file is None or not hasattr(file, "read"):
         raise errors.validation_failed("file", "File can't be blank")
@@ -60,7 +60,7 @@ def media_upload(*, account, file, description=None) -> MediaAttachment:
         file.seek(0)
         media.original.save(f"{media.id}", file, save=False)
         media.save()
-        enqueue_on_commit(tasks.process_media, media_id=media.id)
+        enqueue_on_commit(tasks.process_media, app="feed", media_id=media.id)
     return media
 
 
@@ -126,14 +126,13 @@ def media_update(*, account, media_id, description) -> MediaAttachment:
     """Change the description (alt text) of the account's own attachment; when it is attached,
     the status's readers hear ``status.update`` after commit."""
     from feed import tasks
-    from feed.services.statuses import enqueue_on_commit
 
     media = own_media(account=account, media_id=media_id)
     media.description = _description(description)
     with transaction.atomic():
         media.save(update_fields=["description"])
         if media.status_id:
-            enqueue_on_commit(tasks.announce_status_update, status_id=media.status_id)
+            enqueue_on_commit(tasks.announce_status_update, app="feed", status_id=media.status_id)
     return media
 
 

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.ids import parse_id
+from core.tasks import enqueue_on_commit
 from feed import errors, store
 from feed.models import MAX_STATUS_CHARS, FeedAccount, MediaAttachment, Status, StatusTag
 from feed.presenters import hashtags, mentioned_usernames
@@ -19,11 +20,6 @@ from feed.services.notifications import notify_mentions
 User = get_user_model()
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 512
-
-
-def enqueue_on_commit(task, **kwargs) -> None:
-    """Enqueue a Celery task once the transaction commits; a broker failure never undoes the write."""
-    transaction.on_commit(lambda: task.delay(**kwargs), robust=True)
 
 
 def visible_status(*, status_id, viewer: User | None) -> Status:
@@ -133,7 +129,7 @@ def status_created_effects(status: Status) -> None:
         ("a", status.account_id, "statuses_count", 1),
         *[("s", status.id, field, 0) for field in ("favourites_count", "reblogs_count", "replies_count")],
     ])
-    enqueue_on_commit(tasks.fanout_status, status_id=status.id)
+    enqueue_on_commit(tasks.fanout_status, app="feed", status_id=status.id)
 
 
 def status_delete(*, account: User, status_id) -> Status:
@@ -172,6 +168,6 @@ def status_delete(*, account: User, status_id) -> Status:
         for reblog_id, rebloger in reblogs:
             by_author[rebloger].append(reblog_id)
         for author_id, ids in by_author.items():
-            enqueue_on_commit(tasks.remove_statuses, status_ids=ids, author_id=author_id)
+            enqueue_on_commit(tasks.remove_statuses, app="feed", status_ids=ids, author_id=author_id)
     status.deleted_at = now
     return status

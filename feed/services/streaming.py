@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from django.db.models import Q
 
 from core.publish import publish_now
-from feed import events
+from feed import events, store
 from feed.models import Block, Mute, Status
 
 
@@ -38,8 +38,10 @@ def status_entity(status_id: int) -> dict | None:
 
 
 def announce_update(*, entity: dict, reader_ids: Sequence[int], author_ids: set[int], event: str = "update") -> None:
-    """Send ``update`` (or ``status.update``) of a rendered status to the readers' user streams."""
-    hidden = _hiding(list(reader_ids), author_ids)
+    """Send ``update`` (or ``status.update``) of a rendered status to the readers' user streams
+    (only readers with an open socket: a fan-out batch of offline readers costs one Redis read)."""
+    reader_ids = store.listening(list(reader_ids))
+    hidden = _hiding(reader_ids, author_ids)
     groups = [events.user_group(r) for r in reader_ids if r not in hidden]
     if groups:
         publish_now(groups, events.message(event, entity, "user"), app="feed")
@@ -50,7 +52,7 @@ def announce_public(*, entity: dict, status: Status | None = None) -> None:
 
 
 def announce_delete(*, status_ids: Sequence[int], reader_ids: Sequence[int], public: bool = True) -> None:
-    groups = [events.user_group(r) for r in reader_ids]
+    groups = [events.user_group(r) for r in store.listening(list(reader_ids))]
     for status_id in status_ids:
         if groups:
             publish_now(groups, events.status_delete(status_id, "user"), app="feed")

@@ -256,3 +256,30 @@ def test_flags_and_counts_follow_the_viewer(alice, bob, as_user):
     a.post(f"/api/v1/statuses/{status}/favourite")
     assert a.get(f"/api/v1/statuses/{status}").json()["favourited"] is True
     assert b.get(f"/api/v1/statuses/{status}").json()["favourited"] is False
+
+
+# --- enqueuing after commit ---------------------------------------------------------------------
+def _feed_enqueue_failures(task: str) -> int:
+    import re
+
+    from core.metrics import recorder, render
+
+    recorder.flush()
+    pattern = rf'^task_enqueue_failures_total{{app="feed",task="{re.escape(task)}"}} (\d+)$'
+    match = re.search(pattern, render(), re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def test_a_post_whose_fanout_cannot_be_enqueued_is_saved_and_counted_in_metrics(alice, as_user, monkeypatch):
+    from feed import tasks
+
+    def broker_down(**kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.fanout_status, "delay", broker_down)
+    before = _feed_enqueue_failures(tasks.fanout_status.name)
+
+    status = post(as_user(alice), "still saved")
+
+    assert Status.objects.filter(id=int(status["id"]), deleted_at__isnull=True).exists()
+    assert _feed_enqueue_failures(tasks.fanout_status.name) == before + 1

@@ -218,3 +218,46 @@ async def test_an_oauth_token_streams_only_what_its_scopes_read(alice, bob, as_u
     await as_sync(follow, await as_sync(as_user, bob), alice)
     frame = await stream.receive()
     assert frame["stream"] == ["user:notification"] and frame["event"] == "notification"
+
+
+# --- publishing only to users someone listens for ---------------------------------------------
+async def test_sockets_on_a_users_stream_are_counted_until_the_last_closes(alice, open_stream):
+    from feed import store
+
+    token = await as_sync(token_of, alice)
+    first = await open_stream(f"stream=user&access_token={token}")
+    second = await open_stream(f"stream=user:notification&access_token={token}")
+    await open_stream(f"stream=public&access_token={token}")  # not the user's stream
+    assert await as_sync(store.listening, [alice.id]) == [alice.id]
+
+    await first.communicator.disconnect()
+    assert await as_sync(store.listening, [alice.id]) == [alice.id]  # the second socket still listens
+    await second.send({"type": "unsubscribe", "stream": "user:notification"})
+    assert await second.silent()
+    assert await as_sync(store.listening, [alice.id]) == []
+
+
+async def test_the_fanout_publishes_updates_only_to_followers_with_an_open_socket(
+        alice, bob, carol, as_user, open_stream, monkeypatch):
+    from feed import events
+    from feed.services import streaming
+
+    a = await as_sync(as_user, alice)
+    for reader in (bob, carol):
+        client = await as_sync(as_user, reader)
+        await as_sync(follow, client, alice)
+        await as_sync(activate, client)
+    stream = await open_stream(f"stream=user&access_token={await as_sync(token_of, bob)}")
+    published: list[list[str]] = []
+    publish = streaming.publish_now
+
+    def recording(groups, message, **kwargs):
+        published.append(list(groups))
+        return publish(groups, message, **kwargs)
+
+    monkeypatch.setattr(streaming, "publish_now", recording)
+    status = await as_sync(post, a, "to the listening")
+
+    assert json.loads((await stream.receive())["payload"])["id"] == status["id"]
+    user_groups = {g for groups in published for g in groups if g != events.PUBLIC_GROUP}
+    assert user_groups == {events.user_group(bob.id)}  # not carol (no socket), not alice (none either)

@@ -299,12 +299,15 @@ def test_a_home_page_costs_the_same_queries_for_5_or_20_posts(reader_of_bob, ali
 
     few, many = count(5), count(20)
     assert few == many
-    assert many <= 8  # auth, hidden accounts, statuses IN, accounts, mentions, favourited, reblogged
+    assert many <= 5  # auth, hidden accounts, statuses IN, accounts with mentions, favourited and reblogged
     with CaptureQueriesContext(connection) as cached:
         assert len(home(a, limit=20).json()) == 20
     assert len(cached) < many  # statuses came from the Redis cache
+    # a warm read: the reader, their blocks and mutes, authors with the mentioned accounts, their flags
+    assert len(cached) == 4, [q["sql"] for q in cached.captured_queries]
     flags = {s["id"]: (s["favourited"], s["reblogged"]) for s in home(a, limit=40).json()}
     assert flags[ids[0]] == (True, False)
+    assert flags[ids[2]] == (False, True)
 
 
 def test_a_page_thinned_by_filters_stops_after_max_batches(reader_of_bob, monkeypatch):
@@ -321,3 +324,37 @@ def test_a_page_thinned_by_filters_stops_after_max_batches(reader_of_bob, monkey
     response = home(a, limit=1)
     assert response.status_code == 200 and response.json() == []
     assert len(reads) == 2  # 30 hidden posts, 7 per batch: stopped after 2 batches
+
+
+def test_a_warm_home_page_costs_a_fixed_few_redis_round_trips(reader_of_bob, carol, as_user, monkeypatch):
+    import redis.client
+
+    a, b = reader_of_bob
+    c = as_user(carol)
+    follow(a, carol)
+    for i in range(12):
+        post(b, f"@carol post {i} #tag")
+        c.post(f"/api/v1/statuses/{post(c, f'carol {i}')['id']}/favourite")
+    home(a)  # warm: activity touch and status cache
+
+    trips: list[str] = []
+    command, execute = redis.client.Redis.execute_command, redis.client.Pipeline.execute
+
+    def counted_command(self, *args, **options):
+        trips.append(str(args[0]))
+        return command(self, *args, **options)
+
+    def counted_execute(self, *args, **kwargs):
+        trips.append("pipeline:" + ",".join(sorted({str(c[0][0]) for c in self.command_stack})))
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(redis.client.Redis, "execute_command", counted_command)
+    monkeypatch.setattr(redis.client.Pipeline, "execute", counted_execute)
+    response = home(a, limit=20)
+    monkeypatch.undo()
+
+    assert response.status_code == 200 and len(response.json()) == 20
+    # the token, the rate limit, the reader's state, the timeline, the cached statuses, every counter
+    print("TRIPS", trips)
+    assert len([t for t in trips if t != "GET"]) == 5, trips
+    assert trips.count("MGET") == 1 and len([t for t in trips if "HGETALL" in t]) == 1, trips
