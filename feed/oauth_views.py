@@ -108,7 +108,8 @@ class AuthorizeView(oauth_views.AuthorizationView):
         if redirect_to.startswith(OOB_URI):
             query = parse_qs(urlsplit(redirect_to).query)
             return render(self.request, "oauth/authorized_oob.html", {
-                "code": query.get("code", [""])[0], "error": query.get("error", [""])[0], "application": application,
+                "authorization_code": query.get("code", [""])[0], "denial": query.get("error", [""])[0],
+                "application": application,
             })
         return super().redirect(redirect_to, application)
 
