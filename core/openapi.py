@@ -33,6 +33,7 @@ _MEANINGS = {
     409: "Conflict with existing data",
     410: "Gone",
     413: "The request body is larger than the server accepts",
+    415: "The body's media type is not one the operation reads (or its multipart is malformed)",
     422: "Mastodon's validation failure (`Validation failed: …`): `fields` names the field",
     429: "Rate limited: retry after `Retry-After` seconds",
 }

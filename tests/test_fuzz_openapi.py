@@ -36,7 +36,7 @@ FUZZED_LIGHTLY_PATH_PREFIXES = (
 # APIs still changing, fuzzed once they settle (move their prefixes to a list above).
 NOT_YET_FUZZED_PATH_PREFIXES: tuple[str, ...] = ()
 EXAMPLES_PER_OPERATION = 12
-EXAMPLES_PER_LIGHT_OPERATION = 4
+EXAMPLES_PER_LIGHT_OPERATION = 8
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
 
 

@@ -116,9 +116,10 @@ def _paged(request, data: list, cursor_ids: list[int], *, status: int = 200, pre
 
 
 # What every feed operation may answer besides its entity: bad input (400, Mastodon's 422), no or
-# a bad token (401), a scope or CSRF refusal (403), an unknown or hidden record (404), the rate limit.
+# a bad token (401), a scope or CSRF refusal (403), an unknown or hidden record (404), the rate limit;
+# a write also a body too large (413) or of a media type it does not read (415, JSON, form, multipart).
 FEED_ERRORS = (400, 401, 403, 404, 422, 429)
-FEED_WRITE_ERRORS = (*FEED_ERRORS, 413)
+FEED_WRITE_ERRORS = (*FEED_ERRORS, 413, 415)
 
 
 def mastodon_entity(view=None, *, array: tuple[str, ...] = (), statuses: dict[str, tuple[int, ...]] | None = None):
