@@ -160,3 +160,19 @@ def test_every_documented_path_is_fuzzed_or_knowingly_left_out():
     assert not forgotten
     assert len([path for path in paths if path.startswith(FUZZED_PATH_PREFIXES)]) >= 25
     assert len([path for path in paths if path.startswith(FUZZED_LIGHTLY_PATH_PREFIXES)]) >= 40
+
+
+def test_every_feed_and_rides_operation_documents_its_errors_with_the_platform_body():
+    documented = {}
+    for path, operations in schema.raw_schema["paths"].items():
+        if not path.startswith(FUZZED_LIGHTLY_PATH_PREFIXES):
+            continue
+        for method, operation in operations.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                documented[f"{method.upper()} {path}"] = operation["responses"]
+    assert len(documented) >= 50
+    for name, responses in documented.items():
+        errors = {status: answer for status, answer in responses.items() if not status.startswith("2")}
+        assert "401" in errors and len(errors) >= 2, name
+        for answer in errors.values():
+            assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}, name
