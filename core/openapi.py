@@ -19,6 +19,7 @@ class ErrorOut(serializers.Serializer):
         help_text="Validation errors: the messages for each field that was wrong",
     )
     retry_after = serializers.IntegerField(required=False, help_text="429: seconds until a retry may succeed")
+    required_scope = serializers.CharField(required=False, help_text="403 of the feed: the OAuth scope the token lacks")
 
     class Meta:
         ref_name = "Error"
@@ -32,6 +33,8 @@ _MEANINGS = {
     409: "Conflict with existing data",
     410: "Gone",
     413: "The request body is larger than the server accepts",
+    415: "The body's media type is not one the operation reads (or its multipart is malformed)",
+    422: "Mastodon's validation failure (`Validation failed: …`): `fields` names the field",
     429: "Rate limited: retry after `Retry-After` seconds",
 }
 

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from core.ratelimit import RateLimit, client_ip, enforce
 from core.tokens import token_invalidate
 from feed import errors, store
+from feed.api.base import mastodon_entity
 from feed.oauth import FEED_AUTHENTICATION, token_checksum
 from feed.services.apps import OOB_URI, app_create
 
@@ -48,6 +49,7 @@ def application_entity(application, *, client_secret: str | None = None) -> dict
 APPS_PER_ADDRESS = RateLimit(scope="feed-apps", limit=30, period=300)
 
 
+@mastodon_entity
 class AppsView(APIView):
     """``POST /api/v1/apps``: anyone may register an app (as on Mastodon), within a rate limit."""
 
@@ -65,6 +67,7 @@ class AppsView(APIView):
         return Response(application_entity(application, client_secret=secret))
 
 
+@mastodon_entity
 class AppVerifyCredentialsView(APIView):
     """``GET /api/v1/apps/verify_credentials``: the app of the token (user or app token)."""
 
@@ -105,7 +108,8 @@ class AuthorizeView(oauth_views.AuthorizationView):
         if redirect_to.startswith(OOB_URI):
             query = parse_qs(urlsplit(redirect_to).query)
             return render(self.request, "oauth/authorized_oob.html", {
-                "code": query.get("code", [""])[0], "error": query.get("error", [""])[0], "application": application,
+                "authorization_code": query.get("code", [""])[0], "denial": query.get("error", [""])[0],
+                "application": application,
             })
         return super().redirect(redirect_to, application)
 

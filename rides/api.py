@@ -5,6 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.openapi import SIGNED_IN, SIGNED_IN_WRITE, error_responses
 from core.pagination import PageNumberPagination
 from rides import errors, geo, selectors
 from rides.services import dispatch, drivers, pricing, sharing, trips
@@ -113,6 +114,13 @@ class RideOut(serializers.Serializer):
     receipt = RideReceiptOut(allow_null=True, help_text="Once completed or cancelled")
 
 
+class RidePageOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = RideOut(many=True)
+
+
 class DeclineOut(serializers.Serializer):
     id = serializers.CharField()
     status = serializers.CharField()
@@ -153,6 +161,12 @@ class SurgeOut(serializers.Serializer):
     resolution = serializers.IntegerField()
     multiplier = serializers.FloatField()
     updated_at = serializers.DateTimeField(allow_null=True)
+# The errors each kind of operation answers (core.openapi documents their body).
+READ_ERRORS = error_responses(*SIGNED_IN, 400)
+RIDE_READ_ERRORS = error_responses(*SIGNED_IN, 404)
+DRIVER_WRITE_ERRORS = error_responses(*SIGNED_IN_WRITE, 409)
+RIDE_WRITE_ERRORS = error_responses(*SIGNED_IN_WRITE, 404, 409)
+
 NEARBY_MAX_RADIUS_M = 5000
 NEARBY_MAX_LIMIT = 50
 
@@ -195,7 +209,7 @@ def _ride_out(ride) -> dict:
 
 class DriverOnlineView(APIView):
     @extend_schema(summary="Go online at a position with a vehicle type", request=DriverOnlineIn,
-                   responses={202: DriverStateOut})
+                   responses={202: DriverStateOut, **DRIVER_WRITE_ERRORS})
     def post(self, request):
         data = _body(request)
         result = drivers.driver_online(user=request.user, vehicle_type=data.get("vehicle_type"),
@@ -204,7 +218,8 @@ class DriverOnlineView(APIView):
 
 
 class DriverOfflineView(APIView):
-    @extend_schema(summary="Go offline (an open offer is declined)", request=None, responses={202: DriverStateOut})
+    @extend_schema(summary="Go offline (an open offer is declined)", request=None,
+                   responses={202: DriverStateOut, **DRIVER_WRITE_ERRORS})
     def post(self, request):
         drivers.driver_offline(user=request.user)
         return Response({"status": "offline"}, status=status.HTTP_202_ACCEPTED)
@@ -212,14 +227,14 @@ class DriverOfflineView(APIView):
 
 class DriverLocationView(APIView):
     @extend_schema(summary="Report a position, or a batch of up to 50 points", request=LocationIn,
-                   responses={202: AcceptedOut})
+                   responses={202: AcceptedOut, **DRIVER_WRITE_ERRORS})
     def post(self, request):
         accepted = drivers.driver_location(user=request.user, data=request.data)
         return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)
 
 
 class EstimateView(APIView):
-    @extend_schema(summary="An upfront fare with surge, held for 2 minutes as a quote", responses=EstimateOut,
+    @extend_schema(summary="An upfront fare with surge, held for 2 minutes as a quote", responses={200: EstimateOut, **READ_ERRORS},
                    parameters=[
         OpenApiParameter(name, float) for name in ("pickup_lat", "pickup_lng", "dropoff_lat", "dropoff_lng")
     ] + [OpenApiParameter("vehicle_type", str)])
@@ -245,7 +260,9 @@ class EstimateView(APIView):
 
 class RideListView(APIView):
     @extend_schema(summary="The caller's rides as rider or driver, with itemised receipts",
-                   operation_id="rides_history", responses=RideOut(many=True), parameters=[OpenApiParameter("role", str, enum=list(ROLES))])
+                   operation_id="rides_history", responses={200: RidePageOut, **error_responses(*SIGNED_IN, 400, 404)},
+                   parameters=[OpenApiParameter("role", str, enum=list(ROLES)), OpenApiParameter("page", int),
+                               OpenApiParameter("page_size", int)])
     def get(self, request):
         role = request.query_params.get("role", "rider")
         if role not in ROLES:
@@ -255,7 +272,7 @@ class RideListView(APIView):
         return paginator.get_paginated_response([selectors.ride_payload(ride) for ride in page])
 
     @extend_schema(summary="Request a ride (at a quote's price when quote_id is given)", request=RideIn,
-                   responses={201: RideOut})
+                   responses={201: RideOut, **DRIVER_WRITE_ERRORS})
     def post(self, request):
         data = _body(request)
         ride = trips.ride_request(rider=request.user, pickup=data.get("pickup"), dropoff=data.get("dropoff"),
@@ -264,7 +281,8 @@ class RideListView(APIView):
 
 
 class RideDetailView(APIView):
-    @extend_schema(summary="One ride (its rider, its driver, staff)", responses=RideOut)
+    @extend_schema(summary="One ride (its rider, its driver, staff)",
+                   responses={200: RideOut, **RIDE_READ_ERRORS})
     def get(self, request, ride_id: str):
         return Response(selectors.ride_payload(selectors.ride_get(user=request.user, ride_id=ride_id)))
 
@@ -280,7 +298,8 @@ _DRIVER_ACTIONS = {
 class RideDriverActionView(APIView):
     action_name = ""
 
-    @extend_schema(summary="A driver's step: accept, arrive, start or complete", request=None, responses=RideOut)
+    @extend_schema(summary="A driver's step: accept, arrive, start or complete", request=None,
+                   responses={200: RideOut, **RIDE_WRITE_ERRORS})
     def post(self, request, ride_id: str):
         ride = _DRIVER_ACTIONS[self.action_name](driver=request.user, ride_id=ride_id)
         return Response(_ride_out(ride))
@@ -288,7 +307,7 @@ class RideDriverActionView(APIView):
 
 class RideDeclineView(APIView):
     @extend_schema(summary="Decline an offer (the dispatcher offers the next driver)", request=None,
-                   responses=DeclineOut)
+                   responses={200: DeclineOut, **RIDE_WRITE_ERRORS})
     def post(self, request, ride_id: str):
         ride = dispatch.ride_decline(driver=request.user, ride_id=ride_id)
         # The ride is no longer the caller's: only its id and the status the decline left.
@@ -297,7 +316,7 @@ class RideDeclineView(APIView):
 
 class RideCancelView(APIView):
     @extend_schema(summary="Cancel (rider or assigned driver); a late rider cancellation has a fee",
-                   request=CancelIn, responses=RideOut)
+                   request=CancelIn, responses={200: RideOut, **RIDE_WRITE_ERRORS})
     def post(self, request, ride_id: str):
         data = _body(request)
         ride = trips.ride_cancel(user=request.user, ride_id=ride_id, reason=data.get("reason"),
@@ -307,7 +326,7 @@ class RideCancelView(APIView):
 
 class RideShareView(APIView):
     @extend_schema(summary="A read-only live-tracking link for someone without an account (rider only)",
-                   request=None, responses={201: ShareOut})
+                   request=None, responses={201: ShareOut, **RIDE_WRITE_ERRORS})
     def post(self, request, ride_id: str):
         link = sharing.ride_share(user=request.user, ride_id=ride_id)
         return Response({"url": link.url, "expires_at": link.expires_at.isoformat()}, status=status.HTTP_201_CREATED)
@@ -315,7 +334,7 @@ class RideShareView(APIView):
 
 class RideRateView(APIView):
     @extend_schema(summary="Rate the other side of a completed ride, once", request=RateIn,
-                   responses={201: RatingOut})
+                   responses={201: RatingOut, **RIDE_WRITE_ERRORS})
     def post(self, request, ride_id: str):
         data = _body(request)
         rating = trips.ride_rate(user=request.user, ride_id=ride_id, stars=data.get("stars"),
@@ -326,7 +345,7 @@ class RideRateView(APIView):
 
 class NearbyDriversView(APIView):
     @extend_schema(summary="Free drivers near a point, nearest first (anonymous, ~100 m, except for staff)",
-                   responses=NearbyOut(many=True), parameters=[
+                   responses={200: NearbyOut(many=True), **READ_ERRORS}, parameters=[
                        OpenApiParameter("lat", float), OpenApiParameter("lng", float),
                        OpenApiParameter("radius_m", int), OpenApiParameter("limit", int),
                        OpenApiParameter("vehicle_type", str, enum=VEHICLE_TYPES)])
@@ -335,7 +354,7 @@ class NearbyDriversView(APIView):
 
 
 class SurgeView(APIView):
-    @extend_schema(summary="The surge multiplier of a point's H3 cell", responses=SurgeOut,
+    @extend_schema(summary="The surge multiplier of a point's H3 cell", responses={200: SurgeOut, **READ_ERRORS},
                    parameters=[OpenApiParameter("lat", float), OpenApiParameter("lng", float)])
     def get(self, request):
         lat = geo.parse_coordinate("lat", request.query_params.get("lat"), kind="lat")

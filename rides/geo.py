@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.errors import FieldError
+from rides.errors import RideError
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -20,15 +21,15 @@ def parse_coordinate(field: str, value, *, kind: str) -> float:
     """
     limit = 90.0 if kind == "lat" else 180.0
     if isinstance(value, bool) or value is None or value == "":
-        raise FieldError({field: "A number is required."}, code="invalid_coordinate")
+        raise FieldError({field: "A number is required."}, code=RideError.INVALID_COORDINATE)
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise FieldError({field: "A number is required."}, code="invalid_coordinate") from None
+        raise FieldError({field: "A number is required."}, code=RideError.INVALID_COORDINATE) from None
     if not math.isfinite(number):
-        raise FieldError({field: "A finite number is required."}, code="invalid_coordinate")
+        raise FieldError({field: "A finite number is required."}, code=RideError.INVALID_COORDINATE)
     if not -limit <= number <= limit:
-        raise FieldError({field: f"Must be between -{limit:g} and {limit:g}."}, code="invalid_coordinate")
+        raise FieldError({field: f"Must be between -{limit:g} and {limit:g}."}, code=RideError.INVALID_COORDINATE)
     return number
 
 

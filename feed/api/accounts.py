@@ -54,7 +54,7 @@ class AccountDetailView(FeedView):
         return Response(presenters.render_account(account_get(account_id=account_id)))
 
 
-@mastodon_entity
+@mastodon_entity(array=("get",))
 class AccountStatusesView(FeedView):
     scopes = {"GET": "read:statuses"}
     permission_classes = [AllowAny, TokenScopes]
@@ -69,7 +69,7 @@ class AccountStatusesView(FeedView):
         return _paged(request, presenters.render_statuses(page.ids, _viewer(request), records=page.records), page.ids)
 
 
-@mastodon_entity
+@mastodon_entity(array=("get",))
 class _AccountListView(FeedView):
     scopes = {"GET": "read:accounts"}
     permission_classes = [AllowAny, TokenScopes]
@@ -118,7 +118,7 @@ class AccountActionView(FeedView):
         return Response(presenters.render_relationship(request.user, target.id))
 
 
-@mastodon_entity
+@mastodon_entity(array=("get",))
 class RelationshipsView(FeedView):
     scopes = {"GET": "read:follows"}
     def get(self, request):

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from core.errors import ApplicationError
 from core.ids import parse_id
+from core.openapi import error_responses
 from core.ratelimit import client_ip
 from feed import errors, presenters, selectors
 from feed.oauth import FEED_AUTHENTICATION, TokenScopes
@@ -114,14 +115,35 @@ def _paged(request, data: list, cursor_ids: list[int], *, status: int = 200, pre
     return response
 
 
-def mastodon_entity(view):
-    """Document a view's methods as answering Mastodon's JSON entity (see its API documentation)."""
-    for method in ("get", "post", "put", "delete"):
-        if method in vars(view):
-            documented = extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT,
-                                       tags=["feed (Mastodon API)"])(vars(view)[method])
-            setattr(view, method, documented)
-    return view
+# What every feed operation may answer besides its entity: bad input (400, Mastodon's 422), no or
+# a bad token (401), a scope or CSRF refusal (403), an unknown or hidden record (404), the rate limit;
+# a write also a body too large (413) or of a media type it does not read (415, JSON, form, multipart).
+FEED_ERRORS = (400, 401, 403, 404, 422, 429)
+FEED_WRITE_ERRORS = (*FEED_ERRORS, 413, 415)
+
+
+def mastodon_entity(view=None, *, array: tuple[str, ...] = (), statuses: dict[str, tuple[int, ...]] | None = None):
+    """Document a view's methods as answering Mastodon's JSON entity (see its API documentation).
+
+    ``array`` names the methods answering a JSON array (lists, timelines); ``statuses`` the success
+    statuses of a method when not only 200 (206 while a timeline is rebuilt, 202 for an upload).
+    Every method also documents the feed's errors, with the platform's error body.
+    """
+
+    def document(view):
+        for method in ("get", "post", "put", "delete"):
+            if method in vars(view):
+                entity = {"type": "array", "items": {"type": "object"}} if method in array else OpenApiTypes.OBJECT
+                success = (statuses or {}).get(method, (200,))
+                errors_ = FEED_ERRORS if method == "get" else FEED_WRITE_ERRORS
+                documented = extend_schema(
+                    request=OpenApiTypes.OBJECT, tags=["feed (Mastodon API)"],
+                    responses={**dict.fromkeys(success, entity), **error_responses(*errors_)},
+                )(vars(view)[method])
+                setattr(view, method, documented)
+        return view
+
+    return document(view) if view is not None else document
 
 
 def _viewer(request):

@@ -28,7 +28,7 @@ class InstanceV2View(FeedView):
         return Response(presenters.instance_v2())
 
 
-@mastodon_entity
+@mastodon_entity(array=("get",))
 class CustomEmojisView(FeedView):
     permission_classes = [AllowAny, TokenScopes]
 

@@ -15,7 +15,7 @@ MULTIPART_OVERHEAD = 64 * 1024  # form fields and part headers beside the file
 
 
 # --- media ---------------------------------------------------------------------------------
-@mastodon_entity
+@mastodon_entity(statuses={"post": (200, 202)})
 class MediaUploadView(FeedView):
     """``POST /api/v2/media``: 202 while the sizes are made, 200 when they were made at once."""
 
@@ -34,7 +34,7 @@ class MediaUploadView(FeedView):
         return Response(presenters.media_entity(attachment), status=200 if attachment.ready else 202)
 
 
-@mastodon_entity
+@mastodon_entity(statuses={"get": (200, 206)})
 class MediaDetailView(FeedView):
     """``GET /api/v1/media/{id}``: 206 while processing, 200 when ready; ``PUT``: the description."""
 

@@ -22,7 +22,7 @@ def _types_param(request, name: str) -> list[str]:
     return values
 
 
-@mastodon_entity
+@mastodon_entity(array=("get",))
 class NotificationsView(FeedView):
     scopes = {"GET": "read:notifications"}
 

@@ -21,7 +21,7 @@ from feed.services.statuses import visible_status
 
 
 # --- timelines ---------------------------------------------------------------------
-@mastodon_entity
+@mastodon_entity(array=("get",), statuses={"get": (200, 206)})
 class HomeTimelineView(FeedView):
     scopes = {"GET": "read:statuses"}
     def get(self, request):
@@ -36,7 +36,7 @@ class HomeTimelineView(FeedView):
 MAX_TAG_LENGTH = 100
 
 
-@mastodon_entity
+@mastodon_entity(array=("get",))
 class TagTimelineView(PublicFeedView):
     scopes = {"GET": "read:statuses"}
 
@@ -125,7 +125,7 @@ class StatusActionView(FeedView):
         return Response(presenters.render_status(status.id, request.user))
 
 
-@mastodon_entity
+@mastodon_entity(array=("get",))
 class _StatusAccountsView(FeedView):
     scopes = {"GET": "read:accounts"}
     permission_classes = [AllowAny, TokenScopes]
