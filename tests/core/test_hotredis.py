@@ -1,7 +1,7 @@
 """The hot path's pipelined Redis connection: ordering, errors, time bounds, URL options, reconnects."""
 
 import asyncio
-import os
+import socket
 import ssl
 import time
 
@@ -9,6 +9,36 @@ import pytest
 from redis.connection import parse_url
 
 from core import hotredis
+
+
+def _test_redis(settings) -> dict:
+    """Where the test Redis listens: a unix socket (the embedded default) or host and port."""
+    return parse_url(settings.REDIS_URL)
+
+
+def _url_with_credentials(settings, user: str, password: str) -> str:
+    where = _test_redis(settings)
+    if "path" in where:
+        return f"unix://{user}:{password}@{where['path']}?db={where['db']}"
+    return f"redis://{user}:{password}@{where['host']}:{where['port']}/{where['db']}"
+
+
+async def _open_test_redis(settings):
+    where = _test_redis(settings)
+    if "path" in where:
+        return await asyncio.open_unix_connection(where["path"])
+    return await asyncio.open_connection(where["host"], where["port"])
+
+
+async def _pipe(reader, writer):
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, ssl.SSLError):
+        pass
+    finally:
+        writer.close()
 
 
 async def test_concurrent_commands_get_their_own_replies():
@@ -80,17 +110,15 @@ def test_a_plain_url_has_no_tls_and_unverified_tls_can_be_asked_for():
 
 
 async def test_auth_and_database_from_the_url_against_the_real_server(clean_redis, settings):
-    socket_path = parse_url(settings.REDIS_URL)["path"]
-    db = parse_url(settings.REDIS_URL)["db"]
     clean_redis.acl_setuser("hot-test-user", enabled=True, passwords=["+s3cret-pass"], keys=["*"],
                             commands=["+@all"])
     try:
-        conn = hotredis.PipelinedConnection(f"unix://hot-test-user:s3cret-pass@{socket_path}?db={db}")
+        conn = hotredis.PipelinedConnection(_url_with_credentials(settings, "hot-test-user", "s3cret-pass"))
         assert await conn.execute("ACL", "WHOAMI") == b"hot-test-user"
         await conn.execute("SET", "core:test:auth", "1")
         assert clean_redis.get("core:test:auth") == b"1"
         conn.close()
-        wrong = hotredis.PipelinedConnection(f"unix://hot-test-user:wrong@{socket_path}?db={db}")
+        wrong = hotredis.PipelinedConnection(_url_with_credentials(settings, "hot-test-user", "wrong"))
         with pytest.raises(hotredis.RespError):
             await wrong.execute("PING")
         wrong.close()
@@ -126,18 +154,32 @@ async def test_a_server_that_never_answers_times_out_and_later_commands_fail_fas
     assert time.monotonic() - started < 0.05
 
 
-async def test_an_unreachable_server_is_retried_after_a_pause(tmp_path, settings, monkeypatch):
+async def test_an_unreachable_server_is_retried_after_a_pause(settings, monkeypatch):
     monkeypatch.setattr(hotredis, "RETRY_AFTER", 0.2)
-    path = tmp_path / "redis.sock"
-    conn = hotredis.PipelinedConnection(f"unix://{path}?db={parse_url(settings.REDIS_URL)['db']}")
+    with socket.socket() as probe:  # a port nobody listens on, yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conn = hotredis.PipelinedConnection(f"redis://127.0.0.1:{port}/{_test_redis(settings)['db']}")
     with pytest.raises(ConnectionError):
         await conn.execute("PING")
-    os.symlink(parse_url(settings.REDIS_URL)["path"], path)  # Redis is back
-    with pytest.raises(ConnectionError):
-        await conn.execute("PING")  # within the pause: not even tried
-    await asyncio.sleep(0.25)
-    assert await conn.execute("PING") == b"PONG"
-    conn.close()
+
+    async def forward(client_reader, client_writer):  # Redis is back, on that port
+        redis_reader, redis_writer = await _open_test_redis(settings)
+        pipes.extend([asyncio.ensure_future(_pipe(client_reader, redis_writer)),
+                      asyncio.ensure_future(_pipe(redis_reader, client_writer))])
+
+    pipes: list = []
+    server = await asyncio.start_server(forward, "127.0.0.1", port)
+    try:
+        with pytest.raises(ConnectionError):
+            await conn.execute("PING")  # within the pause: not even tried
+        await asyncio.sleep(0.25)
+        assert await conn.execute("PING") == b"PONG"
+        conn.close()
+    finally:
+        server.close()
+        for task in pipes:
+            task.cancel()
 
 
 @pytest.fixture
@@ -150,23 +192,12 @@ async def tls_redis(settings, tmp_path):
     authority.issue_cert("127.0.0.1").configure_cert(server_context)
     ca_file = tmp_path / "ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
-    socket_path = parse_url(settings.REDIS_URL)["path"]
     pipes = []
 
-    async def pipe(reader, writer):
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            writer.close()
-
     async def terminate(client_reader, client_writer):
-        redis_reader, redis_writer = await asyncio.open_unix_connection(socket_path)
-        pipes.extend([asyncio.ensure_future(pipe(client_reader, redis_writer)),
-                      asyncio.ensure_future(pipe(redis_reader, client_writer))])
+        redis_reader, redis_writer = await _open_test_redis(settings)
+        pipes.extend([asyncio.ensure_future(_pipe(client_reader, redis_writer)),
+                      asyncio.ensure_future(_pipe(redis_reader, client_writer))])
 
     server = await asyncio.start_server(terminate, "127.0.0.1", 0, ssl=server_context)
     yield server.sockets[0].getsockname()[1], ca_file
