@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import time
 from collections import Counter
@@ -76,6 +77,10 @@ def _hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+# How often one batch is re-filtered and retried when concurrent writers store some of its visits first.
+STORE_ATTEMPTS = 8
+
+
 def clicks_store(entries: list[tuple[str, dict[str, str]]], *, fresh: bool = False) -> ConsumeResult:
     """Insert the clicks of ``entries`` and add them to the rollups, all in one transaction.
 
@@ -92,13 +97,16 @@ def clicks_store(entries: list[tuple[str, dict[str, str]]], *, fresh: bool = Fal
         return result
     codes = {fields.get("c", "") for _, fields in entries}
     link_ids = dict(Link.objects.filter(short_code__in=codes).values_list("short_code", "pk"))
-    for attempt in range(3):
+    for attempt in range(STORE_ATTEMPTS):
         try:
             with transaction.atomic():
                 return _store_once(entries, link_ids, result, check_existing=attempt > 0 or not fresh)
         except IntegrityError:
-            # Another consumer (or a Redis-less redirect) stored some of these concurrently: re-filter, retry.
+            # Another consumer (or a Redis-less redirect) stored some of these concurrently: re-filter
+            # and retry, after a short random pause so writers racing for the same visits fall apart.
             logger.info("click batch raced another writer; retrying")
+            time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+    # Left pending in the stream: a later consumer pass claims and stores the batch.
     raise RuntimeError("click batch kept conflicting")
 
 
