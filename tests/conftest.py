@@ -76,6 +76,22 @@ def make_user(django_user_model):
     return make
 
 
+# The people of the chat and feed tests.
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol")
+
+
 @pytest.fixture
 def user(make_user):
     return make_user("alice")

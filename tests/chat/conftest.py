@@ -15,21 +15,6 @@ _client_ids = itertools.count()
 
 
 @pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
-@pytest.fixture
-def carol(make_user):
-    return make_user("carol")
-
-
-@pytest.fixture
 def direct(alice, bob):
     conversation, _ = conversation_create(creator=alice, usernames=["bob"])
     return conversation
