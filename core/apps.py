@@ -5,6 +5,7 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self) -> None:
+        import core.sessions  # noqa: F401 - connects the receivers that end sockets with their session
         from core.channels_adapter import check_channels_redis_version
 
         # Fails start-up (web, workers, manage.py) rather than publishing through internals
