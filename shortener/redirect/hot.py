@@ -21,7 +21,13 @@ from core.asgi import ThrottledLog, client_ip, header, send_response
 from core.hotdb import run_db
 from core.ratelimit import acheck, rate_limited_error
 from shortener import selectors, store
-from shortener.redirect.service import CACHE_CONTROL, UNKNOWN_CODES, counts_as_visit, visit_id_for
+from shortener.redirect.service import (
+    CACHE_CONTROL,
+    UNKNOWN_CODES,
+    VISIT_SENT_SCOPE_KEY,
+    counts_as_visit,
+    visit_id_for,
+)
 from shortener.redirect.view import anonymous_not_found_page
 from shortener.services.links import is_reserved
 
@@ -55,8 +61,13 @@ async def handle(scope, receive, send) -> int | None:
         "count": counts_as_visit(method=method, user_agent=user_agent),
         "visit_id": visit_id_for(scope),  # Django's view, if handed this request, records under it too
     }
+    # Until an outcome says nothing was recorded, Django's view (if handed this request) must take
+    # the click as possibly in Redis already and write it to the database instead.
+    scope[VISIT_SENT_SCOPE_KEY] = True
     try:
         outcome = await _redirect(code, visit)
+        if outcome.kind != "ok":
+            del scope[VISIT_SENT_SCOPE_KEY]
         if outcome.kind == "missing":
             return await _unknown_code(send, method, visit["ip"])
     except _REDIS_UNAVAILABLE as exc:
