@@ -124,8 +124,7 @@ async def _measure(requests: int, rounds: int) -> dict[str, list[tuple[float, fl
     from core.asgi import HotPathRouter
     from shortener.redirect import hot
 
-    bare_router = HotPathRouter(application.app, handlers=[])
-    bare_router.handlers = [("bench", bare_302)]
+    bare_router = HotPathRouter(application.app, handlers=[f"{__name__}.bare_302"])
     contenders = {
         "bare 302 handler, through the router": bare_router,
         "redirect handler, called directly": hot.handle,
