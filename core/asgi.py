@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 from core.errors import ApplicationError, error_json, retry_after_headers
 from core.metrics import recorder
 from core.middleware import RETRY_AFTER_SECONDS
+from core.ratelimit import trusted_client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -113,12 +114,23 @@ def header(scope, name: bytes) -> str:
     return ""
 
 
-def client_ip(scope) -> str:
-    """The caller's address under the same trusted-proxy rule as Django's side."""
-    from core.ratelimit import trusted_client_ip
+def headers_named(scope, names: frozenset[bytes]) -> dict[bytes, str]:
+    """The first value of each header of ``names`` (lower-case bytes) the request has, in one pass
+    over its headers; a handler reading several headers reads them this way."""
+    found: dict[bytes, str] = {}
+    for key, value in scope.get("headers", ()):
+        if key in names and key not in found:
+            found[key] = value.decode("latin-1")
+    return found
 
+
+def client_ip(scope, forwarded_for: str | None = None) -> str:
+    """The caller's address under the same trusted-proxy rule as Django's side (``forwarded_for``:
+    the X-Forwarded-For header when the caller has already read it)."""
     client = scope.get("client")
-    return trusted_client_ip(client[0] if client else "", header(scope, b"x-forwarded-for"))
+    if forwarded_for is None:
+        forwarded_for = header(scope, b"x-forwarded-for")
+    return trusted_client_ip(client[0] if client else "", forwarded_for)
 
 
 def host_allowed(host: str) -> bool:

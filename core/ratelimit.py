@@ -9,6 +9,8 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from core.errors import ApplicationError, CoreError
 from core.store import ratelimit_key
 
@@ -100,8 +102,6 @@ def enforce(rule: RateLimit, identity: str, *, cost: int = 1) -> None:
 
 def trusted_client_ip(remote: str, forwarded: str | None) -> str:
     """The caller's address, trusting X-Forwarded-For only from configured proxies."""
-    from django.conf import settings
-
     remote = remote or "unknown"
     if forwarded and remote in settings.TRUSTED_PROXIES:
         return forwarded.split(",")[0].strip()

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import time
 import weakref
@@ -304,7 +305,7 @@ class _RedirectBatcher:
             return
         for index, (_, future) in enumerate(batch):
             if not future.done():
-                future.set_result(_outcome(result[index * 3:index * 3 + 3]))
+                future.set_result(_outcome(*result[index * 3:index * 3 + 3]))
 
 
 def _click_args(code: str, visit_id: int, referrer: str, ip: str, user_agent: str, method: str,
@@ -315,11 +316,13 @@ def _click_args(code: str, visit_id: int, referrer: str, ip: str, user_agent: st
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedirectBatcher] = weakref.WeakKeyDictionary()
 
 
-def _outcome(result) -> RedirectOutcome:
-    kind = result[0].decode() if isinstance(result[0], bytes) else result[0]
+@functools.lru_cache(maxsize=4096)
+def _outcome(kind: bytes, long_url: bytes, redirect_type: bytes) -> RedirectOutcome:
+    """The outcome of one redirect from the script's reply (made once per link: a busy link repeats)."""
+    kind = kind.decode() if isinstance(kind, bytes) else kind
     if kind != "ok":
         return RedirectOutcome(kind)
-    return RedirectOutcome(kind, result[1].decode(), int(result[2]))
+    return RedirectOutcome(kind, long_url.decode(), int(redirect_type))
 
 
 async def aredirect(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool,
