@@ -34,9 +34,14 @@ class SnowflakeParts:
     sequence: int
 
 
+def timestamp_ms(snowflake: int) -> int:
+    """The epoch milliseconds a Snowflake was made at (``parse(...).timestamp_ms``, without the rest)."""
+    return (snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS
+
+
 def parse(snowflake: int) -> SnowflakeParts:
     return SnowflakeParts(
-        timestamp_ms=(snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS,
+        timestamp_ms=timestamp_ms(snowflake),
         worker_id=(snowflake >> SEQUENCE_BITS) & MAX_WORKER,
         sequence=snowflake & MAX_SEQUENCE,
     )

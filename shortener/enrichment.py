@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import re
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -102,8 +102,7 @@ def visitor_hash(ip: str, user_agent: str, day: str) -> str:
     return hashlib.blake2b(material, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True)
-class Enriched:
+class Enriched(NamedTuple):  # one per stored click: a tuple is made far faster than a frozen dataclass
     ip: str
     country: str
     device: str
