@@ -8,6 +8,7 @@ sending anything also passes the request on (logged, counted as status 599 under
 ``hot:<module>``). Handlers must not read the request body unless they answer.
 """
 
+import gc
 import json
 import logging
 import time
@@ -98,10 +99,23 @@ class HotPathRouter:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                freeze_loaded_objects()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def freeze_loaded_objects() -> None:
+    """Keep what the process has loaded (Django, the apps, their modules and settings: ~160k objects
+    that live as long as the process) out of the cyclic collector's full collections.
+
+    Requests allocate enough that a full collection comes every few tens of thousands of them, and
+    each one walked every loaded object: ~80 ms with the event loop stopped (a p99 spike) and a few
+    µs a request on average. Frozen, a full collection walks only what requests left behind.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 # --- building blocks of hot handlers ------------------------------------------------------------
