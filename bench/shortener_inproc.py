@@ -1,8 +1,8 @@
 """The cached redirect's own cost, in-process: no HTTP server, no load generator, one event loop.
 
 ``python -m bench shortener_inproc`` boots Django in this process (a fresh ``DATA_DIR``, the
-embedded Redis unless ``BENCH_REDIS_URL`` is set), puts one plain link in the cache and then calls
-the ASGI application (``core.asgi.HotPathRouter`` with the project's hot handlers, exactly what
+embedded Redis unless ``BENCH_REDIS_URL`` is set), puts one plain link in the cache, starts the
+application's lifespan as uvicorn does, and then calls the ASGI application (``core.asgi.HotPathRouter`` with the project's hot handlers, exactly what
 uvicorn calls) 64 requests at a time on one uvloop event loop, as a worker under 64 connections
 does. Every request is a browser GET, so every one records a click (stream entry + counter).
 
@@ -120,10 +120,27 @@ def _empty_click_keys() -> None:
     get_redis().delete(store.CLICK_STREAM_KEY, store.CLICK_COUNTS_KEY)
 
 
+async def _lifespan_startup(app) -> asyncio.Task:
+    """What uvicorn does before serving: the application's lifespan startup (left running)."""
+    inbox: asyncio.Queue = asyncio.Queue()
+    started = asyncio.Event()
+    await inbox.put({"type": "lifespan.startup"})
+
+    async def send(message):
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+
+    task = asyncio.get_running_loop().create_task(app({"type": "lifespan"}, inbox.get, send))
+    await started.wait()
+    return task
+
+
 async def _measure(requests: int, rounds: int) -> dict[str, list[tuple[float, float, float]]]:
     from config.asgi import application
     from core.asgi import HotPathRouter
     from shortener.redirect import hot
+
+    lifespan = await _lifespan_startup(application)
 
     bare_router = HotPathRouter(application.app, handlers=[f"{__name__}.bare_302"])
     contenders = {
@@ -141,6 +158,7 @@ async def _measure(requests: int, rounds: int) -> dict[str, list[tuple[float, fl
             _empty_click_keys()
             results[name].append(await _round(app, path, requests))
     _empty_click_keys()
+    lifespan.cancel()
     return results
 
 
