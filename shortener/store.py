@@ -100,6 +100,9 @@ end
 # One call answers every redirect an event loop gathered in one pass: for each, read the entry and,
 # for a plain active link, append the click; the counted ones are added per code at the end (one
 # HINCRBY per link, however many of its clicks the call carries). Returns kind, url, type per redirect.
+# Nothing in the loop can fail after the first XADD (Redis refuses a script's writes for lack of
+# memory only before its first one; an unreadable expiry is left to Django), so the clicks appended
+# and the counts added always match.
 _REDIRECT_LUA = _APPEND_CLICK_LUA + """
 local now, threshold, hot_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local out, seen, counted, order = {}, {}, {}, {}
@@ -114,7 +117,7 @@ for i = 3, #KEYS do
   if e[7] then kind = 'missing'
   elseif not e[1] then kind = 'miss'
   elseif e[4] ~= 'active' or e[5] == '1' or e[6] ~= '' then kind = 'django'
-  elseif e[3] ~= '' and now >= tonumber(e[3]) then kind = 'django'
+  elseif e[3] ~= '' and not (now < (tonumber(e[3]) or now)) then kind = 'django'
   end
   if kind == 'ok' then
     local code, count = ARGV[a], ARGV[a + 6]
