@@ -341,3 +341,18 @@ def test_entries_from_before_visit_ids_are_each_stored(make_link):
     assert list(Click.objects.filter(link=link).values_list("visit_id", flat=True)) == [None, None]
     assert clicks.clicks_store(store.click_read_new("c1", 10)).read == 0  # nothing left, nothing doubled
     assert Click.objects.filter(link=link).count() == 2
+
+
+def test_acknowledging_drops_only_entries_no_consumer_still_owes(make_link):
+    link = make_link()
+    record(link.short_code, 5)
+    held = store.click_read_new("slow", 2)  # the two oldest, pending at "slow"
+    done = store.click_read_new("fast", 3)
+    store.click_ack([entry_id for entry_id, _ in done])
+    assert store.click_stream_length() == 5  # nothing before "slow"'s pending entries is done
+    record(link.short_code, 1)  # not delivered yet
+    store.click_ack([entry_id for entry_id, _ in held])
+    assert store.click_stream_length() == 1  # only the undelivered one is left
+    [(last_id, _)] = store.click_read_new("fast", 10)
+    store.click_ack([last_id])
+    assert store.click_stream_length() == 0
