@@ -76,9 +76,10 @@ def check(rule: RateLimit, identity: str, *, cost: int = 1, client=None) -> Deci
 
 
 async def acheck(rule: RateLimit, identity: str, *, cost: int = 1, client=None) -> Decision:
-    from core.redis import get_async_redis
+    if client is None:  # hot handlers pass theirs: no import statement on their path
+        from core.redis import get_async_redis
 
-    client = client or get_async_redis()
+        client = get_async_redis()
     allowed, retry_ms = await client.eval(
         _TOKEN_BUCKET, 1, ratelimit_key(rule.scope, identity),
         rule.limit, rule.rate, _now_ms(), cost,
