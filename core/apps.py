@@ -11,3 +11,9 @@ class CoreConfig(AppConfig):
         # Fails start-up (web, workers, manage.py) rather than publishing through internals
         # of a channels-redis version the adapter was not written against.
         check_channels_redis_version()
+
+        from celery.signals import worker_process_init
+
+        from core.startup import task_worker_ready
+
+        worker_process_init.connect(task_worker_ready, weak=False, dispatch_uid="core.startup.task_worker_ready")
