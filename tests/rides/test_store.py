@@ -118,7 +118,7 @@ def test_the_search_circle_grows_until_it_holds_count_drivers_or_reaches_the_rad
 
 def test_positions_of_many_drivers_come_in_chunks_in_order_with_missing_ones_as_none(clean_redis, monkeypatch,
                                                                                      round_trips):
-    monkeypatch.setattr(store, "POSITIONS_CHUNK", 2)
+    monkeypatch.setattr(store.positions, "POSITIONS_CHUNK", 2)
     store.drivers_put([_write(1, PICKUP), _write(2, offset(PICKUP, 100), state="busy"), _write(3, offset(PICKUP, 200))])
     store.drivers_positions([1])  # the script is loaded into Redis once, before counting
     round_trips["n"] = 0

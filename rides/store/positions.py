@@ -1,4 +1,6 @@
-"""The rides app's Redis structures: key builders, TTLs and the only code that touches them.
+"""Where online drivers are: their hashes, the GEO sets searched, last-seen scores, the location write.
+
+Keys (see ``rides.store`` for all of the app's):
 
 - ``rides:drivers:geo:{area}:{vehicle}``: GEO set of online drivers in a service area, per
   vehicle type (the regional shard a search reads).
@@ -7,14 +9,6 @@
 - ``rides:driver:{driver}``: hash of an online driver: ``state`` (free/offered/busy), ``vehicle``,
   ``area``, ``state_v`` (the ride event that set the state), the last indexed position ``ilat``/``ilng`` (moves shorter than
   ``DRIVER_MOVE_THRESHOLD_M`` are not re-indexed) and the latest ``lat``/``lng``/``heading``/``speed``/``ts``.
-- ``rides:offer:{driver}``: the ride a driver holds an offer for (``SET NX``, ``DISPATCH_OFFER_SECONDS`` TTL).
-- ``rides:location:sent:{ride}``: set (``SET NX PX``) while a ride's last ``driver.location`` frame
-  is younger than ``RIDES_LOCATION_PUBLISH_SECONDS``: the throttle of live positions.
-- ``rides:batch:{area}:{vehicle}``: sorted set ride → arrival time of requests waiting to be
-  assigned together; ``rides:batch:open:{area}:{vehicle}`` (``SET NX``) exists while a flush of
-  that batch is scheduled.
-- ``rides:surge:{cell}``: hash ``multiplier``/``updated_at`` of an H3 cell with surge above 1.0;
-  ``rides:surge:cells`` lists those cells and ``rides:surge:updated_at`` the last recompute.
 """
 
 from dataclasses import dataclass
@@ -22,10 +16,6 @@ from dataclasses import dataclass
 from core.redis import get_redis
 
 SEEN_KEY = "rides:drivers:seen"
-SURGE_CELLS_KEY = "rides:surge:cells"
-SURGE_UPDATED_KEY = "rides:surge:updated_at"
-# A published surge outlives a few missed recomputes, then falls back to 1.0 by itself.
-SURGE_TTL = 600
 
 
 class DriverState:
@@ -46,14 +36,6 @@ DRIVER_PREFIX = "rides:driver:"
 
 def driver_key(driver_id: int) -> str:
     return f"{DRIVER_PREFIX}{driver_id}"
-
-
-def offer_lock_key(driver_id: int) -> str:
-    return f"rides:offer:{driver_id}"
-
-
-def surge_key(cell: str) -> str:
-    return f"rides:surge:{cell}"
 
 
 def _text(value) -> str | None:
@@ -278,138 +260,3 @@ def geo_search_free(*, area: str, vehicle_types: list[str], lat: float, lng: flo
     hits = [GeoHit(int(rows[i]), float(rows[i + 1]), float(rows[i + 3]), float(rows[i + 2]))
             for i in range(0, len(rows), 4)]
     return sorted(hits, key=lambda h: h.distance_m) if len(keys) > 1 else hits
-
-
-# --- offers ----------------------------------------------------------------------
-def offer_lock_acquire(driver_id: int, ride_id: int, ttl: int) -> bool:
-    return bool(get_redis().set(offer_lock_key(driver_id), ride_id, nx=True, ex=ttl))
-
-
-# KEYS: lock. ARGV: expected ride id. Deletes the lock only while it still holds that ride.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-
-def offer_lock_release(driver_id: int, ride_id: int) -> bool:
-    return bool(get_redis().eval(_RELEASE, 1, offer_lock_key(driver_id), str(ride_id)))
-
-
-# KEYS: lock, driver hash. ARGV: ride id, new state, version (the transition's event id).
-# Ends the ride's hold on the driver: the lock goes if it is still this ride's; a driver set
-# free keeps the state of another ride's offer they hold meanwhile (its lock outlived ours);
-# a state older than the driver's last one is not written (see _SET_STATE).
-_OFFER_FINISH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-elseif ARGV[2] == 'free' and redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
-end
-if redis.call('EXISTS', KEYS[2]) == 0 then return 1 end
-if tonumber(ARGV[3]) < tonumber(redis.call('HGET', KEYS[2], 'state_v') or '0') then return 0 end
-redis.call('HSET', KEYS[2], 'state', ARGV[2], 'state_v', ARGV[3])
-return 1
-"""
-
-
-def offer_finish(driver_id: int, ride_id: int, state: str, version: int) -> bool:
-    return bool(get_redis().eval(_OFFER_FINISH, 2, offer_lock_key(driver_id), driver_key(driver_id),
-                                 str(ride_id), state, version))
-
-
-def offer_lock_holder(driver_id: int) -> int | None:
-    value = get_redis().get(offer_lock_key(driver_id))
-    return int(value) if value else None
-
-
-# --- live tracking ------------------------------------------------------------------
-def location_sent_key(ride_id: int) -> str:
-    return f"rides:location:sent:{ride_id}"
-
-
-def location_publish_slot(ride_id: int, interval_s: float) -> bool:
-    """True at most once per ``interval_s`` per ride (the caller then sends the position)."""
-    return bool(get_redis().set(location_sent_key(ride_id), 1, nx=True, px=max(1, int(interval_s * 1000))))
-
-
-# --- batched assignment ------------------------------------------------------------
-def batch_key(area: str, vehicle_type: str) -> str:
-    return f"rides:batch:{area}:{vehicle_type}"
-
-
-def batch_open_key(area: str, vehicle_type: str) -> str:
-    return f"rides:batch:open:{area}:{vehicle_type}"
-
-
-# A batch nobody flushed (its task lost) is dropped with its key; the stalled-ride sweep
-# dispatches its rides one by one.
-BATCH_TTL = 60
-
-
-def batch_add(area: str, vehicle_type: str, ride_id: int, now: float, window_s: float) -> bool:
-    """Add a request to its area's batch; True when the caller opened the batch and must
-    schedule its flush after ``window_s``."""
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.zadd(batch_key(area, vehicle_type), {ride_id: now})
-    pipe.expire(batch_key(area, vehicle_type), BATCH_TTL)
-    pipe.set(batch_open_key(area, vehicle_type), 1, nx=True, px=max(1, int(window_s * 1000)) + BATCH_TTL * 1000)
-    return bool(pipe.execute()[2])
-
-
-# KEYS: batch, open flag. Takes every waiting request and closes the batch in one step, so a
-# request arriving meanwhile opens the next batch instead of being lost between the two.
-_BATCH_TAKE = """
-local rides = redis.call('ZRANGE', KEYS[1], 0, -1)
-redis.call('DEL', KEYS[1], KEYS[2])
-return rides
-"""
-
-
-def batch_take(area: str, vehicle_type: str) -> list[int]:
-    """The waiting requests of a batch, oldest first; the batch is empty and closed afterwards."""
-    rows = get_redis().eval(_BATCH_TAKE, 2, batch_key(area, vehicle_type), batch_open_key(area, vehicle_type))
-    return [int(r) for r in rows]
-
-
-# --- surge -----------------------------------------------------------------------
-def surge_get(cell: str) -> tuple[float, float | None]:
-    """(multiplier, updated_at epoch) of a cell; 1.0 when none is published."""
-    multiplier, updated = get_redis().hmget(surge_key(cell), "multiplier", "updated_at")
-    if multiplier is None:
-        return 1.0, None
-    return float(multiplier), float(updated)
-
-
-def surge_cells() -> dict[str, float]:
-    """Cells with a published surge → their multiplier."""
-    cells = [_text(c) for c in get_redis().smembers(SURGE_CELLS_KEY)]
-    pipe = get_redis().pipeline(transaction=False)
-    for cell in cells:
-        pipe.hget(surge_key(cell), "multiplier")
-    return {cell: float(m) for cell, m in zip(cells, pipe.execute(), strict=True) if m is not None}
-
-
-def surge_publish(multipliers: dict[str, float], *, now: float) -> None:
-    """Replace the published surge: cells above 1.0 get a hash, the others lose theirs."""
-    client = get_redis()
-    previous = {_text(c) for c in client.smembers(SURGE_CELLS_KEY)}
-    pipe = client.pipeline(transaction=True)
-    for cell in previous - {c for c, m in multipliers.items() if m > 1.0}:
-        pipe.delete(surge_key(cell))
-        pipe.srem(SURGE_CELLS_KEY, cell)
-    for cell, multiplier in multipliers.items():
-        if multiplier > 1.0:
-            pipe.hset(surge_key(cell), mapping={"multiplier": multiplier, "updated_at": now})
-            pipe.expire(surge_key(cell), SURGE_TTL)
-            pipe.sadd(SURGE_CELLS_KEY, cell)
-    pipe.expire(SURGE_CELLS_KEY, SURGE_TTL)
-    pipe.set(SURGE_UPDATED_KEY, now, ex=SURGE_TTL)
-    pipe.execute()
-
-
-def surge_updated_at() -> float | None:
-    value = get_redis().get(SURGE_UPDATED_KEY)
-    return float(value) if value else None

@@ -1,0 +1,71 @@
+"""The rides app's Redis structures: key builders, TTLs and caps, and the only code that touches them.
+
+One module per concern, every public name re-exported here (callers write ``store.driver_get``):
+
+- ``positions``: online drivers' hashes, the GEO sets searched, last-seen scores
+  (``rides:driver:{id}``, ``rides:drivers:geo:{area}:{vehicle}``, ``rides:drivers:seen``);
+- ``matching``: offer locks, the live-tracking throttle, batches of requests (``rides:offer:{driver}``,
+  ``rides:location:sent:{ride}``, ``rides:batch:{area}:{vehicle}``, ``rides:batch:open:{area}:{vehicle}``);
+- ``multipliers``: published surge (``rides:surge:{cell}``, ``rides:surge:cells``, ``rides:surge:updated_at``).
+"""
+
+from core.redis import get_redis
+from rides.store.matching import (
+    BATCH_TTL,
+    batch_add,
+    batch_key,
+    batch_open_key,
+    batch_take,
+    location_publish_slot,
+    location_sent_key,
+    offer_finish,
+    offer_lock_acquire,
+    offer_lock_holder,
+    offer_lock_key,
+    offer_lock_release,
+)
+from rides.store.multipliers import (
+    SURGE_CELLS_KEY,
+    SURGE_TTL,
+    SURGE_UPDATED_KEY,
+    surge_cells,
+    surge_get,
+    surge_key,
+    surge_publish,
+    surge_updated_at,
+)
+from rides.store.positions import (
+    DRIVER_PREFIX,
+    GEO_PREFIX,
+    SEARCH_FIRST_RADIUS_M,
+    SEEN_KEY,
+    DriverState,
+    DriverWrite,
+    GeoHit,
+    driver_get,
+    driver_key,
+    driver_put,
+    driver_remove,
+    driver_remove_if_stale,
+    driver_set_state,
+    drivers_last_seen,
+    drivers_positions,
+    drivers_put,
+    drivers_seen_before,
+    drivers_seen_since,
+    drivers_state,
+    geo_key,
+    geo_search,
+    geo_search_free,
+)
+
+__all__ = [
+    "BATCH_TTL", "DRIVER_PREFIX", "GEO_PREFIX", "SEARCH_FIRST_RADIUS_M", "SEEN_KEY",
+    "SURGE_CELLS_KEY", "SURGE_TTL", "SURGE_UPDATED_KEY", "DriverState", "DriverWrite", "GeoHit", "batch_add",
+    "batch_key", "batch_open_key", "batch_take", "driver_get", "driver_key", "driver_put", "driver_remove",
+    "driver_remove_if_stale", "driver_set_state", "drivers_last_seen", "drivers_positions", "drivers_put",
+    "drivers_seen_before", "drivers_seen_since", "drivers_state", "geo_key", "geo_search", "geo_search_free",
+    "get_redis", "location_publish_slot", "location_sent_key", "offer_finish", "offer_lock_acquire",
+    "offer_lock_holder", "offer_lock_key", "offer_lock_release", "surge_cells", "surge_get", "surge_key",
+    "surge_publish", "surge_updated_at",
+]
