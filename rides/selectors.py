@@ -22,14 +22,59 @@ User = get_user_model()
 def service_area_at(lat: float, lng: float) -> ServiceArea | None:
     """The first active service area whose polygon holds the point (bounding boxes filter in SQL).
 
-    Written as SQL: every location ping that moves a driver and every nearby search asks this,
-    and the ORM's query building cost three times the query itself.
+    Written as SQL: requests and nearby searches through Django ask this, and the ORM's query
+    building cost three times the query itself. Location writes and the hot path apply the same
+    rule to this process's copy of the areas (``service_area_map``).
     """
     table = connection.ops.quote_name(ServiceArea._meta.db_table)
     candidates = ServiceArea.objects.raw(
         f"SELECT * FROM {table} WHERE active = %s AND min_lat <= %s AND max_lat >= %s"  # noqa: S608 - a model's table
         " AND min_lng <= %s AND max_lng >= %s ORDER BY id", [True, lat, lat, lng, lng])
     return next((area for area in candidates if area.contains(lat, lng)), None)
+
+
+@dataclass(frozen=True)
+class ServiceAreaMap:
+    """The active service areas as they were at ``version`` (``store.areas_version``), in memory.
+
+    ``slug_at`` applies ``service_area_at``'s rule (the first active area by id whose polygon holds
+    the point) without the database. Writes and searches that rely on it name its version, and
+    Redis refuses them once the areas have changed since (``store.Located.AREAS``).
+    """
+
+    version: str
+    areas: tuple[ServiceArea, ...]
+    loaded_at: float  # time.monotonic()
+
+    def slug_at(self, lat: float, lng: float) -> str:
+        """The slug of the area holding the point, or "" outside every area."""
+        return next((area.slug for area in self.areas if area.contains(lat, lng)), "")
+
+
+# A change made without the model's save() (a queryset update, SQL by hand) bumps no version: past
+# this age a copy is reloaded anyway.
+AREA_MAP_MAX_AGE_S = 60.0
+_area_maps: list[ServiceAreaMap] = []  # this process's copy (one element at most)
+
+
+def service_area_map_cached() -> ServiceAreaMap | None:
+    """This process's copy of the areas if it is young enough to use, without any I/O (for async code)."""
+    current = _area_maps[0] if _area_maps else None
+    if current is None or time.monotonic() - current.loaded_at > AREA_MAP_MAX_AGE_S:
+        return None
+    return current
+
+
+def service_area_map(*, reload: bool = False) -> ServiceAreaMap:
+    """This process's copy of the active service areas, loaded when missing, old or ``reload`` is asked."""
+    current = None if reload else service_area_map_cached()
+    if current is None:
+        # The version is read before the areas: a change committed after this read is a newer version.
+        version = store.areas_version()
+        areas = tuple(ServiceArea.objects.filter(active=True).order_by("id"))
+        current = ServiceAreaMap(version=version, areas=areas, loaded_at=time.monotonic())
+        _area_maps[:] = [current]
+    return current
 
 
 def service_area_required(lat: float, lng: float, field: str = "pickup") -> ServiceArea:

@@ -2,14 +2,27 @@
 
 One module per concern, every public name re-exported here (callers write ``store.driver_get``):
 
-- ``positions``: online drivers' hashes, the GEO sets searched, last-seen scores
-  (``rides:driver:{id}``, ``rides:drivers:geo:{area}:{vehicle}``, ``rides:drivers:seen``);
+- ``positions``: online drivers' hashes, the GEO sets searched, last-seen scores, the location
+  write and the service-areas version (``rides:driver:{id}``, ``rides:drivers:geo:{area}:{vehicle}``,
+  ``rides:drivers:seen``, ``rides:areas:version``);
+- ``history``: the stream of reported points on their way to PostgreSQL (``rides:locations:stream``);
 - ``matching``: offer locks, the live-tracking throttle, batches of requests (``rides:offer:{driver}``,
   ``rides:location:sent:{ride}``, ``rides:batch:{area}:{vehicle}``, ``rides:batch:open:{area}:{vehicle}``);
 - ``multipliers``: published surge (``rides:surge:{cell}``, ``rides:surge:cells``, ``rides:surge:updated_at``).
 """
 
 from core.redis import get_redis
+from rides.store.history import (
+    LOCATION_CLAIM_IDLE_MS,
+    LOCATION_GROUP,
+    LOCATION_STREAM_KEY,
+    LOCATION_STREAM_MAXLEN,
+    history_ack,
+    history_claim_stale,
+    history_consumers_prune,
+    history_length,
+    history_read,
+)
 from rides.store.matching import (
     BATCH_TTL,
     batch_add,
@@ -35,6 +48,7 @@ from rides.store.multipliers import (
     surge_updated_at,
 )
 from rides.store.positions import (
+    AREAS_VERSION_KEY,
     DRIVER_PREFIX,
     GEO_PREFIX,
     SEARCH_FIRST_RADIUS_M,
@@ -42,8 +56,14 @@ from rides.store.positions import (
     DriverState,
     DriverWrite,
     GeoHit,
+    Located,
+    LocationWrite,
+    adriver_locate,
+    areas_version,
+    areas_version_bump,
     driver_get,
     driver_key,
+    driver_locate,
     driver_put,
     driver_remove,
     driver_remove_if_stale,
@@ -60,6 +80,9 @@ from rides.store.positions import (
 )
 
 __all__ = [
+    "AREAS_VERSION_KEY", "LOCATION_CLAIM_IDLE_MS", "LOCATION_GROUP", "LOCATION_STREAM_KEY", "LOCATION_STREAM_MAXLEN", "Located",
+    "LocationWrite", "adriver_locate", "areas_version", "areas_version_bump", "driver_locate", "history_ack",
+    "history_claim_stale", "history_consumers_prune", "history_length", "history_read",
     "BATCH_TTL", "DRIVER_PREFIX", "GEO_PREFIX", "SEARCH_FIRST_RADIUS_M", "SEEN_KEY",
     "SURGE_CELLS_KEY", "SURGE_TTL", "SURGE_UPDATED_KEY", "DriverState", "DriverWrite", "GeoHit", "batch_add",
     "batch_key", "batch_open_key", "batch_take", "driver_get", "driver_key", "driver_put", "driver_remove",

@@ -9,13 +9,23 @@ Keys (see ``rides.store`` for all of the app's):
 - ``rides:driver:{driver}``: hash of an online driver: ``state`` (free/offered/busy), ``vehicle``,
   ``area``, ``state_v`` (the ride event that set the state), the last indexed position ``ilat``/``ilng`` (moves shorter than
   ``DRIVER_MOVE_THRESHOLD_M`` are not re-indexed) and the latest ``lat``/``lng``/``heading``/``speed``/``ts``.
+- ``rides:areas:version``: a token replaced whenever a service area changes (no TTL). A process
+  keeps the active areas in memory with the version it read before loading them
+  (``selectors.service_area_map``); a write or search that relies on them names that version and
+  is refused, unapplied, once it is no longer current.
 """
 
+from __future__ import annotations
+
+import secrets
 from dataclasses import dataclass
 
+from core import hotredis
 from core.redis import get_redis
+from rides.store.history import LOCATION_STREAM_KEY, LOCATION_STREAM_MAXLEN
 
 SEEN_KEY = "rides:drivers:seen"
+AREAS_VERSION_KEY = "rides:areas:version"
 
 
 class DriverState:
@@ -40,6 +50,34 @@ def driver_key(driver_id: int) -> str:
 
 def _text(value) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
+
+
+_scripts: dict = {}
+
+
+def _run(source: str, keys: list, args: list):
+    """EVALSHA through the synchronous client (the source is sent only when Redis does not know it)."""
+    client = get_redis()
+    script = _scripts.get(source)
+    if script is None:
+        script = _scripts[source] = client.register_script(source)
+    return script(keys=keys, args=args, client=client)
+
+
+# --- service areas -------------------------------------------------------------------
+def areas_version() -> str:
+    """The current version of the service areas; a new one is made when Redis holds none."""
+    client = get_redis()
+    value = client.get(AREAS_VERSION_KEY)
+    if value is None:
+        client.set(AREAS_VERSION_KEY, secrets.token_hex(8), nx=True)
+        value = client.get(AREAS_VERSION_KEY)
+    return _text(value)
+
+
+def areas_version_bump() -> None:
+    """Mark every process's copy of the service areas out of date (call it after a change commits)."""
+    get_redis().set(AREAS_VERSION_KEY, secrets.token_hex(8))
 
 
 # --- drivers ---------------------------------------------------------------------
@@ -95,6 +133,115 @@ def driver_put(*, driver_id: int, fields: dict, area: str, vehicle_type: str, la
     """Write one driver (see ``DriverWrite``) in one round trip."""
     drivers_put([DriverWrite(driver_id=driver_id, fields=fields, area=area, vehicle_type=vehicle_type, lat=lat,
                              lng=lng, seen=seen, reindex=reindex, previous=previous)])
+
+
+# --- the location write ----------------------------------------------------------------
+@dataclass(frozen=True)
+class LocationWrite:
+    """A driver's reported points as one write: the newest point moves them, every point is history.
+
+    ``area`` is the service area holding the newest point (``""``: outside every area) as the
+    caller's copy of the areas at ``areas_version`` says; ``history`` is the location body kept in
+    the history stream. Numbers are floats, sent as Python writes them (``repr``).
+    """
+
+    driver_id: int
+    now: float
+    lat: float
+    lng: float
+    heading: float | None
+    speed: float | None
+    ts: float
+    move_threshold_m: float
+    earth_radius_m: float
+    areas_version: str
+    area: str
+    history: bytes | str
+
+
+@dataclass(frozen=True)
+class Located:
+    OFFLINE = "offline"  # no hash: the driver is not online; nothing written
+    AREAS = "areas"  # re-indexing needs the areas and the caller's copy is out of date; nothing written
+    LATE = "late"  # older than the stored point: last-seen and history only
+    STORED = "stored"
+
+    outcome: str
+    state: str | None  # the driver's state (free/offered/busy) as the write found it
+
+
+# KEYS: driver hash, seen, history stream, areas version. ARGV: driver id, now, lat, lng, heading and
+# speed ("" when not given), ts, move threshold (m), earth radius (m), areas version, area, GEO key
+# prefix, history body, history cap.
+# The rule of services.drivers.driver_location, applied where the data is, in one step: the
+# driver must be online; a point older than the stored one only refreshes last-seen; the GEO
+# index moves only when the newest point is at least the threshold from where the driver was
+# indexed (great-circle distance, rides.geo.great_circle_m's formula) or was never indexed, and
+# then into the area the caller found for it (leaving the old area's set). Every accepted write
+# appends its points to the history stream.
+_LOCATE = """
+local driver, now = ARGV[1], ARGV[2]
+local cur = redis.call('HMGET', KEYS[1], 'vehicle', 'area', 'state', 'ts', 'ilat', 'ilng')
+local vehicle, state = cur[1], cur[3] or ''
+if not vehicle then return {'offline', ''} end
+local function history()
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[14], '*', 'd', driver, 't', now, 'p', ARGV[13])
+end
+if tonumber(ARGV[7]) < (tonumber(cur[4]) or 0) then
+  redis.call('ZADD', KEYS[2], now, driver)
+  history()
+  return {'late', state}
+end
+local lat, lng = tonumber(ARGV[3]), tonumber(ARGV[4])
+local reindex = true
+if cur[5] and cur[5] ~= '' then
+  local phi1, phi2 = math.rad(tonumber(cur[5])), math.rad(lat)
+  local d_phi = phi2 - phi1
+  local d_lambda = math.rad(lng - tonumber(cur[6]))
+  local a = math.sin(d_phi / 2) ^ 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2) ^ 2
+  reindex = 2 * tonumber(ARGV[9]) * math.asin(math.min(1.0, math.sqrt(a))) >= tonumber(ARGV[8])
+end
+local fields = {'lat', ARGV[3], 'lng', ARGV[4], 'ts', ARGV[7]}
+if ARGV[5] ~= '' then fields[#fields + 1] = 'heading'; fields[#fields + 1] = ARGV[5] end
+if ARGV[6] ~= '' then fields[#fields + 1] = 'speed'; fields[#fields + 1] = ARGV[6] end
+if reindex then
+  if redis.call('GET', KEYS[4]) ~= ARGV[10] then return {'areas', state} end
+  local area, new_area = cur[2] or '', ARGV[11]
+  if area ~= '' and area ~= new_area then redis.call('ZREM', ARGV[12] .. area .. ':' .. vehicle, driver) end
+  if new_area ~= '' then redis.call('GEOADD', ARGV[12] .. new_area .. ':' .. vehicle, ARGV[4], ARGV[3], driver) end
+  fields[#fields + 1] = 'area'; fields[#fields + 1] = new_area
+  fields[#fields + 1] = 'ilat'; fields[#fields + 1] = ARGV[3]
+  fields[#fields + 1] = 'ilng'; fields[#fields + 1] = ARGV[4]
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('ZADD', KEYS[2], now, driver)
+history()
+return {'stored', state}
+"""
+
+
+def _locate_keys_args(w: LocationWrite) -> tuple[list, list]:
+    keys = [driver_key(w.driver_id), SEEN_KEY, LOCATION_STREAM_KEY, AREAS_VERSION_KEY]
+    args = [w.driver_id, repr(w.now), repr(w.lat), repr(w.lng), "" if w.heading is None else repr(w.heading),
+            "" if w.speed is None else repr(w.speed), repr(w.ts), repr(w.move_threshold_m), repr(w.earth_radius_m),
+            w.areas_version, w.area, GEO_PREFIX, w.history, LOCATION_STREAM_MAXLEN]
+    return keys, args
+
+
+def _located(reply) -> Located:
+    return Located(_text(reply[0]), _text(reply[1]) or None)
+
+
+def driver_locate(write: LocationWrite) -> Located:
+    """Apply a location write in one round trip (see ``_LOCATE``)."""
+    keys, args = _locate_keys_args(write)
+    return _located(_run(_LOCATE, keys, args))
+
+
+async def adriver_locate(write: LocationWrite) -> Located:
+    """``driver_locate`` on the hot-path connection (``core.hotredis``), for async callers."""
+    keys, args = _locate_keys_args(write)
+    return _located(await hotredis.connection().eval(_LOCATE, len(keys), *keys, *args))
 
 
 def driver_remove(driver_id: int) -> None:
