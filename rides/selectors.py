@@ -121,11 +121,12 @@ def candidate_cost(*, eta_s: float, distance_m: float, rating: float) -> float:
 
 
 def _free_hits(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
-               now: float) -> list[store.GeoHit]:
+               now: float, wanted: int | None = None) -> list[store.GeoHit]:
     """Drivers among the ``count`` nearest (per vehicle type) who pinged within DRIVER_STALE_SECONDS
-    and are free, nearest first: the search and both filters in one Redis round trip."""
+    and are free (at most ``wanted`` per type), nearest first: the search and both filters in one
+    Redis round trip."""
     return store.geo_search_free(area=area, vehicle_types=vehicle_types, lat=lat, lng=lng, radius_m=radius_m,
-                                 count=count, seen_since=now - settings.DRIVER_STALE_SECONDS)
+                                 count=count, seen_since=now - settings.DRIVER_STALE_SECONDS, wanted=wanted)
 
 
 SEARCH_COUNT = 50
@@ -150,18 +151,18 @@ def dispatch_candidates(*, area: str, vehicle_type: str, lat: float, lng: float,
     return sorted(out, key=lambda c: (c.cost, c.distance_m, c.driver_id))
 
 
-def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehicle_type: str | None,
-                   exact: bool) -> list[dict]:
-    """Free, fresh drivers near a point, nearest first.
+def nearby_search(*, area: str, lat: float, lng: float, radius_m: float, limit: int, vehicle_type: str | None,
+                  now: float) -> dict:
+    """The free-driver search of a nearby query (``store.geo_search_free``'s arguments)."""
+    # Busy and silent drivers are filtered after the search: look at more than the limit.
+    return {"area": area, "vehicle_types": [vehicle_type] if vehicle_type else list(VehicleType.values),
+            "lat": lat, "lng": lng, "radius_m": radius_m, "count": SEARCH_COUNT + limit,
+            "seen_since": now - settings.DRIVER_STALE_SECONDS, "wanted": limit}
 
-    Without ``exact`` (everyone but staff) no identity is given and positions and distances
-    are rounded to about 100 m, so a rider cannot follow or locate a particular driver.
-    """
-    area = service_area_required(lat, lng, field="lat")
-    types = [vehicle_type] if vehicle_type else list(VehicleType.values)
-    # Busy and silent drivers are filtered after the search: fetch more than the limit.
-    hits = _free_hits(area=area.slug, vehicle_types=types, lat=lat, lng=lng, radius_m=radius_m,
-                      count=SEARCH_COUNT + limit, now=time.time())[:limit]
+
+def nearby_rows(hits: list[store.GeoHit], *, limit: int, exact: bool) -> list[dict]:
+    """The answer of a nearby query from its search's hits (see ``nearby_drivers``)."""
+    hits = hits[:limit]
     if exact:
         return [{"driver": str(h.driver_id), "lat": h.lat, "lng": h.lng, "distance_m": round(h.distance_m),
                  "eta_s": geo.eta_seconds(h.distance_m)} for h in hits]
@@ -171,18 +172,31 @@ def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehic
              "eta_s": geo.eta_seconds(distance)} for h, distance in rounded]
 
 
+def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehicle_type: str | None,
+                   exact: bool) -> list[dict]:
+    """Free, fresh drivers near a point, nearest first.
+
+    Without ``exact`` (everyone but staff) no identity is given and positions and distances
+    are rounded to about 100 m, so a rider cannot follow or locate a particular driver.
+    """
+    area = service_area_required(lat, lng, field="lat")
+    hits = store.geo_search_free(**nearby_search(area=area.slug, lat=lat, lng=lng, radius_m=radius_m, limit=limit,
+                                                 vehicle_type=vehicle_type, now=time.time()))
+    return nearby_rows(hits, limit=limit, exact=exact)
+
+
 def free_driver_count(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m: float,
                       limit: int) -> int:
     """How many free, fresh drivers are within ``radius_m`` (counting stops at ``limit``)."""
     hits = _free_hits(area=area, vehicle_types=[vehicle_type], lat=lat, lng=lng, radius_m=radius_m,
-                      count=SEARCH_COUNT + limit, now=time.time())
+                      count=SEARCH_COUNT + limit, now=time.time(), wanted=limit)
     return min(limit, len(hits))
 
 
 def nearest_pickup_eta(*, area: str, vehicle_type: str, lat: float, lng: float) -> int | None:
     for radius in settings.DISPATCH_RADII_M:
         hits = _free_hits(area=area, vehicle_types=[vehicle_type], lat=lat, lng=lng, radius_m=radius, count=5,
-                          now=time.time())
+                          now=time.time(), wanted=1)
         if hits:
             return geo.eta_seconds(hits[0].distance_m)
     return None

@@ -59,6 +59,7 @@ from rides.store.positions import (
     Located,
     LocationWrite,
     adriver_locate,
+    ageo_search_free,
     areas_version,
     areas_version_bump,
     driver_get,
@@ -81,7 +82,7 @@ from rides.store.positions import (
 
 __all__ = [
     "AREAS_VERSION_KEY", "LOCATION_CLAIM_IDLE_MS", "LOCATION_GROUP", "LOCATION_STREAM_KEY", "LOCATION_STREAM_MAXLEN", "Located",
-    "LocationWrite", "adriver_locate", "areas_version", "areas_version_bump", "driver_locate", "history_ack",
+    "LocationWrite", "adriver_locate", "ageo_search_free", "areas_version", "areas_version_bump", "driver_locate", "history_ack",
     "history_claim_stale", "history_consumers_prune", "history_length", "history_read",
     "BATCH_TTL", "DRIVER_PREFIX", "GEO_PREFIX", "SEARCH_FIRST_RADIUS_M", "SEEN_KEY",
     "SURGE_CELLS_KEY", "SURGE_TTL", "SURGE_UPDATED_KEY", "DriverState", "DriverWrite", "GeoHit", "batch_add",

@@ -361,18 +361,21 @@ def geo_search(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m
     return [GeoHit(int(member), float(dist), float(coord[1]), float(coord[0])) for member, dist, coord in rows]
 
 
-# KEYS: seen, then the GEO sets to search. ARGV: lng, lat, radius (m), count per set, cutoff,
-# state wanted, driver hash prefix. The nearest ``count`` members of each set within the radius,
-# keeping only those seen at or after the cutoff whose state is the one wanted: the search and
-# both filters in one round trip. GEOSEARCH gathers and sorts every member of its circle before
+# KEYS: seen, areas version, then the GEO sets to search. ARGV: lng, lat, radius (m), count per set,
+# cutoff, state wanted, driver hash prefix, first radius, hits wanted per set, areas version ("": not
+# checked). The nearest ``count`` members of each set within the radius, keeping only those seen at
+# or after the cutoff whose state is the one wanted, at most ``wanted`` of them per set: the search
+# and both filters in one round trip. GEOSEARCH gathers and sorts every member of its circle before
 # COUNT cuts, so the circle grows from SEARCH_FIRST_RADIUS_M (doubled each step) until it holds ``count``
 # members or reaches the radius: a full answer from a smaller circle is the same nearest ``count``.
-# Returns flat rows (member, distance, lng, lat) per set, nearest first within a set.
+# Returns {"ok", flat rows (member, distance, lng, lat) per set, nearest first within a set}, or
+# {"areas"} when the caller's copy of the service areas (which chose the sets) is out of date.
 SEARCH_FIRST_RADIUS_M = 250
 _SEARCH_AVAILABLE = """
+if ARGV[10] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[10] then return {'areas'} end
 local out = {}
-local radius, count = tonumber(ARGV[3]), tonumber(ARGV[4])
-for i = 2, #KEYS do
+local radius, count, wanted = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[9])
+for i = 3, #KEYS do
   local r = math.min(radius, tonumber(ARGV[8]))
   local rows
   while true do
@@ -381,7 +384,9 @@ for i = 2, #KEYS do
     if #rows >= count or r >= radius then break end
     r = math.min(radius, r * 2)
   end
+  local found = 0
   for _, row in ipairs(rows) do
+    if found >= wanted then break end
     local score = redis.call('ZSCORE', KEYS[1], row[1])
     if score and tonumber(score) >= tonumber(ARGV[5])
         and redis.call('HGET', ARGV[7] .. row[1], 'state') == ARGV[6] then
@@ -389,21 +394,46 @@ for i = 2, #KEYS do
       out[#out + 1] = row[2]
       out[#out + 1] = row[3][1]
       out[#out + 1] = row[3][2]
+      found = found + 1
     end
   end
 end
-return out
+return {'ok', out}
 """
 
 
-def geo_search_free(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
-                    seen_since: float) -> list[GeoHit]:
-    """Free drivers seen since ``seen_since`` among the ``count`` nearest of each vehicle type's GEO set
-    within ``radius_m``, nearest first; one round trip."""
-    keys = [geo_key(area, vt) for vt in vehicle_types]
-    rows = get_redis().eval(_SEARCH_AVAILABLE, 1 + len(keys), SEEN_KEY, *keys, lng, lat, radius_m, count,
-                            seen_since, DriverState.FREE, DRIVER_PREFIX,
-                            SEARCH_FIRST_RADIUS_M)
+def _search_keys_args(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
+                      seen_since: float, wanted: int | None, areas_version: str) -> tuple[list, list]:
+    keys = [SEEN_KEY, AREAS_VERSION_KEY, *(geo_key(area, vt) for vt in vehicle_types)]
+    args = [lng, lat, radius_m, count, seen_since, DriverState.FREE, DRIVER_PREFIX, SEARCH_FIRST_RADIUS_M,
+            count if wanted is None else wanted, areas_version]
+    return keys, args
+
+
+def _hits(rows, sets: int) -> list[GeoHit]:
     hits = [GeoHit(int(rows[i]), float(rows[i + 1]), float(rows[i + 3]), float(rows[i + 2]))
             for i in range(0, len(rows), 4)]
-    return sorted(hits, key=lambda h: h.distance_m) if len(keys) > 1 else hits
+    return sorted(hits, key=lambda h: h.distance_m) if sets > 1 else hits
+
+
+def geo_search_free(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
+                    seen_since: float, wanted: int | None = None) -> list[GeoHit]:
+    """Free drivers seen since ``seen_since`` among the ``count`` nearest of each vehicle type's GEO set
+    within ``radius_m`` (at most ``wanted`` of each set), nearest first; one round trip."""
+    keys, args = _search_keys_args(area=area, vehicle_types=vehicle_types, lat=lat, lng=lng, radius_m=radius_m,
+                                   count=count, seen_since=seen_since, wanted=wanted, areas_version="")
+    reply = get_redis().eval(_SEARCH_AVAILABLE, len(keys), *keys, *args)
+    return _hits(reply[1], len(vehicle_types))
+
+
+async def ageo_search_free(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float,
+                           count: int, seen_since: float, wanted: int | None = None,
+                           areas_version: str) -> list[GeoHit] | None:
+    """``geo_search_free`` on the hot-path connection, for a caller that chose ``area`` from its copy
+    of the service areas at ``areas_version``: None (nothing searched) once that copy is out of date."""
+    keys, args = _search_keys_args(area=area, vehicle_types=vehicle_types, lat=lat, lng=lng, radius_m=radius_m,
+                                   count=count, seen_since=seen_since, wanted=wanted, areas_version=areas_version)
+    reply = await hotredis.connection().eval(_SEARCH_AVAILABLE, len(keys), *keys, *args)
+    if _text(reply[0]) != "ok":
+        return None
+    return _hits(reply[1], len(vehicle_types))

@@ -224,3 +224,33 @@ def test_a_hot_path_body_is_kept_as_sent_and_read_back_with_the_same_rule(make_d
     history.history_store([("1-1", fields)])
     row = DriverLocation.objects.get(driver=driver)
     assert (row.lat, row.lng, row.heading) == (37.78, -122.42, None)
+
+
+# --- racing writers ------------------------------------------------------------------------------------
+@pytest.mark.django_db(transaction=True)
+def test_racing_writes_of_one_driver_leave_the_newest_point_whatever_order_they_land_in(make_driver):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    driver = make_driver(PICKUP)
+    now = time.time()
+    writes = [(now + i, offset(PICKUP, 60 * i)) for i in range(1, 41)]  # all newer than going online
+    random.Random(9).shuffle(writes)
+
+    def post(write):
+        ts, point = write
+        try:
+            return drivers.driver_location(user=driver, data={**as_dict(point), "ts": ts})
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(post, writes)) == [1] * len(writes)
+
+    newest_ts, newest = max(writes)
+    position = store.driver_get(driver.id)
+    assert (float(position["ts"]), float(position["lat"]), float(position["lng"])) == (newest_ts, *newest)
+    hits = store.geo_search(area="sf", vehicle_type="economy", lat=newest[0], lng=newest[1], radius_m=30, count=5)
+    assert [h.driver_id for h in hits] == [driver.id]
+    assert store.history_length() == len(writes)  # every point is history, late ones too
