@@ -135,6 +135,16 @@ class DriverConsumer(_RideSocket):
 
     writer: asyncio.Task | None = None
 
+    async def dispatch(self, message) -> None:
+        # Channels closes stale database connections of its one sync thread before every handler:
+        # a hop to that thread, shared by every socket of the process, per frame. Frames never use
+        # that thread's connection here (locations go to Redis; a worker thread releases what it
+        # used), so they skip it; every other message is dispatched as Channels does.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def connect(self) -> None:
         self.user = self.scope["user"]
         self.pending: list[tuple] = []  # (ref, parsed point) of location frames not yet written

@@ -169,8 +169,9 @@ async def _nearby_hits(query: dict) -> list[store.GeoHit] | None:
     area = area_map.slug_at(query["lat"], query["lng"])
     if not area:
         return None
-    search = selectors.nearby_search(area=area, lat=query["lat"], lng=query["lng"], radius_m=query["radius_m"],
-                                     limit=query["limit"], vehicle_type=query["vehicle_type"], now=time.time())
+    search = selectors.nearby_search(area=area, area_m2=area_map.sizes_m2[area], lat=query["lat"], lng=query["lng"],
+                                     radius_m=query["radius_m"], limit=query["limit"],
+                                     vehicle_type=query["vehicle_type"], now=time.time())
     hits = await store.ageo_search_free(**search, areas_version=area_map.version)
     if hits is None:
         await run_db(selectors.service_area_map, reload=True)

@@ -45,10 +45,12 @@ class ServiceAreaMap:
     version: str
     areas: tuple[ServiceArea, ...]
     loaded_at: float  # time.monotonic()
+    sizes_m2: dict[str, float]  # slug -> surface: searches size their first circle by it
 
     def slug_at(self, lat: float, lng: float) -> str:
         """The slug of the area holding the point, or "" outside every area."""
         return next((area.slug for area in self.areas if area.contains(lat, lng)), "")
+
 
 
 # A change made without the model's save() (a queryset update, SQL by hand) bumps no version: past
@@ -72,7 +74,8 @@ def service_area_map(*, reload: bool = False) -> ServiceAreaMap:
         # The version is read before the areas: a change committed after this read is a newer version.
         version = store.areas_version()
         areas = tuple(ServiceArea.objects.filter(active=True).order_by("id"))
-        current = ServiceAreaMap(version=version, areas=areas, loaded_at=time.monotonic())
+        current = ServiceAreaMap(version=version, areas=areas, loaded_at=time.monotonic(),
+                                 sizes_m2={area.slug: geo.polygon_area_m2(area.polygon) for area in areas})
         _area_maps[:] = [current]
     return current
 
@@ -151,11 +154,11 @@ def dispatch_candidates(*, area: str, vehicle_type: str, lat: float, lng: float,
     return sorted(out, key=lambda c: (c.cost, c.distance_m, c.driver_id))
 
 
-def nearby_search(*, area: str, lat: float, lng: float, radius_m: float, limit: int, vehicle_type: str | None,
-                  now: float) -> dict:
+def nearby_search(*, area: str, area_m2: float, lat: float, lng: float, radius_m: float, limit: int,
+                  vehicle_type: str | None, now: float) -> dict:
     """The free-driver search of a nearby query (``store.geo_search_free``'s arguments)."""
     # Busy and silent drivers are filtered after the search: look at more than the limit.
-    return {"area": area, "vehicle_types": [vehicle_type] if vehicle_type else list(VehicleType.values),
+    return {"area": area, "area_m2": area_m2, "vehicle_types": [vehicle_type] if vehicle_type else list(VehicleType.values),
             "lat": lat, "lng": lng, "radius_m": radius_m, "count": SEARCH_COUNT + limit,
             "seen_since": now - settings.DRIVER_STALE_SECONDS, "wanted": limit}
 
@@ -163,13 +166,14 @@ def nearby_search(*, area: str, lat: float, lng: float, radius_m: float, limit: 
 def nearby_rows(hits: list[store.GeoHit], *, limit: int, exact: bool) -> list[dict]:
     """The answer of a nearby query from its search's hits (see ``nearby_drivers``)."""
     hits = hits[:limit]
+    speed = geo.speed_mps()
     if exact:
         return [{"driver": str(h.driver_id), "lat": h.lat, "lng": h.lng, "distance_m": round(h.distance_m),
-                 "eta_s": geo.eta_seconds(h.distance_m)} for h in hits]
+                 "eta_s": geo.eta_seconds(h.distance_m, speed=speed)} for h in hits]
     # The ETA too comes from the rounded distance: an exact one would give the distance away.
     rounded = [(h, int(round(h.distance_m, -2))) for h in hits]
     return [{"lat": round(h.lat, 3), "lng": round(h.lng, 3), "distance_m": distance,
-             "eta_s": geo.eta_seconds(distance)} for h, distance in rounded]
+             "eta_s": geo.eta_seconds(distance, speed=speed)} for h, distance in rounded]
 
 
 def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehicle_type: str | None,
@@ -180,8 +184,9 @@ def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehic
     are rounded to about 100 m, so a rider cannot follow or locate a particular driver.
     """
     area = service_area_required(lat, lng, field="lat")
-    hits = store.geo_search_free(**nearby_search(area=area.slug, lat=lat, lng=lng, radius_m=radius_m, limit=limit,
-                                                 vehicle_type=vehicle_type, now=time.time()))
+    hits = store.geo_search_free(**nearby_search(area=area.slug, area_m2=geo.polygon_area_m2(area.polygon), lat=lat,
+                                                 lng=lng, radius_m=radius_m, limit=limit, vehicle_type=vehicle_type,
+                                                 now=time.time()))
     return nearby_rows(hits, limit=limit, exact=exact)
 
 

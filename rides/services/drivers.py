@@ -20,8 +20,11 @@ MAX_SPEED_MPS = 100.0
 MAX_CLOCK_SKEW_S = 60
 
 
+_VEHICLE_TYPES = frozenset(VehicleType.values)
+
+
 def parse_vehicle_type(value, field: str = "vehicle_type") -> str:
-    if value not in VehicleType.values:
+    if not isinstance(value, str) or value not in _VEHICLE_TYPES:
         raise errors.invalid(field, f"One of {', '.join(VehicleType.values)}.")
     return value
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from core import hotredis
 from core.redis import get_redis
@@ -344,8 +345,7 @@ def drivers_positions(driver_ids: list[int]) -> list[tuple[str | None, float | N
     return out
 
 
-@dataclass(frozen=True)
-class GeoHit:
+class GeoHit(NamedTuple):  # a tuple: searches build many of them
     driver_id: int
     distance_m: float
     lat: float
@@ -363,39 +363,50 @@ def geo_search(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m
 
 # KEYS: seen, areas version, then the GEO sets to search. ARGV: lng, lat, radius (m), count per set,
 # cutoff, state wanted, driver hash prefix, first radius, hits wanted per set, areas version ("": not
-# checked). The nearest ``count`` members of each set within the radius, keeping only those seen at
-# or after the cutoff whose state is the one wanted, at most ``wanted`` of them per set: the search
-# and both filters in one round trip. GEOSEARCH gathers and sorts every member of its circle before
-# COUNT cuts, so the circle grows from SEARCH_FIRST_RADIUS_M (doubled each step) until it holds ``count``
-# members or reaches the radius: a full answer from a smaller circle is the same nearest ``count``.
+# checked), the service area's surface (m², 0: unknown).
+# Per set: the free drivers (state as wanted, seen at or after the cutoff) among the nearest
+# ``count`` members within the radius, nearest first, at most ``wanted`` of them: the search and
+# both filters in one round trip. GEOSEARCH reads every member of the geohash boxes around its
+# circle, so its cost grows with the circle's surface: the circle starts small and doubles until
+# it holds ``wanted`` free drivers, or ``count`` members, or reaches the radius. Any of the three
+# gives the same drivers as one search of the whole radius would (the members of a smaller circle
+# are the nearest of a larger one). The first circle is the one expected to hold twice ``wanted``
+# members were the set spread evenly over the area's surface (else the first radius given).
 # Returns {"ok", flat rows (member, distance, lng, lat) per set, nearest first within a set}, or
 # {"areas"} when the caller's copy of the service areas (which chose the sets) is out of date.
 SEARCH_FIRST_RADIUS_M = 250
 _SEARCH_AVAILABLE = """
 if ARGV[10] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[10] then return {'areas'} end
 local out = {}
-local radius, count, wanted = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[9])
+local radius, count, cutoff = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local wanted, surface = math.min(tonumber(ARGV[9]), count), tonumber(ARGV[11])
 for i = 3, #KEYS do
-  local r = math.min(radius, tonumber(ARGV[8]))
-  local rows
+  local r = tonumber(ARGV[8])
+  if surface > 0 then
+    local members = redis.call('ZCARD', KEYS[i])
+    if members > 0 then r = math.sqrt(2 * wanted * surface / (math.pi * members)) end
+  end
+  r = math.min(radius, r)
+  local hits
   while true do
-    rows = redis.call('GEOSEARCH', KEYS[i], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', r, 'm',
-                      'ASC', 'COUNT', count, 'WITHCOORD', 'WITHDIST')
-    if #rows >= count or r >= radius then break end
+    local rows = redis.call('GEOSEARCH', KEYS[i], 'FROMLONLAT', ARGV[1], ARGV[2], 'BYRADIUS', r, 'm',
+                            'ASC', 'COUNT', count, 'WITHCOORD', 'WITHDIST')
+    hits = {}
+    for _, row in ipairs(rows) do
+      if #hits >= wanted then break end
+      local score = redis.call('ZSCORE', KEYS[1], row[1])
+      if score and tonumber(score) >= cutoff and redis.call('HGET', ARGV[7] .. row[1], 'state') == ARGV[6] then
+        hits[#hits + 1] = row
+      end
+    end
+    if #hits >= wanted or #rows >= count or r >= radius then break end
     r = math.min(radius, r * 2)
   end
-  local found = 0
-  for _, row in ipairs(rows) do
-    if found >= wanted then break end
-    local score = redis.call('ZSCORE', KEYS[1], row[1])
-    if score and tonumber(score) >= tonumber(ARGV[5])
-        and redis.call('HGET', ARGV[7] .. row[1], 'state') == ARGV[6] then
-      out[#out + 1] = row[1]
-      out[#out + 1] = row[2]
-      out[#out + 1] = row[3][1]
-      out[#out + 1] = row[3][2]
-      found = found + 1
-    end
+  for _, row in ipairs(hits) do
+    out[#out + 1] = row[1]
+    out[#out + 1] = row[2]
+    out[#out + 1] = row[3][1]
+    out[#out + 1] = row[3][2]
   end
 end
 return {'ok', out}
@@ -403,10 +414,10 @@ return {'ok', out}
 
 
 def _search_keys_args(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
-                      seen_since: float, wanted: int | None, areas_version: str) -> tuple[list, list]:
+                      seen_since: float, wanted: int | None, areas_version: str, area_m2: float) -> tuple[list, list]:
     keys = [SEEN_KEY, AREAS_VERSION_KEY, *(geo_key(area, vt) for vt in vehicle_types)]
     args = [lng, lat, radius_m, count, seen_since, DriverState.FREE, DRIVER_PREFIX, SEARCH_FIRST_RADIUS_M,
-            count if wanted is None else wanted, areas_version]
+            count if wanted is None else wanted, areas_version, area_m2]
     return keys, args
 
 
@@ -417,22 +428,25 @@ def _hits(rows, sets: int) -> list[GeoHit]:
 
 
 def geo_search_free(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
-                    seen_since: float, wanted: int | None = None) -> list[GeoHit]:
+                    seen_since: float, wanted: int | None = None, area_m2: float = 0.0) -> list[GeoHit]:
     """Free drivers seen since ``seen_since`` among the ``count`` nearest of each vehicle type's GEO set
-    within ``radius_m`` (at most ``wanted`` of each set), nearest first; one round trip."""
+    within ``radius_m`` (at most ``wanted`` of each set), nearest first; one round trip. ``area_m2``,
+    the service area's surface, only sizes the first search circle (see ``_SEARCH_AVAILABLE``)."""
     keys, args = _search_keys_args(area=area, vehicle_types=vehicle_types, lat=lat, lng=lng, radius_m=radius_m,
-                                   count=count, seen_since=seen_since, wanted=wanted, areas_version="")
+                                   count=count, seen_since=seen_since, wanted=wanted, areas_version="",
+                                   area_m2=area_m2)
     reply = get_redis().eval(_SEARCH_AVAILABLE, len(keys), *keys, *args)
     return _hits(reply[1], len(vehicle_types))
 
 
 async def ageo_search_free(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float,
-                           count: int, seen_since: float, wanted: int | None = None,
+                           count: int, seen_since: float, wanted: int | None = None, area_m2: float = 0.0,
                            areas_version: str) -> list[GeoHit] | None:
     """``geo_search_free`` on the hot-path connection, for a caller that chose ``area`` from its copy
     of the service areas at ``areas_version``: None (nothing searched) once that copy is out of date."""
     keys, args = _search_keys_args(area=area, vehicle_types=vehicle_types, lat=lat, lng=lng, radius_m=radius_m,
-                                   count=count, seen_since=seen_since, wanted=wanted, areas_version=areas_version)
+                                   count=count, seen_since=seen_since, wanted=wanted, areas_version=areas_version,
+                                   area_m2=area_m2)
     reply = await hotredis.connection().eval(_SEARCH_AVAILABLE, len(keys), *keys, *args)
     if _text(reply[0]) != "ok":
         return None

@@ -333,6 +333,26 @@ async def test_location_frames_arriving_during_a_write_are_written_together_next
     assert [len(json.loads(fields["p"])["points"]) for _, fields in entries] == [1, 4]
 
 
+async def test_location_frames_make_no_hop_to_the_shared_database_thread(make_driver, open_socket, monkeypatch):
+    import channels.consumer
+
+    driver = await _online(make_driver)
+    driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket
+    cleanups = []
+    close_old_connections = channels.consumer.aclose_old_connections
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections",
+                        lambda: cleanups.append(1) or close_old_connections())
+
+    for north in (100, 200, 300):
+        await driver_socket.send({"type": "location", **as_dict(offset(PICKUP, north))})
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive())["code"] == "unknown_type"
+
+    assert cleanups == []
+    position = await database_sync_to_async(store.driver_get)(driver.id)
+    assert float(position["lat"]) == offset(PICKUP, 300)[0]
+
+
 async def test_a_socket_sending_faster_than_redis_answers_waits_for_the_writes(make_driver, open_socket):
     driver = await _online(make_driver)
     driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket

@@ -1,5 +1,6 @@
 """The rides Redis structures: batched driver writes and the one-trip search of free drivers."""
 
+import math
 import time
 
 import pytest
@@ -129,3 +130,32 @@ def test_positions_of_many_drivers_come_in_chunks_in_order_with_missing_ones_as_
     assert positions == [("free", *offset(PICKUP, 200)), (None, None, None), ("busy", *offset(PICKUP, 100)),
                          ("free", *PICKUP)]
     assert round_trips["n"] == 2  # two chunks
+
+
+def test_a_search_sized_by_the_areas_surface_finds_what_one_search_of_the_whole_radius_finds(clean_redis):
+    import random
+
+    rng = random.Random(4)
+    now = time.time()
+    writes = []
+    for driver_id in range(1, 3001):  # crowded around the pickup, thinning out to 4.5 km
+        # Each 1.5 m further than the last: GEO positions are rounded to half a metre, and a tie would
+        # make "the nearest" of two searches legitimately differ.
+        distance, bearing = 20 + 1.5 * driver_id, rng.uniform(0, 6.283)
+        state = rng.choice(["free", "free", "free", "busy", "offered"])
+        seen = now - (60 if rng.random() < 0.1 else 0)
+        writes.append(_write(driver_id, offset(PICKUP, distance * math.cos(bearing), distance * math.sin(bearing)),
+                             state=state, seen=seen))
+    store.drivers_put(writes)
+    states = {w.driver_id: (w.fields["state"], w.seen) for w in writes}
+    surface = 15_000 * 15_000  # the default area's order of size
+    for count, wanted, radius in [(60, 10, 2000), (50, 50, 1000), (60, 10, 300), (15, 10, 5000), (60, 1, 5000)]:
+        every = store.geo_search(area="sf", vehicle_type="economy", lat=PICKUP[0], lng=PICKUP[1], radius_m=radius,
+                                 count=count)
+        expected = [h.driver_id for h in every
+                    if states[h.driver_id][0] == "free" and states[h.driver_id][1] >= now - 30][:wanted]
+        for area_m2 in (surface, 0.0, 1e12, 1e4):  # the first circle about right, fixed, too large, far too small
+            hits = store.geo_search_free(area="sf", vehicle_types=["economy"], lat=PICKUP[0], lng=PICKUP[1],
+                                         radius_m=radius, count=count, seen_since=now - 30, wanted=wanted,
+                                         area_m2=area_m2)
+            assert [h.driver_id for h in hits] == expected, (count, wanted, radius, area_m2)
