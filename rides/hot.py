@@ -18,14 +18,15 @@ thread: a nearby point outside this process's copy of the service areas, or a co
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
-from django.http import QueryDict
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 
@@ -57,6 +58,13 @@ Answer = tuple[int, bytes, list]  # status, body, extra headers
 
 def _render(payload, status_code: int) -> Answer:
     return status_code, JSONRenderer().render(payload), []
+
+
+def _json(payload) -> bytes:
+    """What DRF's JSONRenderer writes for plain JSON values (numbers, strings, lists, dicts), without
+    building a renderer per answer: compact, UTF-8, no NaN, line separators escaped."""
+    text = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
 def _error(exc: Exception) -> Answer:
@@ -153,7 +161,19 @@ async def _location(scope, receive, send) -> int | None:
 
 
 # --- nearby drivers -----------------------------------------------------------------------------
-def _nearby_sync(params: QueryDict, exact: bool) -> Answer:
+def _query(raw: bytes) -> dict[str, str] | None:
+    """The query string as Django's QueryDict reads it for ``.get`` (the last value of a repeated
+    name), or None for what is left to Django: bytes outside ASCII (Django reads them as Latin-1),
+    too many fields (its own 400)."""
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8",
+                          max_num_fields=settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return dict(pairs)
+
+
+def _nearby_sync(params: dict[str, str], exact: bool) -> Answer:
     """The DRF view's own work (its area lookup in the database), for what the hot path does not decide."""
     try:
         hits = selectors.nearby_drivers(**nearby_query(params), exact=exact)
@@ -182,9 +202,8 @@ async def _nearby(scope, send) -> int | None:
     key = _token_caller(scope)
     if key is None:
         return None
-    try:
-        params = QueryDict(scope.get("query_string", b"").decode())
-    except UnicodeDecodeError:
+    params = _query(scope.get("query_string", b""))
+    if params is None:
         return None
     user_id = await auser_id_for_token(key)
     if user_id is None:
@@ -201,4 +220,4 @@ async def _nearby(scope, send) -> int | None:
     if hits is None:
         return await send_json_bytes(send, *await run_db(_nearby_sync, params, is_staff))
     rows = selectors.nearby_rows(hits, limit=query["limit"], exact=is_staff)
-    return await send_json_bytes(send, *_render(rows, status.HTTP_200_OK))
+    return await send_json_bytes(send, status.HTTP_200_OK, _json(rows))

@@ -292,11 +292,27 @@ def test_nearby_in_an_area_made_after_the_process_loaded_its_copy_is_the_same_an
     {"lat": PICKUP[0], "lng": "-Infinity"}, {"lat": PICKUP[0], "lng": PICKUP[1], "limit": "9" * 40},
     {"lat": PICKUP[0], "lng": PICKUP[1], "radius_m": "-5"}, {"lat": PICKUP[0], "lng": PICKUP[1], "limit": "51"},
     {"lat": PICKUP[0], "lng": PICKUP[1], "limit": "1.5"}, {"lat": "", "lng": ""},
+    {"lat": "٣٧.٧٨", "lng": PICKUP[1], "limit": "١٠٠"}, {"lat": PICKUP[0], "lng": PICKUP[1], "vehicle_type": ["bike"]},
 ])
 def test_hostile_nearby_input_is_the_same_400_on_both_paths(rider, client_for, query):
     hot, drf = get_both(client_for, rider, query)
     assert hot == drf
     assert hot[0] == 400
+
+
+def test_nearby_reads_a_repeated_parameter_as_django_does(fleet, rider, client_for):
+    query = urlencode([("lat", "0"), ("lat", PICKUP[0]), ("lng", PICKUP[1]), ("limit", "1"), ("limit", "2")])
+    status, headers, content = asgi("GET", NEARBY, query=query, headers=_token_headers(rider, None))
+    drf = client_for(rider).get(f"{NEARBY}?{query}")
+    assert (status, content) == (drf.status_code, drf.content)
+    assert not answered_by_django(headers)
+    assert len(json.loads(content)) == 2
+
+
+@pytest.mark.parametrize("query", ["lat=37.78&lng=-122.42&x=\u00e9".encode(), b"lat=37.78&lng=-122.42&" + b"a=1&" * 1001])
+def test_a_query_django_reads_otherwise_is_left_to_django(fleet, rider, query):
+    status, headers, _ = async_to_sync(asgi_http)("GET", NEARBY, query=query, headers=_token_headers(rider, None))
+    assert answered_by_django(headers)
 
 
 def test_nearby_with_an_accept_drf_answers_otherwise_is_left_to_django(fleet, rider):
