@@ -33,6 +33,8 @@ FINISHED_CLOSE_CODE = 1000
 MAX_FRAME_BYTES = 4096
 # Location frames of one socket checked but not yet written; past this a frame waits for the write.
 MAX_PENDING_LOCATIONS = 4 * MAX_BATCH_POINTS
+# How long the first location frame of a quiet socket waits for others to share its write.
+LOCATION_GATHER_SECONDS = 0.005
 
 
 class _RideSocket(AsyncWebsocketConsumer):
@@ -126,9 +128,10 @@ class DriverConsumer(_RideSocket):
     """``/ws/rides/driver/``: a driver's offers, revocations and assigned ride; location frames in.
 
     Location frames are checked as they arrive and written on the event loop
-    (``drivers.adriver_location``, one Redis call): frames that arrive while a write is in flight
-    are written together next, so a driver streaming faster than Redis answers costs one call per
-    batch, not per frame (the newest point moves the driver, every point goes to the history).
+    (``drivers.adriver_location``, one Redis call): frames that arrive within
+    ``LOCATION_GATHER_SECONDS`` of a quiet socket's first, or while a write is in flight, are
+    written together, so a driver streaming faster than Redis answers costs one call per batch,
+    not per frame (the newest point moves the driver, every point goes to the history).
     Answers keep the frames' order: before any frame is answered, the locations sent before it are
     written (an ``error`` frame of a write names each of its frames' ``ref``).
     """
@@ -185,6 +188,9 @@ class DriverConsumer(_RideSocket):
 
     async def _write_locations(self) -> None:
         try:
+            # Frames a client sends back to back arrive a Redis round trip apart (the token check of
+            # each frame): a moment's wait lets them share a write.
+            await asyncio.sleep(LOCATION_GATHER_SECONDS)
             while self.pending:
                 # At most one location body's worth at a time: each write is one history entry.
                 batch, self.pending = self.pending[:MAX_BATCH_POINTS], self.pending[MAX_BATCH_POINTS:]

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from core.services import token_for
-from rides import store
+from rides import consumers, store
 from rides.models import Ride, RideStatus
 from rides.services import dispatch, drivers, sharing, trips
 from tests.asgi import asgi_http
@@ -317,7 +317,11 @@ async def test_location_frames_arriving_during_a_write_are_written_together_next
     monkeypatch.setattr(drivers, "adriver_location", held)
     monkeypatch.setattr(drivers, "parse_points", lambda *args: checked.append(1) or parse_points(*args))
     path = [offset(PICKUP, 100 * i) for i in range(1, 6)]
-    for point in path:
+    await driver_socket.send({"type": "location", **as_dict(path[0])})
+    async with asyncio.timeout(5):
+        while not writes:  # the first frame's write has begun
+            await asyncio.sleep(0.01)
+    for point in path[1:]:
         await driver_socket.send({"type": "location", **as_dict(point)})
     async with asyncio.timeout(5):
         while len(checked) < len(path):  # every frame arrived (the first write still waiting)
@@ -331,6 +335,20 @@ async def test_location_frames_arriving_during_a_write_are_written_together_next
     assert (float(position["lat"]), float(position["lng"])) == path[-1]
     entries = await database_sync_to_async(store.history_read)("test", 10)
     assert [len(json.loads(fields["p"])["points"]) for _, fields in entries] == [1, 4]
+
+
+async def test_location_frames_sent_back_to_back_share_a_write(make_driver, open_socket, monkeypatch):
+    driver = await _online(make_driver)
+    driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket
+    monkeypatch.setattr(consumers, "LOCATION_GATHER_SECONDS", 1.0)  # ample time for three frames to arrive
+
+    for north in (100, 200, 300):
+        await driver_socket.send({"type": "location", **as_dict(offset(PICKUP, north))})
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive())["code"] == "unknown_type"
+
+    entries = await database_sync_to_async(store.history_read)("test", 10)
+    assert [len(json.loads(fields["p"])["points"]) for _, fields in entries] == [3]
 
 
 async def test_location_frames_make_no_hop_to_the_shared_database_thread(make_driver, open_socket, monkeypatch):
