@@ -4,7 +4,7 @@ One module per concern, every public name re-exported here (callers write ``stor
 
 - ``positions``: online drivers' hashes, the GEO sets searched, last-seen scores, the location
   write and the service-areas version (``rides:driver:{id}``, ``rides:drivers:geo:{area}:{vehicle}``,
-  ``rides:drivers:seen``, ``rides:areas:version``);
+  ``rides:drivers:seen``, ``rides:drivers:seen:snapshot:{token}``, ``rides:areas:version``);
 - ``history``: the stream of reported points on their way to PostgreSQL (``rides:locations:stream``);
 - ``matching``: offer locks, the live-tracking throttle, batches of requests (``rides:offer:{driver}``,
   ``rides:location:sent:{ride}``, ``rides:batch:{area}:{vehicle}``, ``rides:batch:open:{area}:{vehicle}``);
@@ -78,6 +78,8 @@ from rides.store.positions import (
     geo_key,
     geo_search,
     geo_search_free,
+    positions_in_state_since,
+    seen_snapshot_key,
 )
 
 __all__ = [
@@ -89,7 +91,7 @@ __all__ = [
     "batch_key", "batch_open_key", "batch_take", "driver_get", "driver_key", "driver_put", "driver_remove",
     "driver_remove_if_stale", "driver_set_state", "drivers_last_seen", "drivers_positions", "drivers_put",
     "drivers_seen_before", "drivers_seen_since", "drivers_state", "geo_key", "geo_search", "geo_search_free",
-    "get_redis", "location_publish_slot", "location_sent_key", "offer_finish", "offer_lock_acquire",
+    "get_redis", "location_publish_slot", "positions_in_state_since", "seen_snapshot_key", "location_sent_key", "offer_finish", "offer_lock_acquire",
     "offer_lock_holder", "offer_lock_key", "offer_lock_release", "surge_cells", "surge_get", "surge_key",
     "surge_publish", "surge_updated_at",
 ]

@@ -9,6 +9,8 @@ Keys (see ``rides.store`` for all of the app's):
 - ``rides:driver:{driver}``: hash of an online driver: ``state`` (free/offered/busy), ``vehicle``,
   ``area``, ``state_v`` (the ride event that set the state), the last indexed position ``ilat``/``ilng`` (moves shorter than
   ``DRIVER_MOVE_THRESHOLD_M`` are not re-indexed) and the latest ``lat``/``lng``/``heading``/``speed``/``ts``.
+- ``rides:drivers:seen:snapshot:{token}``: a copy of the last-seen set of one moment, read in
+  chunks by a reader of every driver (surge) and deleted after (``SEEN_SNAPSHOT_TTL`` if not).
 - ``rides:areas:version``: a token replaced whenever a service area changes (no TTL). A process
   keeps the active areas in memory with the version it read before loading them
   (``selectors.service_area_map``); a write or search that relies on them names that version and
@@ -18,6 +20,8 @@ Keys (see ``rides.store`` for all of the app's):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -343,6 +347,59 @@ def drivers_positions(driver_ids: list[int]) -> list[tuple[str | None, float | N
         out += [(_text(rows[i]), float(rows[i + 1]) if rows[i + 1] else None,
                  float(rows[i + 2]) if rows[i + 2] else None) for i in range(0, len(rows), 3)]
     return out
+
+
+def seen_snapshot_key(token: str) -> str:
+    return f"{SEEN_KEY}:snapshot:{token}"
+
+
+# A snapshot of the last-seen set outlives a reader that died before deleting it by this long.
+SEEN_SNAPSHOT_TTL = 60
+
+# KEYS: a snapshot of the seen set. ARGV: driver hash prefix, state wanted, first rank, last rank.
+# Flat (lat, lng) of the drivers of those ranks in that state: only those positions cross the wire.
+_POSITIONS_IN_STATE = """
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[3], ARGV[4])) do
+  local row = redis.call('HMGET', ARGV[1] .. id, 'state', 'lat', 'lng')
+  if row[1] == ARGV[2] and row[2] and row[3] then
+    out[#out + 1] = row[2]
+    out[#out + 1] = row[3]
+  end
+end
+return out
+"""
+
+
+def positions_in_state_since(cutoff: float, state: str) -> Iterator[list[tuple[float, float]]]:
+    """(lat, lng) of every driver seen since ``cutoff`` whose state is ``state``, a chunk at a time.
+
+    The drivers are those of one moment (the last-seen set copied inside Redis, ``ZRANGESTORE``),
+    read ``POSITIONS_CHUNK`` at a time so Redis keeps serving between chunks; neither their ids nor
+    the other drivers' positions leave Redis. The next chunk is read while the caller works on
+    this one.
+    """
+    client = get_redis()
+    snapshot = seen_snapshot_key(secrets.token_hex(8))
+    pipe = client.pipeline(transaction=True)
+    pipe.zrangestore(snapshot, SEEN_KEY, cutoff, "+inf", byscore=True)
+    pipe.expire(snapshot, SEEN_SNAPSHOT_TTL)
+    count = pipe.execute()[0]
+
+    def read(first: int) -> list[tuple[float, float]]:
+        rows = _run(_POSITIONS_IN_STATE, [snapshot], [DRIVER_PREFIX, state, first, first + POSITIONS_CHUNK - 1])
+        return list(zip(map(float, rows[0::2]), map(float, rows[1::2]), strict=True))
+
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="rides-positions") as reader:
+            pending = reader.submit(read, 0) if count else None
+            for first in range(0, count, POSITIONS_CHUNK):
+                chunk = pending.result()
+                if first + POSITIONS_CHUNK < count:
+                    pending = reader.submit(read, first + POSITIONS_CHUNK)
+                yield chunk
+    finally:
+        client.delete(snapshot)
 
 
 class GeoHit(NamedTuple):  # a tuple: searches build many of them

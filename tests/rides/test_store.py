@@ -159,3 +159,20 @@ def test_a_search_sized_by_the_areas_surface_finds_what_one_search_of_the_whole_
                                          radius_m=radius, count=count, seen_since=now - 30, wanted=wanted,
                                          area_m2=area_m2)
             assert [h.driver_id for h in hits] == expected, (count, wanted, radius, area_m2)
+
+
+def test_positions_in_a_state_come_in_chunks_from_one_moment_and_leave_no_snapshot(clean_redis, monkeypatch):
+    monkeypatch.setattr(store.positions, "POSITIONS_CHUNK", 1)  # the next chunk is read ahead: one driver each
+    now = time.time()
+    store.drivers_put([_write(1, PICKUP, seen=now), _write(2, offset(PICKUP, 100), state="busy", seen=now),
+                       _write(3, offset(PICKUP, 200), seen=now), _write(4, offset(PICKUP, 300), seen=now - 60),
+                       _write(5, offset(PICKUP, 400), seen=now)])
+    chunks = store.positions_in_state_since(now - 30, "free")
+    first = next(chunks)
+    # A driver seen after the moment the reading began is not among them; one gone since reads as nothing.
+    store.drivers_put([_write(6, offset(PICKUP, 500), seen=now)])
+    store.driver_remove(5)
+    rest = [position for chunk in chunks for position in chunk]
+
+    assert sorted([*first, *rest]) == sorted([PICKUP, offset(PICKUP, 200)])
+    assert clean_redis.keys(store.seen_snapshot_key("*")) == []
