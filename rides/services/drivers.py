@@ -3,6 +3,7 @@
 import json
 import math
 import time
+from operator import itemgetter
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -100,24 +101,32 @@ def _checked_point(point, prefix: str, now: float) -> dict:
 _NUMBERS = (float, int)  # exact types: JSON gives no subclasses, and a bool is not a number here
 
 
-def _plain_point(point, now: float) -> dict | None:
-    """What ``_checked_point`` returns for a point whose fields are all in-range JSON numbers (the
-    common case, in a fraction of the time); None for anything else, which ``_checked_point`` then
-    parses or refuses with its own message. Comparisons with NaN are false, so NaN is never plain."""
-    if type(point) is not dict:
-        return None
-    lat, lng, heading, speed, ts = (point.get("lat"), point.get("lng"), point.get("heading"), point.get("speed"),
-                                    point.get("ts"))
-    if not (type(lat) in _NUMBERS and type(lng) in _NUMBERS and -90 <= lat <= 90 and -180 <= lng <= 180):
-        return None
-    if heading is not None and not (type(heading) in _NUMBERS and 0 <= heading <= 360):
-        return None
-    if speed is not None and not (type(speed) in _NUMBERS and 0 <= speed <= MAX_SPEED_MPS):
-        return None
-    if ts is not None and not (type(ts) in _NUMBERS and 0 <= ts <= now + MAX_CLOCK_SKEW_S):
-        return None
-    return {"lat": float(lat), "lng": float(lng), "heading": None if heading is None else float(heading),
-            "speed": None if speed is None else float(speed), "ts": now if ts is None else float(ts)}
+def _plain_points(points: list, now: float) -> list[dict] | None:
+    """What ``_checked_point`` gives for each point when every field of every point is an in-range
+    JSON number (the common case, in a fraction of the time); None as soon as one is anything else
+    (``_checked_point`` then parses them, or names what is wrong). A comparison with NaN is false,
+    so NaN is never plain."""
+    latest = now + MAX_CLOCK_SKEW_S
+    parsed = []
+    for point in points:
+        if type(point) is not dict:
+            return None
+        lat, lng = point.get("lat"), point.get("lng")
+        if not (type(lat) in _NUMBERS and type(lng) in _NUMBERS and -90 <= lat <= 90 and -180 <= lng <= 180):
+            return None
+        if len(point) == 2:  # lat and lng only
+            parsed.append({"lat": float(lat), "lng": float(lng), "heading": None, "speed": None, "ts": now})
+            continue
+        heading, speed, ts = point.get("heading"), point.get("speed"), point.get("ts")
+        if heading is not None and not (type(heading) in _NUMBERS and 0 <= heading <= 360):
+            return None
+        if speed is not None and not (type(speed) in _NUMBERS and 0 <= speed <= MAX_SPEED_MPS):
+            return None
+        if ts is not None and not (type(ts) in _NUMBERS and 0 <= ts <= latest):
+            return None
+        parsed.append({"lat": float(lat), "lng": float(lng), "heading": None if heading is None else float(heading),
+                       "speed": None if speed is None else float(speed), "ts": now if ts is None else float(ts)})
+    return parsed
 
 
 def parse_points(data, now: float) -> list[dict]:
@@ -135,11 +144,10 @@ def parse_points(data, now: float) -> list[dict]:
         batch = True
     else:
         points, batch = [data], False
-    parsed = []
-    for index, point in enumerate(points):
-        plain = _plain_point(point, now)
-        parsed.append(plain if plain is not None else _checked_point(point, f"points[{index}]." if batch else "", now))
-    return parsed
+    plain = _plain_points(points, now)
+    if plain is not None:
+        return plain
+    return [_checked_point(point, f"points[{i}]." if batch else "", now) for i, point in enumerate(points)]
 
 
 def history_body(points: list[dict]) -> str:
@@ -147,11 +155,14 @@ def history_body(points: list[dict]) -> str:
     return json.dumps({"points": points}, separators=(",", ":"))
 
 
+_TS = itemgetter("ts")
+
+
 def location_write(*, driver_id: int, points: list[dict], now: float, area_map: selectors.ServiceAreaMap,
                    history: bytes | str | None = None) -> store.LocationWrite:
     """The store write of parsed ``points``: the newest (latest ``ts``, the first of equals) moves the
     driver; ``history`` is the body kept for every point (``history_body(points)`` when None)."""
-    newest = max(points, key=lambda p: p["ts"])
+    newest = max(points, key=_TS)
     lat, lng = newest["lat"], newest["lng"]
     return store.LocationWrite(
         driver_id=driver_id, now=now, lat=lat, lng=lng, heading=newest["heading"], speed=newest["speed"],

@@ -141,8 +141,7 @@ def driver_put(*, driver_id: int, fields: dict, area: str, vehicle_type: str, la
 
 
 # --- the location write ----------------------------------------------------------------
-@dataclass(frozen=True)
-class LocationWrite:
+class LocationWrite(NamedTuple):  # a tuple: one is built per location write
     """A driver's reported points as one write: the newest point moves them, every point is history.
 
     ``area`` is the service area holding the newest point (``""``: outside every area) as the
