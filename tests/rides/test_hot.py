@@ -167,6 +167,17 @@ def test_a_busy_driver_is_the_same_202_on_both_paths(ride_in, client_for):
     assert hot == drf == (202, b'{"accepted":1}')
 
 
+@pytest.mark.parametrize("body", [b'{"lat": 91, "lng": -122.4}', b'{"lat": 37.7,', b'{"lat": 37.78, "lng": -122.42}'])
+def test_a_deactivated_driver_gets_the_same_401_whatever_the_body(make_driver, client_for, body):
+    driver = make_driver(PICKUP)
+    assert post_both(client_for, driver, b'{"lat": 37.78, "lng": -122.42}')[0][0] == 202  # the token is cached
+    type(driver).objects.filter(pk=driver.pk).update(is_active=False)
+    status, headers, content = asgi("POST", LOCATION, body=body, headers=_token_headers(driver))
+    drf = client_for(driver).generic("POST", LOCATION, body, content_type="application/json")
+    assert (status, content) == (drf.status_code, drf.content)
+    assert (status, answered_by_django(headers)) == (401, False)
+
+
 def test_a_location_without_a_token_or_with_an_unknown_one_is_left_to_django(make_driver):
     make_driver(PICKUP)
     body = b'{"lat": 37.78, "lng": -122.42}'
@@ -319,6 +330,16 @@ def test_nearby_with_an_accept_drf_answers_otherwise_is_left_to_django(fleet, ri
     headers = [*_token_headers(rider, None), (b"accept", b"text/html")]
     _, headers, _ = asgi("GET", NEARBY, query=urlencode({"lat": PICKUP[0], "lng": PICKUP[1]}), headers=headers)
     assert answered_by_django(headers)
+
+
+@pytest.mark.parametrize("query", [{"lat": PICKUP[0], "lng": PICKUP[1]}, {"lat": "north", "lng": PICKUP[1]}])
+def test_a_deactivated_caller_gets_the_same_401_for_nearby_whatever_the_query(fleet, rider, client_for, query):
+    assert get_both(client_for, rider, {"lat": PICKUP[0], "lng": PICKUP[1]})[0][0] == 200  # the token is cached
+    type(rider).objects.filter(pk=rider.pk).update(is_active=False)
+    status, headers, content = asgi("GET", NEARBY, query=urlencode(query), headers=_token_headers(rider, None))
+    drf = client_for(rider).get(NEARBY, query)
+    assert (status, content) == (drf.status_code, drf.content)
+    assert (status, answered_by_django(headers)) == (401, False)
 
 
 def test_nearby_without_a_token_is_left_to_django(fleet):
