@@ -53,8 +53,8 @@ class ServiceAreaMap:
 
 
 
-# A change made without the model's save() (a queryset update, SQL by hand) bumps no version: past
-# this age a copy is reloaded anyway.
+# A change made without the model's save() or delete() or the admin (a queryset update, SQL by
+# hand) bumps no version: past this age a copy is reloaded anyway.
 AREA_MAP_MAX_AGE_S = 60.0
 _area_maps: list[ServiceAreaMap] = []  # this process's copy (one element at most)
 
