@@ -58,6 +58,9 @@ def test_json_within_the_depth_limit_is_parsed_as_before(auth_client):
 @pytest.mark.parametrize(("text", "limit", "too_deep"), [
     ("[[[]]]", 3, False), ("[[[[]]]]", 3, True), ('{"a": {"b": [1]}}', 3, False), ('{"a": {"b": [[1]]}}', 3, True),
     ('["[[[[[[[[[["]', 2, False), ("1", 0, False), ("[]", 0, True),
+    # Bytes too; more brackets than the limit in shallow documents; as few as the limit, too deep.
+    (b"[" + b"[]," * 99 + b"[]]", 2, False), (b'{"a": [1], "b": {"c": 2}}', 1, True), (b"[[[1]]]", 3, False),
+    (b'[[[{"a": 1}]]]', 3, True),
 ])
 def test_loads_counts_only_real_nesting(text, limit, too_deep):
     if too_deep:
