@@ -19,6 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from core import parsers
 from core.errors import ApplicationError, error_frame
+from core.hotdb import run_db
 from rides import events, selectors
 from rides.errors import RideError
 from rides.services import drivers
@@ -199,9 +200,13 @@ class DriverConsumer(_RideSocket):
             self.writer = None
 
     async def _write(self, batch: list[tuple]) -> None:
+        write = {"driver_id": self.user.id, "points": [point for _, point in batch], "now": time.time()}
         try:
-            await drivers.adriver_location(driver_id=self.user.id, points=[point for _, point in batch],
-                                           now=time.time())
+            try:
+                await drivers.adriver_location(**write)
+            except (ConnectionError, TimeoutError, OSError):
+                # The hot Redis connection timed out or is down: the service through Django's client.
+                await run_db(drivers.driver_location_points, **write)
         except ApplicationError as exc:
             for ref, _ in batch:
                 await self.send_json(exc.as_frame(ref))

@@ -33,7 +33,7 @@ from rest_framework.renderers import JSONRenderer
 from core.asgi import OUTAGE_HEADERS, header, host_allowed, read_body, send_error, send_json_bytes
 from core.errors import ApplicationError, CoreError, api_exception_handler
 from core.hotdb import LoopBatcher, run_db
-from core.middleware import outage_error
+from core.middleware import is_outage, outage_error
 from core.parsers import JSONParser
 from core.tokens import auser_id_for_token, parse_authorization
 from rides import selectors, store
@@ -147,14 +147,20 @@ async def _location(scope, receive, send) -> int | None:
     try:
         now = time.time()
         points = drivers.parse_points(_json_body(body), now)
-        accepted = await drivers.adriver_location(driver_id=user_id, points=points, now=now,
-                                                  history=body if len(body) <= HISTORY_BODY_MAX else None)
+        write = {"driver_id": user_id, "points": points, "now": now,
+                 "history": body if len(body) <= HISTORY_BODY_MAX else None}
+        try:
+            accepted = await drivers.adriver_location(**write)
+        except _REDIS_UNAVAILABLE:
+            # The hot connection timed out or is down: the service through Django's Redis client, on
+            # a worker thread (slower, with its own timeouts); Redis away altogether is Django's 503.
+            accepted = await run_db(drivers.driver_location_points, **write)
     except (ApplicationError, exceptions.APIException) as exc:
         return await send_json_bytes(send, *_error(exc))
-    except _REDIS_UNAVAILABLE:
-        # The body and Retry-After of core.middleware's outage answer, as Django would give.
-        return await send_error(send, outage_error(), OUTAGE_HEADERS)
-    except Exception:
+    except Exception as exc:
+        if is_outage(exc):
+            # The body and Retry-After of core.middleware's outage answer, as Django would give.
+            return await send_error(send, outage_error(), OUTAGE_HEADERS)
         logger.exception("rides hot handler failed")
         return await send_error(send, ApplicationError("Internal server error.", CoreError.SERVER_ERROR, status=500))
     return await send_json_bytes(send, status.HTTP_202_ACCEPTED, b'{"accepted":%d}' % accepted)

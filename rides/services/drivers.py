@@ -202,17 +202,24 @@ def driver_location(*, user: User, data, history: bytes | str | None = None) -> 
     the bad field, ``driver_offline`` (409).
     """
     now = time.time()
-    points = parse_points(data, now)
+    return driver_location_points(driver_id=user.id, points=parse_points(data, now), now=now, history=history)
+
+
+def driver_location_points(*, driver_id: int, points: list[dict], now: float,
+                           history: bytes | str | None = None) -> int:
+    """``driver_location`` of points ``parse_points`` gave at ``now``. Async callers whose own Redis
+    connection failed them come back here on a worker thread: the same points at the same ``now``
+    are the same write (history rows included), should the first attempt have landed after all."""
     area_map = selectors.service_area_map()
     for _ in range(AREA_ATTEMPTS):
-        write = location_write(driver_id=user.id, points=points, now=now, area_map=area_map, history=history)
+        write = location_write(driver_id=driver_id, points=points, now=now, area_map=area_map, history=history)
         located = store.driver_locate(write)
         if located.outcome != store.Located.AREAS:
             break
         area_map = selectors.service_area_map(reload=True)
     accepted = _accepted(located, points)
     if _announces(located):
-        _announce_position(user.id, lat=write.lat, lng=write.lng, heading=write.heading)
+        _announce_position(driver_id, lat=write.lat, lng=write.lng, heading=write.heading)
     return accepted
 
 

@@ -351,6 +351,22 @@ async def test_location_frames_sent_back_to_back_share_a_write(make_driver, open
     assert [len(json.loads(fields["p"])["points"]) for _, fields in entries] == [3]
 
 
+async def test_frames_the_hot_redis_connection_cannot_write_in_time_are_written_through_djangos_client(
+        make_driver, open_socket, monkeypatch):
+    driver = await _online(make_driver)
+    driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket
+
+    async def timed_out(write):
+        raise TimeoutError("Redis did not answer within 0.5s")
+
+    monkeypatch.setattr(store, "adriver_locate", timed_out)
+    await driver_socket.send({"type": "location", **as_dict(offset(PICKUP, 300))})
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive())["code"] == "unknown_type"  # no error frame before it
+    position = await database_sync_to_async(store.driver_get)(driver.id)
+    assert float(position["lat"]) == offset(PICKUP, 300)[0]
+
+
 async def test_location_frames_make_no_hop_to_the_shared_database_thread(make_driver, open_socket, monkeypatch):
     import channels.consumer
 

@@ -378,6 +378,21 @@ def test_with_redis_down_a_location_gets_djangos_503_with_retry_after(make_drive
     assert headers[b"retry-after"] == drf["Retry-After"].encode()
 
 
+def test_a_location_the_hot_redis_connection_cannot_write_in_time_is_written_through_djangos_client(
+        make_driver, monkeypatch):
+    driver = make_driver(PICKUP)
+
+    async def timed_out(write):
+        raise TimeoutError("Redis did not answer within 0.5s")
+
+    monkeypatch.setattr(store, "adriver_locate", timed_out)
+    moved_to = offset(PICKUP, 300)
+    status, headers, content = asgi("POST", LOCATION, body=json.dumps(as_dict(moved_to)).encode(),
+                                    headers=_token_headers(driver))
+    assert (status, content, answered_by_django(headers)) == (202, b'{"accepted":1}', False)
+    assert float(store.driver_get(driver.id)["lat"]) == moved_to[0]
+
+
 def test_with_redis_down_nearby_is_left_to_django(fleet, rider, redis_down):
     headers = _token_headers(rider, None)
     redis_down()
