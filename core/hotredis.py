@@ -7,7 +7,8 @@ commands were sent, and a FIFO of futures hands each reply to its caller (plain 
 
 Every hot handler talks to Redis through ``connection()``. It never hangs a request: connecting
 and each reply are bounded (``CONNECT_TIMEOUT``, ``READ_TIMEOUT``); past either the command raises
-``TimeoutError`` and the hot handler hands the request to Django. A connection that times out or
+``TimeoutError`` and the hot handler hands the request to Django. An answer found late only because
+the event loop itself was held up (or one of a connection still answering) gets ``READ_GRACE``. A connection that times out or
 cannot be opened is dropped, and for ``RETRY_AFTER`` seconds commands fail at once instead of each
 waiting for a dead server; then the next command connects again. A connection the server closes
 is reopened by the next command. ``rediss://`` URLs use TLS; user, password and database number
@@ -31,6 +32,11 @@ from redis.connection import SSLConnection, parse_url
 CONNECT_TIMEOUT = 0.3  # seconds
 READ_TIMEOUT = 0.5  # seconds for one reply; a hot request makes one or two round trips
 RETRY_AFTER = 1.0  # seconds commands fail fast after a failed connect or a timeout
+# Past READ_TIMEOUT the verdict waits this long, and again while replies keep coming (up to
+# READ_GRACE_CHECKS times): an event loop held up past the deadline (a busy machine) finds the
+# answer already in the socket, unread, and a connection still answering is not a dead one.
+READ_GRACE = 0.1
+READ_GRACE_CHECKS = 5
 
 
 class RespError(Exception):
@@ -105,6 +111,7 @@ class PipelinedConnection:
         self._pending: collections.deque[asyncio.Future] = collections.deque()
         self._connecting: asyncio.Lock | None = None
         self._down_until = 0.0
+        self._replies = 0  # replies read so far: a connection whose replies keep coming is alive
         # Commands of one event-loop pass go out in one write (one syscall here, one read in Redis).
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
@@ -149,6 +156,7 @@ class PipelinedConnection:
                     raise ConnectionError("Redis closed the connection")
                 parser.feed(data)
                 while (reply := parser.gets()) is not False:
+                    self._replies += 1
                     future = self._pending.popleft()
                     if not future.done():
                         future.set_result(reply)
@@ -191,8 +199,15 @@ class PipelinedConnection:
             last = self._pending[-1]
             asyncio.get_running_loop().call_later(self.read_timeout, self._check_answered, last, writer)
 
-    def _check_answered(self, last: asyncio.Future, writer: asyncio.StreamWriter) -> None:
+    def _check_answered(self, last: asyncio.Future, writer: asyncio.StreamWriter, replies: int | None = None,
+                        checks: int = 0) -> None:
         if last.done() or writer is not self._writer:
+            return
+        if checks < READ_GRACE_CHECKS and (replies is None or self._replies > replies):
+            # Past the deadline, or replies read since the last look: give the loop a moment to read
+            # what may already be waiting before calling the connection dead.
+            asyncio.get_running_loop().call_later(READ_GRACE, self._check_answered, last, writer, self._replies,
+                                                  checks + 1)
             return
         # Replies still owed would reach the wrong callers: this connection is done for.
         self._down_until = time.monotonic() + RETRY_AFTER
