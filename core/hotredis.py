@@ -9,7 +9,8 @@ Every hot handler talks to Redis through ``connection()``. It never hangs a requ
 and each reply are bounded (``CONNECT_TIMEOUT``, ``READ_TIMEOUT``); past either the command raises
 ``TimeoutError`` and the hot handler hands the request to Django. The reply bound costs no timer per
 command or per write: each write notes when its last reply is due, and one watchdog per connection
-wakes at the earliest such time still outstanding. A connection that times out or
+wakes at the earliest such time still outstanding. An answer found late only because the event
+loop itself was held up (or one of a connection still answering) gets ``READ_GRACE``. A connection that times out or
 cannot be opened is dropped, and for ``RETRY_AFTER`` seconds commands fail at once instead of each
 waiting for a dead server; then the next command connects again. A connection the server closes
 is reopened by the next command. ``rediss://`` URLs use TLS; user, password and database number
@@ -33,6 +34,11 @@ from redis.connection import SSLConnection, parse_url
 CONNECT_TIMEOUT = 0.3  # seconds
 READ_TIMEOUT = 0.5  # seconds for one reply; a hot request makes one or two round trips
 RETRY_AFTER = 1.0  # seconds commands fail fast after a failed connect or a timeout
+# Past READ_TIMEOUT the verdict waits this long, and again while replies keep coming (up to
+# READ_GRACE_CHECKS times): an event loop held up past the deadline (a busy machine) finds the
+# answer already in the socket, unread, and a connection still answering is not a dead one.
+READ_GRACE = 0.1
+READ_GRACE_CHECKS = 5
 
 
 class RespError(Exception):
@@ -131,6 +137,8 @@ class PipelinedConnection:
         self._sent = 0
         self._deadlines: collections.deque[tuple[int, float]] = collections.deque()
         self._watchdog: asyncio.TimerHandle | None = None
+        # While the oldest write is overdue: (grace periods given, replies counted at the last look).
+        self._grace: tuple[int, int] | None = None
 
     async def _connect(self) -> None:
         if self._connecting is None:
@@ -189,6 +197,7 @@ class PipelinedConnection:
         self._outbox = []
         self._sent = 0
         self._deadlines.clear()
+        self._grace = None
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -232,11 +241,20 @@ class PipelinedConnection:
         while deadlines and deadlines[0][0] <= answered:
             deadlines.popleft()
         if not deadlines:
+            self._grace = None
             return
         loop = asyncio.get_running_loop()
         due = deadlines[0][1]
         if due > loop.time():
+            self._grace = None
             self._watchdog = loop.call_at(due, self._watch)
+            return
+        # Overdue. The first look, and each look that finds replies read since the one before, waits a
+        # little longer: the loop may have been held up with the answer already in the socket.
+        grace = self._grace
+        if grace is None or (grace[0] < READ_GRACE_CHECKS and answered > grace[1]):
+            self._grace = (1 if grace is None else grace[0] + 1, answered)
+            self._watchdog = loop.call_later(READ_GRACE, self._watch)
             return
         # Replies still owed would reach the wrong callers: this connection is done for.
         self._down_until = time.monotonic() + RETRY_AFTER

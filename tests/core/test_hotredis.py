@@ -154,6 +154,19 @@ async def test_a_server_that_never_answers_times_out_and_later_commands_fail_fas
     assert time.monotonic() - started < 0.05
 
 
+async def test_an_answer_waiting_while_the_event_loop_was_held_up_is_not_a_timeout(clean_redis, settings):
+    conn = hotredis.PipelinedConnection(settings.REDIS_URL)
+    await conn.execute("PING")
+    clean_redis.set("held-up", "there")
+    pending = asyncio.ensure_future(conn.execute("GET", "held-up"))
+    while not conn._pending or conn._flush_scheduled:  # until the command is written (nothing read yet)
+        await asyncio.sleep(0)
+    time.sleep(hotredis.READ_TIMEOUT + 0.2)  # noqa: ASYNC251 - the loop held up past the deadline, on purpose
+    assert await pending == b"there"
+    assert await conn.execute("PING") == b"PONG"  # the connection was kept
+    conn.close()
+
+
 async def test_an_unreachable_server_is_retried_after_a_pause(settings, monkeypatch):
     monkeypatch.setattr(hotredis, "RETRY_AFTER", 0.2)
     with socket.socket() as probe:  # a port nobody listens on, yet
