@@ -8,7 +8,7 @@ from core.ids import parse_id
 from feed import errors, store
 from feed.models import Block, Follow, Mute, Notification
 from feed.services.notifications import notify
-from feed.services.viewers import block_changes, mute_changes, viewer_changes_on_commit
+from feed.services.viewers import viewers_forget_on_commit
 
 User = get_user_model()
 
@@ -83,7 +83,7 @@ def account_block(*, account: User, target_id) -> User:
     with transaction.atomic():
         _, created = Block.objects.get_or_create(account=account, target=target)
         if created:
-            viewer_changes_on_commit(block_changes(account.id, target.id, 1))
+            viewers_forget_on_commit([account.id, target.id])  # a block hides each from the other
         _unfollow_rows(account, target)
         _unfollow_rows(target, account)
     return target
@@ -93,7 +93,7 @@ def account_unblock(*, account: User, target_id) -> User:
     target = _other(account, target_id)
     with transaction.atomic():
         if Block.objects.filter(account=account, target=target).delete()[0]:
-            viewer_changes_on_commit(block_changes(account.id, target.id, -1))
+            viewers_forget_on_commit([account.id, target.id])
     return target
 
 
@@ -103,7 +103,7 @@ def account_mute(*, account: User, target_id) -> User:
     with transaction.atomic():
         _, created = Mute.objects.get_or_create(account=account, target=target)
         if created:
-            viewer_changes_on_commit(mute_changes(account.id, target.id, 1))
+            viewers_forget_on_commit([account.id])
     return target
 
 
@@ -111,5 +111,5 @@ def account_unmute(*, account: User, target_id) -> User:
     target = _other(account, target_id)
     with transaction.atomic():
         if Mute.objects.filter(account=account, target=target).delete()[0]:
-            viewer_changes_on_commit(mute_changes(account.id, target.id, -1))
+            viewers_forget_on_commit([account.id])
     return target

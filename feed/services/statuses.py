@@ -17,7 +17,7 @@ from feed.selectors import status_cache_refresh
 from feed.services.counters import counters_increment_on_commit
 from feed.services.media import media_for_status
 from feed.services.notifications import notify_mentions
-from feed.services.viewers import reblog_changes, viewer_changes_on_commit
+from feed.services.viewers import viewers_forget_on_commit
 from feed.store import entity_cache
 
 User = get_user_model()
@@ -171,9 +171,7 @@ def status_delete(*, account: User, status_id) -> Status:
         increments += [("a", rebloger, "statuses_count", -1) for _, rebloger in reblogs]
         counters_increment_on_commit(increments)
         # Who reblogged what: this reblog, and the reblogs gone with this status.
-        viewer_changes_on_commit(
-            (reblog_changes(account.id, status.reblog_of_id, -1) if status.reblog_of_id else [])
-            + [change for _, rebloger in reblogs for change in reblog_changes(rebloger, status.id, -1)])
+        viewers_forget_on_commit(([account.id] if status.reblog_of_id else []) + [r for _, r in reblogs])
         gone = [status.id, *(r for r, _ in reblogs)]
         # Tombstones, not deletions: a reader that loaded the row before this commit cannot
         # put the live version back into the cache afterwards (fills never overwrite).

@@ -1,10 +1,10 @@
 """Each reader's state in Redis (``feed.store.viewer_state``): the accounts hidden from them, what
-they favourited and reblogged, kept in step with the database so the hot home read needs no query.
+they favourited and reblogged, so the hot home read needs no query.
 
-The services that write favourites, reblogs, blocks and mutes record the change after their commit
-(``viewer_changes_on_commit``, one delta per row they created or removed); a read that finds a
-reader's state missing rebuilds it from the database (``viewer_state_rebuild``). A rebuild that
-read the database before a change landed writes nothing, and the next read tries again.
+The services that write favourites, reblogs, blocks and mutes drop the state of the readers they
+change after their commit (``viewers_forget_on_commit``); a home read that finds a reader's state
+missing rebuilds it from the database (``viewer_state_rebuild``). A rebuild that read the database
+before a change landed writes nothing, and the next read tries again.
 """
 
 from collections import Counter
@@ -13,30 +13,12 @@ from django.db import transaction
 
 from feed.models import Block, Favourite, Mute, Status
 from feed.store import viewer_state
-from feed.store.viewer_state import Change, favourite_field, hidden_field, reblog_field
 
 
-def viewer_changes_on_commit(changes: list[Change]) -> None:
-    """Apply (reader id, field, delta) changes to readers' state once the transaction commits."""
-    if changes:
-        transaction.on_commit(lambda: viewer_state.viewer_changes(changes), robust=True)
-
-
-def favourite_changes(account_id: int, status_id: int, delta: int) -> list[Change]:
-    return [(account_id, favourite_field(status_id), delta)]
-
-
-def reblog_changes(account_id: int, original_id: int, delta: int) -> list[Change]:
-    return [(account_id, reblog_field(original_id), delta)]
-
-
-def block_changes(account_id: int, target_id: int, delta: int) -> list[Change]:
-    """A block hides each account from the other."""
-    return [(account_id, hidden_field(target_id), delta), (target_id, hidden_field(account_id), delta)]
-
-
-def mute_changes(account_id: int, target_id: int, delta: int) -> list[Change]:
-    return [(account_id, hidden_field(target_id), delta)]
+def viewers_forget_on_commit(reader_ids: list[int]) -> None:
+    """Drop the readers' state once the transaction commits (a rolled-back change keeps it)."""
+    if reader_ids:
+        transaction.on_commit(lambda: viewer_state.viewers_forget(reader_ids), robust=True)
 
 
 def viewer_state_rebuild(*, reader_id: int) -> bool:

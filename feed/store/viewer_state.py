@@ -9,12 +9,16 @@
   (see ``viewer_fill``).
 
 ``feed:viewer:{reader}:hidden``: account id -> how many of the reader's relationships hide that
-account (the reader blocks it, it blocks the reader, the reader mutes it); absent when none does.
-Small, so a read takes it whole.
+account (the reader blocks it, it blocks the reader, the reader mutes it). Small, so a read takes
+it whole.
 
-The services change them after their commit (``viewer_changes``); a read that finds the state
-missing (new reader, expired, lost with Redis's data) fills it from the database. It lives as long
-as the reader's timeline (refreshed with it, ``store.timelines_mark_ready``).
+The services drop a reader's state after a commit that changes it (``viewers_forget``), and the
+next read fills it from the database again. Deltas applied by the services would be cheaper but
+cannot be made safe this way: a fill that read the database after a change's commit and before the
+change's delta would count that change twice. A fill that read the database before a change's
+commit is refused (the change raised ``gen`` since); one that read it after includes the change,
+and the change drops it again at worst. It lives as long as the reader's timeline (refreshed with
+it, ``store.timelines_mark_ready``).
 """
 
 from __future__ import annotations
@@ -26,13 +30,6 @@ from feed.store import VIEWER_BUILT, _script, _timeline_ttl, member, viewer_hidd
 
 GENERATION = "gen"
 FILL_CHUNK = 500  # fields per HSET in a fill (Lua's unpack has a stack limit)
-HIDDEN = "h:"  # the prefix of a change's field that counts in the hidden hash
-
-Change = tuple[int, str, int]  # (reader id, field, delta)
-
-
-def hidden_field(account_id: int) -> str:
-    return f"{HIDDEN}{account_id}"
 
 
 def favourite_field(status_id: int) -> str:
@@ -43,22 +40,16 @@ def reblog_field(status_id: int) -> str:
     return f"r:{member(status_id)}"
 
 
-# KEYS: the viewer hash, the hidden hash. ARGV: ttl, then (field, delta) pairs; a field "h:<account>"
-# counts in the hidden hash under "<account>". The change counts even when the state is not built (a
-# fill in progress must not write what it read before this change).
-_CHANGE = """
-redis.call('HINCRBY', KEYS[1], 'gen', 1)
-if redis.call('HEXISTS', KEYS[1], 'built') == 1 then
-  for i = 2, #ARGV, 2 do
-    local key, field = KEYS[1], ARGV[i]
-    if string.sub(field, 1, PREFIX_LENGTH) == PREFIX then key, field = KEYS[2], string.sub(field, PREFIX_LENGTH + 1) end
-    if redis.call('HINCRBY', key, field, ARGV[i + 1]) <= 0 then redis.call('HDEL', key, field) end
-  end
-  redis.call('EXPIRE', KEYS[2], redis.call('TTL', KEYS[1]) > 0 and redis.call('TTL', KEYS[1]) or ARGV[1])
+# KEYS: (viewer hash, hidden hash) pairs. ARGV: ttl. Each reader's state goes; its generation rises.
+_FORGET = """
+for i = 1, #KEYS, 2 do
+  local gen = redis.call('HINCRBY', KEYS[i], 'gen', 1)
+  redis.call('DEL', KEYS[i], KEYS[i + 1])
+  redis.call('HSET', KEYS[i], 'gen', gen)
+  redis.call('EXPIRE', KEYS[i], ARGV[1])
 end
-if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return 1
-""".replace("PREFIX_LENGTH", str(len(HIDDEN))).replace("PREFIX", repr(HIDDEN))
+"""
 
 # KEYS: the viewer hash, the hidden hash. ARGV: the generation read before the database ("" when
 # none), ttl, the number H of hidden (account, count) pairs, those pairs, then the viewer hash's
@@ -82,17 +73,11 @@ return 1
 """.replace("CHUNK", str(2 * FILL_CHUNK))
 
 
-def viewer_changes(changes: Iterable[Change]) -> None:
-    """Apply the deltas (after the commit that made them), each reader's atomically."""
-    by_reader: dict[int, list] = {}
-    for reader_id, field, delta in changes:
-        by_reader.setdefault(reader_id, []).extend((field, delta))
-    if not by_reader:
-        return
-    script = _script(_CHANGE)
-    ttl = _timeline_ttl()
-    for reader_id, args in by_reader.items():
-        script(keys=[viewer_key(reader_id), viewer_hidden_key(reader_id)], args=[ttl, *args])
+def viewers_forget(reader_ids: Iterable[int]) -> None:
+    """Drop the readers' state (after the commit that changed it); their next read fills it again."""
+    keys = [k for reader_id in dict.fromkeys(reader_ids) for k in (viewer_key(reader_id), viewer_hidden_key(reader_id))]
+    if keys:
+        _script(_FORGET)(keys=keys, args=[_timeline_ttl()])
 
 
 def viewer_generation(reader_id: int) -> str:
@@ -121,9 +106,8 @@ def viewer_built(reader_id: int) -> bool:
 
 
 def viewer_fields(reader_id: int) -> dict[str, int]:
-    """The reader's state but its bookkeeping, hidden accounts as ``hidden_field`` names them (for
-    tests and checks)."""
+    """The reader's state but its bookkeeping, hidden accounts as ``h:{account}`` (for tests and checks)."""
     values = get_redis().hgetall(viewer_key(reader_id))
     fields = {k.decode(): int(v) for k, v in values.items() if k.decode() not in (VIEWER_BUILT, GENERATION)}
     hidden = get_redis().hgetall(viewer_hidden_key(reader_id))
-    return {**fields, **{hidden_field(int(k)): int(v) for k, v in hidden.items()}}
+    return {**fields, **{f"h:{int(k)}": int(v) for k, v in hidden.items()}}
