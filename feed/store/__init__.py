@@ -123,44 +123,49 @@ def _timeline_ttl() -> int:
     return _active_seconds() + 86400
 
 
-# KEYS: timeline, reblogs hash. ARGV: cap, then (member, original member or "") pairs.
-# Adds each entry unless it, its original, or another reblog of its original is shown.
+# KEYS: (timeline, reblogs hash) per reader. ARGV: cap, then (member, original member or "") pairs.
+# Adds each entry to each timeline unless it, its original, or another reblog of its original is
+# shown there. Returns the entries added, over all timelines.
 _PUSH = """
 local cap = tonumber(ARGV[1])
 local added = 0
-for i = 2, #ARGV, 2 do
-  local entry = ARGV[i]
-  local original = ARGV[i + 1]
-  local skip = redis.call('ZSCORE', KEYS[1], entry) ~= false
-  if not skip then
-    if original ~= '' then
-      if redis.call('ZSCORE', KEYS[1], original) then
-        skip = true
+for k = 1, #KEYS, 2 do
+  local timeline, reblogs = KEYS[k], KEYS[k + 1]
+  for i = 2, #ARGV, 2 do
+    local entry = ARGV[i]
+    local original = ARGV[i + 1]
+    local skip = redis.call('ZSCORE', timeline, entry) ~= false
+    if not skip then
+      if original ~= '' then
+        if redis.call('ZSCORE', timeline, original) then
+          skip = true
+        else
+          local shown = redis.call('HGET', reblogs, original)
+          if shown and redis.call('ZSCORE', timeline, shown) then skip = true
+          else redis.call('HSET', reblogs, original, entry) end
+        end
       else
-        local shown = redis.call('HGET', KEYS[2], original)
-        if shown and redis.call('ZSCORE', KEYS[1], shown) then skip = true
-        else redis.call('HSET', KEYS[2], original, entry) end
+        local shown = redis.call('HGET', reblogs, entry)
+        if shown and redis.call('ZSCORE', timeline, shown) then skip = true end
       end
-    else
-      local shown = redis.call('HGET', KEYS[2], entry)
-      if shown and redis.call('ZSCORE', KEYS[1], shown) then skip = true end
+    end
+    if not skip then
+      redis.call('ZADD', timeline, 0, entry)
+      added = added + 1
     end
   end
-  if not skip then
-    redis.call('ZADD', KEYS[1], 0, entry)
-    added = added + 1
-  end
-end
-local n = redis.call('ZCARD', KEYS[1])
-if n > cap then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - cap - 1) end
-if redis.call('HLEN', KEYS[2]) > 2 * cap then
-  local flat = redis.call('HGETALL', KEYS[2])
-  for j = 1, #flat, 2 do
-    if not redis.call('ZSCORE', KEYS[1], flat[j + 1]) then redis.call('HDEL', KEYS[2], flat[j]) end
+  local n = redis.call('ZCARD', timeline)
+  if n > cap then redis.call('ZREMRANGEBYRANK', timeline, 0, n - cap - 1) end
+  if redis.call('HLEN', reblogs) > 2 * cap then
+    local flat = redis.call('HGETALL', reblogs)
+    for j = 1, #flat, 2 do
+      if not redis.call('ZSCORE', timeline, flat[j + 1]) then redis.call('HDEL', reblogs, flat[j]) end
+    end
   end
 end
 return added
 """
+PUSH_READERS = 200  # timelines per script call: one call per batch, not per reader (the client's cost)
 
 # KEYS: (live counter hash, entity hash) per (kind, id, field) triple; KEYS[#KEYS] pending hash.
 # ARGV: (field, pending field, delta) triples matching the pairs. Returns the new live values. An
@@ -228,8 +233,11 @@ def timelines_push_many(pushes: Iterable[tuple[Iterable[int], Sequence[Entry]]])
         if not entries:
             continue
         args = _push_args(entries)
-        for reader_id in reader_ids:
-            script(keys=[timeline_key(reader_id), timeline_reblogs_key(reader_id)], args=args, client=pipe)
+        readers = list(reader_ids)
+        for start in range(0, len(readers), PUSH_READERS):
+            keys = [key for reader_id in readers[start:start + PUSH_READERS]
+                    for key in (timeline_key(reader_id), timeline_reblogs_key(reader_id))]
+            script(keys=keys, args=args, client=pipe)
     if len(pipe):
         pipe.execute()
 
