@@ -15,6 +15,9 @@ that reads them all in one script (``home_read``) are its submodules.
 - ``feed:celebrities:{reader}``: set of followed authors whose posts are pulled at read time.
 - ``feed:recent:{author}``: the author's latest ``RECENT_MAX`` status ids (same encoding as a
   timeline, plus the id-0 sentinel that marks the set as built even when empty).
+  ``feed:recent:newest``: hash author -> the newest id their set received (a deleted one may stay:
+  it only says no newer id is in the set), so a read skips the celebrities with nothing newer than
+  what it looks for.
 - ``feed:entity:status:{member}``: the status cache (hash): its stored fields as JSON (no counters or
   flags), the three that filter a timeline (author, reblogged status, deleted) and the rendered
   parts of its Status JSON. ``feed:entity:account:{id}``: the rendered part of an Account (hash).
@@ -80,6 +83,9 @@ def celebrities_key(reader_id: int) -> str:
 
 def recent_key(author_id: int) -> str:
     return f"feed:recent:{author_id}"
+
+
+RECENT_NEWEST_KEY = "feed:recent:newest"  # hash author id -> the newest member their recent set received
 
 
 def status_entity_key(status_id: int) -> str:
@@ -194,11 +200,14 @@ end
 return redis.call('HGETALL', KEYS[2])
 """
 
-# KEYS: recent set. ARGV: sentinel, member, cap. Rank 0 is the sentinel; the newest cap ids stay.
+# KEYS: recent set, newest hash. ARGV: sentinel, member, cap, author. Rank 0 is the sentinel; the
+# newest cap ids stay; the newest hash learns of a newer member.
 _RECENT_ADD = """
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], 0, ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 1, -(tonumber(ARGV[3]) + 1))
+local newest = redis.call('HGET', KEYS[2], ARGV[4])
+if not newest or ARGV[2] > newest then redis.call('HSET', KEYS[2], ARGV[4], ARGV[2]) end
 return 1
 """
 
@@ -382,15 +391,19 @@ def recent_missing(author_ids: Sequence[int]) -> list[int]:
 
 def recent_fill(author_id: int, status_ids: Iterable[int]) -> None:
     """Build the author's recent set (the sentinel marks it built, even with no posts)."""
+    members = [member(s) for s in status_ids]
     pipe = get_redis().pipeline(transaction=True)
-    pipe.zadd(recent_key(author_id), {SENTINEL: 0, **{member(s): 0 for s in status_ids}})
+    pipe.zadd(recent_key(author_id), {SENTINEL: 0, **dict.fromkeys(members, 0)})
     pipe.zremrangebyrank(recent_key(author_id), 1, -(RECENT_MAX + 1))
+    if members:
+        pipe.hset(RECENT_NEWEST_KEY, author_id, max(members))
     pipe.execute()
 
 
 def recent_add(author_id: int, status_id: int) -> None:
     """Record a new post in a built set (a set not built is filled from the database on use)."""
-    _script(_RECENT_ADD)(keys=[recent_key(author_id)], args=[SENTINEL, member(status_id), RECENT_MAX])
+    _script(_RECENT_ADD)(keys=[recent_key(author_id), RECENT_NEWEST_KEY],
+                         args=[SENTINEL, member(status_id), RECENT_MAX, author_id])
 
 
 def recent_remove(author_id: int, status_ids: Sequence[int]) -> None:

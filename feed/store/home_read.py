@@ -30,6 +30,7 @@ from feed import entity_json
 from feed.store import (
     COUNTER_FIELDS,
     NOT_OAUTH,
+    RECENT_NEWEST_KEY,
     SENTINEL,
     account_entity_key,
     activity_key,
@@ -90,6 +91,7 @@ def _compiled(source: str) -> str:
         f"local TOKEN_UNKNOWN = {_lua_string(TOKEN_UNKNOWN)}",
         f"local NOT_OAUTH = {_lua_string(NOT_OAUTH)}",
         f"local SENTINEL = {_lua_string(SENTINEL)}",
+        f"local RECENT_NEWEST_KEY = {_lua_string(RECENT_NEWEST_KEY)}",
         f"local GRANTING_SCOPES = {_lua_string(' '.join(granting_scopes()))}",
         # The mirrors of the live counters in the entity hashes, in their entities' order.
         f"local STATUS_COUNTERS = {{{', '.join(_lua_string(f) for f in COUNTER_FIELDS['s'])}}}",
@@ -149,12 +151,14 @@ if redis.call('EXISTS', READY_KEY(reader), ACTIVITY_KEY(reader)) < 2 or redis.ca
 end
 
 local timeline = TIMELINE_KEY(reader)
-local celebrities = {}
-for _, author in ipairs(redis.call('SMEMBERS', CELEBRITIES_KEY(reader))) do
-  celebrities[#celebrities + 1] = RECENT_KEY(author)
+local authors = redis.call('SMEMBERS', CELEBRITIES_KEY(reader))
+local celebrities, newest = {}, {}
+for i, author in ipairs(authors) do celebrities[i] = RECENT_KEY(author) end
+if #authors > 0 then
+  -- A built recent set holds at least the sentinel: a missing one is not built.
+  if redis.call('EXISTS', unpack(celebrities)) < #celebrities then return {'django'} end
+  newest = redis.call('HMGET', RECENT_NEWEST_KEY, unpack(authors))
 end
--- A built recent set holds at least the sentinel: a missing one is not built.
-if #celebrities > 0 and redis.call('EXISTS', unpack(celebrities)) < #celebrities then return {'django'} end
 local hidden = {}
 local counted = redis.call('HGETALL', HIDDEN_KEY(reader))
 for i = 1, #counted, 2 do hidden[counted[i]] = tonumber(counted[i + 1]) > 0 end
@@ -170,18 +174,22 @@ end
 
 -- The first `batch` distinct ids strictly between the bounds, from every source, in page order.
 local function fetch()
-  local near = '(' .. (lower ~= '' and lower or SENTINEL)
+  local low = lower ~= '' and lower or SENTINEL
   local far = upper ~= '' and ('(' .. upper) or '+'
-  local ids = range(timeline, near, far)
+  local ids = range(timeline, '(' .. low, far)
+  local near = '(' .. low
   if #ids == batch then  -- a celebrity's posts past the timeline's last one cannot make the batch
-    if ascending then far = '(' .. ids[batch] else near = '(' .. ids[batch] end
+    if ascending then far = '(' .. ids[batch] else low = ids[batch]; near = '(' .. low end
   end
   local merged = nil
-  for _, key in ipairs(celebrities) do
-    local theirs = range(key, near, far)
-    if #theirs > 0 then
-      merged = merged or {unpack(ids)}
-      for _, id in ipairs(theirs) do merged[#merged + 1] = id end
+  for i, key in ipairs(celebrities) do
+    -- (nothing newer than the low bound in a set: no need to read it)
+    if not newest[i] or newest[i] > low then
+      local theirs = range(key, near, far)
+      if #theirs > 0 then
+        merged = merged or {unpack(ids)}
+        for _, id in ipairs(theirs) do merged[#merged + 1] = id end
+      end
     end
   end
   if not merged then return ids end
