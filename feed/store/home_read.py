@@ -289,7 +289,7 @@ for _, id in ipairs(page) do
   fields[#fields + 1] = REBLOG_FIELD(shown)
 end
 local flags = #fields > 0 and redis.call('HMGET', viewer, unpack(fields)) or {}
-local items = {}
+local body = {ARRAY_OPEN}  -- joined once at the end
 for i, id in ipairs(page) do
   local favourited = tonumber(flags[2 * i - 1] or '0') > 0 and TRUE or FALSE
   local reblogged = tonumber(flags[2 * i] or '0') > 0 and TRUE or FALSE
@@ -299,10 +299,13 @@ for i, id in ipairs(page) do
     reblog = status(original, NULL, favourited, reblogged)
     if not reblog then return {'django'} end
   end
-  items[i] = status(id, reblog, favourited, reblogged)
-  if not items[i] then return {'django'} end
+  local item = status(id, reblog, favourited, reblogged)
+  if not item then return {'django'} end
+  if i > 1 then body[#body + 1] = ARRAY_SEPARATOR end
+  body[#body + 1] = item
 end
-return {'ok', count_request(), ARRAY_OPEN .. table.concat(items, ARRAY_SEPARATOR) .. ARRAY_CLOSE, page[1], page[#page]}
+body[#body + 1] = ARRAY_CLOSE
+return {'ok', count_request(), table.concat(body), page[1], page[#page]}
 """
 
 @cache
