@@ -71,8 +71,17 @@ sizes = [client.memory_usage(store.timeline_key(i)) or 0 for i in ids]
 entries = [client.zcard(store.timeline_key(i)) for i in ids]
 extras = [(client.memory_usage(store.timeline_reblogs_key(i)) or 0)
           + (client.memory_usage(store.celebrities_key(i)) or 0) for i in ids]
+# The reader's state (favourites, reblogs, hidden accounts) of the readers that read (built).
+viewers = [(client.memory_usage(store.viewer_key(i)) or 0) + (client.memory_usage(store.viewer_hidden_key(i)) or 0)
+           for i in ids if client.hexists(store.viewer_key(i), store.VIEWER_BUILT)]
+
+def cached(pattern):
+    sizes = [client.memory_usage(k) or 0 for k in client.scan_iter(match=pattern, count=1000)]
+    return {"count": len(sizes), "bytes": sum(sizes) / len(sizes) if sizes else 0}
+
 print("RESULT", json.dumps({"timelines": len(ids), "bytes": sum(sizes) / len(ids), "entries": sum(entries) / len(ids),
-                            "extra_bytes": sum(extras) / len(ids)}))
+                            "extra_bytes": sum(extras) / len(ids), "viewer_bytes": sum(viewers) / max(1, len(viewers)),
+                            "statuses": cached("feed:entity:status:*"), "accounts": cached("feed:entity:account:*")}))
 """
 
 
@@ -222,5 +231,10 @@ def main() -> None:
             read.row(f"home, 20 posts, {follows} followed ({celebrities} celebrities)",
                      ratio=round(read.rps / nginx.rps, 4), target="ratio >= 0.02, p99 <= 50 ms"),
             {"name": f"Redis per timeline ({memory['entries']:.0f} entries)", "bytes": round(memory["bytes"]),
-             "with_reblog_map_and_celebrity_set": round(memory["bytes"] + memory["extra_bytes"])},
+             "with_reblog_map_and_celebrity_set": round(memory["bytes"] + memory["extra_bytes"]),
+             "with_reader_state": round(memory["bytes"] + memory["extra_bytes"] + memory["viewer_bytes"])},
+            {"name": f"Redis per cached status ({memory['statuses']['count']:,} cached)",
+             "bytes": round(memory["statuses"]["bytes"])},
+            {"name": f"Redis per cached account ({memory['accounts']['count']:,} cached)",
+             "bytes": round(memory["accounts"]["bytes"])},
         ])

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from core.services import USERNAME_RULE, username_clean_for
+from core.services import USERNAME_RULE, account_edited, username_clean_for
 
 User = get_user_model()
 
@@ -31,6 +31,11 @@ class AccountAdmin(UserAdmin):
         form = super().get_form(request, obj, **kwargs)
         form.base_fields["username"].help_text = USERNAME_RULE
         return form
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:  # apps refresh what they cached of the account; a deactivated one's tokens stop at once
+            account_edited(user=obj, deactivated="is_active" in form.changed_data and not obj.is_active)
 
 
 if admin.site.is_registered(User):

@@ -3,6 +3,7 @@
 import functools
 import re
 import unicodedata
+from collections.abc import Callable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -11,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from rest_framework.authtoken.models import Token
 
 from core.errors import CoreError, FieldError
-from core.tokens import token_invalidate
+from core.tokens import token_invalidate, user_tokens_invalidate
 
 User = get_user_model()
 
@@ -142,3 +143,31 @@ def _tokens_delete(tokens) -> None:
     for key in list(tokens.values_list("key", flat=True)):
         transaction.on_commit(functools.partial(token_invalidate, key), robust=True)
     tokens.delete()
+
+
+# --- accounts edited by staff -----------------------------------------------------------
+AccountListener = Callable[[int], None]
+"""Told, after the commit, the id of an account staff edited: an app refreshes what it cached of it."""
+
+_account_listeners: list[AccountListener] = []
+
+
+def register_account_listener(listener: AccountListener) -> None:
+    """Add a listener (registering one twice is a no-op); apps register theirs in ``ready``."""
+    if listener not in _account_listeners:
+        _account_listeners.append(listener)
+
+
+def account_edited(*, user: User, deactivated: bool) -> None:
+    """Call inside the transaction that saved staff's edit of ``user``. After the commit, a
+    deactivated user's tokens stop resolving at once (hot handlers trust the token cache), and
+    every app's listener hears of the change."""
+    user_id = user.pk
+
+    def announce() -> None:
+        if deactivated:
+            user_tokens_invalidate(user_id)
+        for listener in _account_listeners:
+            listener(user_id)
+
+    transaction.on_commit(announce, robust=True)

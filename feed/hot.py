@@ -1,32 +1,45 @@
-"""``GET /api/v1/timelines/home`` for token callers, answered before Django's request cycle.
+"""``GET /api/v1/timelines/home`` for token callers, answered on the event loop from Redis.
 
-The token check is ``core.tokens`` (the one DRF uses); the page is the same selector and the same
-presenter as ``feed.api.statuses.HomeTimelineView``, rendered by DRF's JSON renderer, with the same ``Link``
-header: the answer is byte for byte the view's. What the hot path skips is Django's per-request
-machinery (middleware, URL resolution, DRF's dispatch and content negotiation).
+A warm read costs two round trips on ``core.hotredis`` and no query: core's token check
+(``core.tokens``, its Redis-cached table) together with the token's OAuth scopes, then the home
+read script (``feed.store.home_read``), which pages and filters the timeline, returns the page's
+cached entity parts, counters and the reader's flags, and counts the read against the API rate
+limit. The body is spliced from those parts exactly as the view builds its answer
+(``feed.entity_json``); the ``Link``, ``X-RateLimit-*`` and other headers, the 401 and the 429
+are the view's too: byte for byte, the view's answer.
 
-Scopes and the API rate limit are checked in the view's order, with its ``X-RateLimit-*`` headers
-and its 401 and 429 answers. Handed to Django (``None``): anything but a plain ``GET`` with a token,
-session cookies (a browser: Django applies the session), unusual query parameters or ``Accept``
-values, an app's own token, a token lacking the scope, a timeline that is not ready (the rebuild
-and its 206 are Django's), a reader whose hourly activity touch is due, and any moment Redis does
-not answer.
+Handed to Django (``None``), which answers and fills what the next read needs: anything but a
+plain ``GET`` with a token, session cookies (a browser: Django applies the session), unusual query
+parameters or ``Accept`` values, an app's own token, a token lacking the scope, anything the script
+finds missing (a timeline not ready — the rebuild and its 206 are Django's —, an activity touch
+due, a status or account not cached, the reader's state not built), and any moment Redis does not
+answer.
+
+Authentication is core's token cache alone: a user deactivated by staff stops reading at once (the
+admin drops their cached tokens); one deactivated behind the product's back, within
+``TOKEN_CACHE_TTL``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
+import time
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from core import hotredis
-from core.asgi import header, host_allowed, send_response
+from core.asgi import ThrottledLog, host_allowed, send_response
+from core.errors import ApplicationError
 from core.hotdb import run_db
+from core.ids import parse_id
 from core.tokens import auser_id_for_token, parse_authorization
 from feed import store
+from feed.selectors import DEFAULT_LIMIT, MAX_BATCHES, MAX_LIMIT, PageParams
+from feed.store import home_read
 
 logger = logging.getLogger(__name__)
+_unavailable_log = ThrottledLog(logger)
 
 HOME_PATH = "/api/v1/timelines/home"
 PAGE_PARAMS = frozenset({"max_id", "since_id", "min_id", "limit"})
@@ -34,40 +47,102 @@ MAX_QUERY_LENGTH = 256
 # Accept values DRF answers with its JSON renderer, unchanged (an ``indent`` parameter would not be).
 PLAIN_ACCEPTS = frozenset({"", "*/*", "application/json", "application/json, */*", "application/json,*/*"})
 _REDIS_UNAVAILABLE = (ConnectionError, TimeoutError, OSError, hotredis.RespError)
+# Request headers Django reads to build an absolute address (scheme and host) for the Link header.
+_ADDRESS_HEADERS = frozenset({b"host", b"x-forwarded-host", b"x-forwarded-port", b"x-forwarded-proto",
+                              b"x-forwarded-ssl", b"forwarded"})
+_CACHE_LIMIT = 256
 
 
-def _plain_query(raw: bytes) -> bool:
+def _query_pairs(raw: bytes) -> list[tuple[str, str]] | None:
     """Only the paging parameters, each at most once, with digit values (Django validates the rest)."""
     if len(raw) > MAX_QUERY_LENGTH:
-        return False
+        return None
     try:
         pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=bool(raw))
     except (UnicodeDecodeError, ValueError):
-        return False
+        return None
     names = [name for name, _ in pairs]
-    return (len(names) == len(set(names)) and set(names) <= PAGE_PARAMS
-            and all(value.isascii() and value.isdigit() for _, value in pairs))
+    if (len(names) != len(set(names)) or not set(names) <= PAGE_PARAMS
+            or not all(value.isascii() and value.isdigit() for _, value in pairs)):
+        return None
+    return pairs
 
 
-def _response_headers(link: str | None) -> list[tuple[bytes, bytes]]:
-    """The headers Django's stack puts on the view's JSON answer (DRF, SecurityMiddleware, ours)."""
+def _page_params(pairs: list[tuple[str, str]]) -> PageParams | None:
+    """``feed.api.base._page_params`` for digit values; None where the view answers 400."""
+    values = dict(pairs)
+    limit = DEFAULT_LIMIT
+    if values.get("limit"):
+        limit = max(1, min(int(values["limit"]), MAX_LIMIT))
+    ids = {}
+    for name in ("max_id", "since_id", "min_id"):
+        if values.get(name):
+            ids[name] = parse_id(values[name])
+            if ids[name] is None:
+                return None
+    return PageParams(limit=limit, **ids)
+
+
+def _headers(scope) -> dict[bytes, str]:
+    """The first value of each request header, by lower-case name."""
+    out: dict[bytes, str] = {}
+    for name, value in scope.get("headers", ()):
+        if name not in out:
+            out[name] = value.decode("latin-1")
+    return out
+
+
+# --- the view's headers ----------------------------------------------------------------
+_static_headers: dict[tuple, list[tuple[bytes, bytes]]] = {}
+
+
+def _response_headers() -> list[tuple[bytes, bytes]]:
+    """The headers Django's stack puts on the view's JSON answer (DRF, SecurityMiddleware, ours),
+    but the Link and rate-limit headers."""
     from django.conf import settings
-    from django.http import HttpResponse
 
-    from core.middleware import add_security_headers
+    key = (settings.X_FRAME_OPTIONS, settings.SECURE_REFERRER_POLICY, settings.SECURE_CROSS_ORIGIN_OPENER_POLICY,
+           settings.CONTENT_SECURITY_POLICY, settings.PUBLIC_BASE_URL, settings.HSTS_SECONDS)
+    headers = _static_headers.get(key)
+    if headers is None:
+        from django.http import HttpResponse
 
-    response = HttpResponse(content_type="application/json")
-    response["Vary"] = "Accept"
-    response["Allow"] = "GET, HEAD, OPTIONS"
-    response["X-Frame-Options"] = settings.X_FRAME_OPTIONS
-    if settings.SECURE_REFERRER_POLICY:
-        response["Referrer-Policy"] = settings.SECURE_REFERRER_POLICY
-    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-        response["Cross-Origin-Opener-Policy"] = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
-    add_security_headers(response)
-    if link:
-        response["Link"] = link
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+        from core.middleware import add_security_headers
+
+        response = HttpResponse(content_type="application/json")
+        response["Vary"] = "Accept"
+        response["Allow"] = "GET, HEAD, OPTIONS"
+        response["X-Frame-Options"] = settings.X_FRAME_OPTIONS
+        if settings.SECURE_REFERRER_POLICY:
+            response["Referrer-Policy"] = settings.SECURE_REFERRER_POLICY
+        if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+            response["Cross-Origin-Opener-Policy"] = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
+        add_security_headers(response)
+        headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
+        _static_headers.clear()
+        _static_headers[key] = headers
+    return headers
+
+
+_bases: dict[tuple, str] = {}
+
+
+def _page_address(scope, headers: dict[bytes, str]) -> str:
+    """The absolute address of the page, as the view's ``request.build_absolute_uri`` gives it."""
+    key = (scope.get("scheme"), scope.get("server"), *sorted((k, v) for k, v in headers.items() if k in _ADDRESS_HEADERS))
+    base = _bases.get(key)
+    if base is None:
+        from django.core.handlers.asgi import ASGIRequest
+
+        base = ASGIRequest({**scope, "query_string": b""}, io.BytesIO()).build_absolute_uri(HOME_PATH)
+        if len(_bases) >= _CACHE_LIMIT:
+            _bases.clear()
+        _bases[key] = base
+    return base
+
+
+def _limit_headers(state) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode(), v.encode()) for k, v in state.headers().items()]
 
 
 def _render(status: int, data, headers: list) -> tuple[int, bytes, list]:
@@ -82,84 +157,91 @@ def _invalid_token() -> tuple[int, bytes, list]:
 
     challenge = TokenAuthentication().authenticate_header(None).encode("latin-1")
     return _render(401, error_body("Invalid token.", CoreError.AUTHENTICATION_FAILED),
-                   [*_response_headers(None), (b"www-authenticate", challenge)])
+                   [*_response_headers(), (b"www-authenticate", challenge)])
 
 
-def _limit_headers(request) -> list[tuple[bytes, bytes]]:
-    state = getattr(request, "feed_limit_state", None)
-    return [] if state is None else [(k.lower().encode(), v.encode()) for k, v in state.headers().items()]
+def _rate_limited(error: ApplicationError) -> tuple[int, bytes, list]:
+    headers = [*_response_headers(), *_limit_headers(error.limit_state)]
+    if retry_after := error.extra.get("retry_after"):
+        headers.append((b"retry-after", str(int(retry_after)).encode()))
+    return _render(error.status, error.as_dict(), headers)
 
 
-def _home_page(scope, key: str, user_id: int | None) -> tuple[int, bytes, list] | None:
-    """On a worker thread: the view's answer for this reader, in the view's order (authentication,
-    scopes, parameters, rate limit, page), or None for what Django must answer (an app token, a
-    scope the token lacks, a bad parameter)."""
-    from django.contrib.auth import get_user_model
-    from django.core.handlers.asgi import ASGIRequest
-    from rest_framework.request import Request
-
-    from core.errors import ApplicationError
-    from feed import oauth, presenters, selectors
-    from feed.api import base as api
-    from feed.api.statuses import HomeTimelineView
-    from feed.scopes import scope_granted
+# --- the page -------------------------------------------------------------------------
+@lru_cache(maxsize=8)
+def _rate_key(scope: str, window: int) -> tuple[str, str]:
     from feed.services import limits
 
-    if user_id is None:
-        # An app's own token (client credentials) is Django's to answer; any other is refused here.
-        return None if oauth.app_token_application_id(key) is not None else _invalid_token()
-    reader = get_user_model().objects.filter(id=user_id, is_active=True).first()
-    if reader is None:  # deactivated since its token was cached: DRF's answer too
-        return _invalid_token()
-    granted = oauth.token_scopes(key)
-    if granted is not None and not scope_granted(HomeTimelineView.scopes["GET"], granted):
+    return home_read.rate_key_parts(scope, limits.account_identity, window)
+
+
+@lru_cache(maxsize=64)
+def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    return host_allowed(host)
+
+
+async def _home(scope, headers: dict[bytes, str], key: str, pairs, params: PageParams):
+    """The view's answer for this reader and page, or None for what Django must answer."""
+    from feed import oauth
+    from feed.services import limits
+
+    now = time.time()
+    rule = limits.API
+    window, rate_ttl, reset = store.ratelimit_window(rule.period, now=now)
+    ascending = params.min_id is not None
+    read = None
+    for _ in range(3):
+        read = await home_read.ahome_read(
+            token_key=key, rate_limit=rule.limit, rate_key=_rate_key(rule.scope, window), rate_ttl=rate_ttl,
+            lower=params.min_id if ascending else params.since_id, upper=params.max_id, ascending=ascending,
+            limit=params.limit, batch=params.limit * 2 + 5, max_batches=MAX_BATCHES)
+        if read.kind == home_read.TOKEN:
+            # Not in the token cache as a user's: core's token check decides (and caches its answer).
+            if await auser_id_for_token(key) is None:
+                # An app's own token (client credentials) is Django's to answer; any other is refused here.
+                return None if await run_db(oauth.app_token_application_id, key) is not None else _invalid_token()
+        elif read.kind == home_read.SCOPES:
+            await run_db(oauth.token_scopes, key)  # caches the token's scopes
+        else:
+            break
+    if read.kind not in (home_read.OK, home_read.LIMITED):
         return None
-    request = Request(ASGIRequest(scope, io.BytesIO()))
-    request.user = reader
     try:
-        params = api._page_params(request)
-    except ApplicationError:
-        return None
-    try:
-        api.take_limit(request, limits.API)
+        state = limits.limit_counted(rule, read.requests, reset, now=now)
     except ApplicationError as error:
-        headers = [*_response_headers(None), *_limit_headers(request)]
-        if retry_after := error.extra.get("retry_after"):
-            headers.append((b"retry-after", str(int(retry_after)).encode()))
-        return _render(error.status, error.as_dict(), headers)
-    page = selectors.home_timeline_page(reader=reader, params=params)
-    link = api._link(request, page.ids[0], page.ids[-1], "min_id") if page.ids else None
-    return _render(206 if page.partial else 200, presenters.render_statuses(page.ids, reader, records=page.records),
-                   [*_response_headers(link), *_limit_headers(request)])
+        return _rate_limited(error)
+    response_headers = [*_response_headers(), *_limit_headers(state)]
+    if read.first_id is not None:
+        from feed.api.base import link_header
 
-
-async def _timeline_answerable(user_id: int) -> bool:
-    """The timeline is complete and the reader's activity was recorded within the hour."""
-    conn = hotredis.connection()
-    # Issued together: one write, one round trip on the pipelined connection.
-    ready, touched = await asyncio.gather(conn.execute("EXISTS", store.timeline_ready_key(user_id)),
-                                          conn.execute("EXISTS", store.activity_key(user_id)))
-    return bool(ready) and bool(touched)
+        link = link_header(_page_address(scope, headers), pairs, read.first_id, read.last_id, "min_id")
+        response_headers.append((b"link", link.encode("latin-1")))
+    return 200, read.body, response_headers
 
 
 async def handle_home(scope, receive, send) -> int | None:
     if scope.get("method") != "GET" or scope.get("path") != HOME_PATH or scope.get("root_path"):
         return None
-    key = parse_authorization(header(scope, b"authorization"))
-    if key is None or "sessionid=" in header(scope, b"cookie"):
+    headers = _headers(scope)
+    key = parse_authorization(headers.get(b"authorization", ""))
+    if key is None or "sessionid=" in headers.get(b"cookie", ""):
         return None
-    if header(scope, b"accept").strip() not in PLAIN_ACCEPTS or not _plain_query(scope.get("query_string", b"")):
+    if headers.get(b"accept", "").strip() not in PLAIN_ACCEPTS:
         return None
-    if not host_allowed(header(scope, b"host")):
+    pairs = _query_pairs(scope.get("query_string", b""))
+    params = _page_params(pairs) if pairs is not None else None
+    if params is None:
+        return None
+    from django.conf import settings
+
+    if not _host_allowed(headers.get(b"host", ""), tuple(settings.ALLOWED_HOSTS)):
         return None  # Django answers a disallowed Host with its own 400
-    user_id = await auser_id_for_token(key)
     try:
-        if user_id is not None and not await _timeline_answerable(user_id):
-            return None
+        answer = await _home(scope, headers, key, pairs, params)
     except _REDIS_UNAVAILABLE as exc:
-        logger.warning("feed timeline unavailable on the hot path (%r); handing the read to Django", exc)
+        _unavailable_log.failure("feed timeline unavailable on the hot path (%r); handing reads to Django", exc,
+                                 exc_info=False)
         return None
-    answer = await run_db(_home_page, scope, key, user_id)
     if answer is None:
         return None
     return await send_response(send, *answer)

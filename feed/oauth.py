@@ -51,14 +51,23 @@ def token_scopes(key: str) -> frozenset[str] | None:
         scope = _live_tokens(key).values_list("scope", flat=True).first()
         cached = store.NOT_OAUTH if scope is None else scope
         store.oauth_scopes_cache(digest, cached)
+    return granted_scopes(cached)
+
+
+def granted_scopes(cached: str) -> frozenset[str] | None:
+    """The scopes a cached answer of ``token_scopes`` names (None: not an OAuth token)."""
     return None if cached == store.NOT_OAUTH else frozenset(cached.split())
 
 
 async def atoken_scopes(key: str) -> frozenset[str] | None:
-    """``token_scopes`` for async code (the hot path): the database, when asked, on a worker thread."""
+    """``token_scopes`` for async code (the hot path): the cache on the hot path's connection, the
+    database (when not cached) on a worker thread."""
     from core.hotdb import run_db
 
-    return await run_db(token_scopes, key)
+    cached = await store.aoauth_scopes_cached(token_checksum(key))
+    if cached is None:
+        return await run_db(token_scopes, key)
+    return granted_scopes(cached)
 
 
 def key_may(key: str | None, required: str) -> bool:

@@ -3,19 +3,23 @@
 Ids are strings; fields the feed does not support carry their documented empty value
 (``[]``, ``null``, ``false``, ``""``), never a missing key. Batch renderers load what a
 page needs with a fixed number of queries whatever its length.
+
+Statuses and accounts are built from the parts cached in Redis (``feed.store.entity_cache``),
+rendered here from the database on a miss, with the counters and the viewer's flags spliced in
+(``feed.entity_json``): the very bytes the hot home read (``feed.hot``) sends.
 """
 
-import re
+import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.templatetags.static import static
-from django.utils.html import escape
 
-from feed import selectors
+from feed import entity_json, selectors
+from feed.entity_json import account_url, content_html, hashtags, iso, mentioned_usernames  # noqa: F401 - the API
 from feed.models import MAX_STATUS_CHARS
+from feed.store import COUNTER_FIELDS, entity_cache
 
 User = get_user_model()
 
@@ -26,131 +30,54 @@ IMAGE_MATRIX_LIMIT = 16_777_216
 CHARACTERS_RESERVED_PER_URL = 23
 SUPPORTED_IMAGE_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"]
 
-_TOKENS = re.compile(
-    r"(?P<url>https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]])"
-    r"|(?<![\w/@])@(?P<mention>\w(?:[\w.+-]*\w)?)"
-    r"|(?<![\w&/#])#(?P<tag>\w+)"
-)
-
 
 def _base() -> str:
     return settings.PUBLIC_BASE_URL
-
-
-def iso(value: datetime | str | None) -> str | None:
-    """Mastodon's timestamp: UTC, milliseconds, ``Z``."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _absolute(path: str) -> str:
     return path if path.startswith("http") else _base() + path
 
 
-def mentioned_usernames(text: str) -> set[str]:
-    return {m.group("mention") for m in _TOKENS.finditer(text) if m.group("mention")}
-
-
-def hashtags(text: str) -> list[str]:
-    return list(dict.fromkeys(m.group("tag").lower() for m in _TOKENS.finditer(text) if m.group("tag")))
-
-
-def _inline(text: str, known: dict[str, User]) -> str:
-    out = []
-    position = 0
-    for match in _TOKENS.finditer(text):
-        out.append(escape(text[position:match.start()]))
-        position = match.end()
-        if url := match.group("url"):
-            out.append(f'<a href="{escape(url)}" rel="nofollow noopener noreferrer" target="_blank">{escape(url)}</a>')
-        elif (username := match.group("mention")) and username in known:
-            out.append(f'<span class="h-card"><a href="{escape(account_url(known[username]))}" '
-                       f'class="u-url mention">@<span>{escape(username)}</span></a></span>')
-        elif tag := match.group("tag"):
-            out.append(f'<a href="{escape(_base())}/tags/{escape(tag.lower())}" class="mention hashtag" '
-                       f'rel="tag">#<span>{escape(tag)}</span></a>')
-        else:
-            out.append(escape(match.group(0)))
-    out.append(escape(text[position:]))
-    return "".join(out)
-
-
-def content_html(text: str, known: dict[str, User]) -> str:
-    """Safe HTML of a status text: paragraphs, line breaks, links, @mentions and #hashtags."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
-    return "".join("<p>" + "<br />".join(_inline(line, known) for line in p.split("\n")) + "</p>"
-                   for p in paragraphs)
+def _decimal(counts: dict[str, int], fields: Sequence[str]) -> list[bytes]:
+    return [str(counts[field]).encode() for field in fields]
 
 
 # --- accounts ------------------------------------------------------------------
-def account_url(user: User) -> str:
-    return f"{_base()}/@{user.username}"
-
-
-def account_entity(user: User, counts: dict[str, int]) -> dict:
-    feed_account = getattr(user, "feed_account", None) if _has_feed_account(user) else None
-    last_status = feed_account.last_status_at if feed_account else None
-    joined = user.date_joined.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    avatar = _absolute(static("feed/missing.png"))
-    return {
-        "id": str(user.id),
-        "username": user.username,
-        "acct": user.username,
-        "url": account_url(user),
-        "uri": f"{_base()}/users/{user.username}",
-        "display_name": user.get_full_name() or user.username,
-        "note": "",
-        "avatar": avatar,
-        "avatar_static": avatar,
-        "header": avatar,
-        "header_static": avatar,
-        "locked": False,
-        "fields": [],
-        "emojis": [],
-        "bot": False,
-        "group": False,
-        "discoverable": True,
-        "indexable": True,
-        "noindex": False,
-        "hide_collections": False,
-        "moved": None,
-        "suspended": False,
-        "limited": False,
-        "memorial": False,
-        "roles": [],
-        "created_at": iso(joined),
-        "last_status_at": last_status.astimezone(UTC).date().isoformat() if last_status else None,
-        "statuses_count": counts["statuses_count"],
-        "followers_count": counts["followers_count"],
-        "following_count": counts["following_count"],
-    }
-
-
-def _has_feed_account(user: User) -> bool:
+def _last_status_at(user: User):
     try:
-        user.feed_account  # noqa: B018 - loaded by select_related, or a query for a single account
+        return user.feed_account.last_status_at  # loaded by select_related
     except User.feed_account.RelatedObjectDoesNotExist:
-        return False
-    return True
+        return None
+
+
+def _account_heads(cached: dict[int, tuple], users: dict[int, User]) -> dict[int, bytes]:
+    """Cached heads, and those rendered from ``users`` for the misses (then cached); an account
+    neither cached nor among ``users`` is left out."""
+    heads = {a: head for a, (head, _) in cached.items() if head is not None}
+    rendered = {a: (entity_json.account_head(users[a], _last_status_at(users[a])), version)
+                for a, (head, version) in cached.items() if head is None and a in users}
+    entity_cache.account_heads_cache(rendered)
+    heads.update({a: head for a, (head, _) in rendered.items()})
+    return heads
+
+
+def _accounts_json(heads: dict[int, bytes], live: dict[int, dict]) -> dict[int, bytes]:
+    counts = selectors.account_counts(list(heads), live=live)
+    return {a: entity_json.account_json(head, *_decimal(counts[a], COUNTER_FIELDS["a"]))
+            for a, head in heads.items()}
 
 
 def render_accounts(account_ids: Sequence[int]) -> list[dict]:
-    """Account entities in the given order (unknown ids dropped): two queries at most."""
-    return _account_entities(selectors.accounts_by_ids(account_ids), account_ids)
-
-
-def _account_entities(users: dict[int, User], account_ids: Sequence[int],
-                      live_counts: dict[int, dict] | None = None) -> list[dict]:
-    """Entities of the already loaded users (with their feed_account) in the given order;
-    ``live_counts``: their Redis counters when the caller read them already."""
-    present = [a for a in dict.fromkeys(account_ids) if a in users]
-    stored = {a: (users[a].feed_account if _has_feed_account(users[a]) else None) for a in present}
-    counts = selectors.account_counts(present, stored=stored, live=live_counts)
-    return [account_entity(users[a], counts[a]) for a in account_ids if a in users]
+    """Account entities in the given order (unknown ids dropped): a query for the accounts not
+    cached, and one for counters Redis lacks."""
+    ids = list(dict.fromkeys(account_ids))
+    inputs = entity_cache.render_inputs([], ids)
+    missing = [a for a, (head, _) in inputs.account_heads.items() if head is None]
+    users = selectors.accounts_by_ids(missing) if missing else {}
+    accounts = _accounts_json(_account_heads(inputs.account_heads, users), inputs.counters["a"])
+    entity_cache.counters_mirror("a", inputs.unmirrored["a"])
+    return [json.loads(accounts[a]) for a in account_ids if a in accounts]
 
 
 def render_account(user: User) -> dict:
@@ -182,12 +109,33 @@ def render_relationship(viewer: User, account_id: int) -> dict:
 
 
 # --- statuses ---------------------------------------------------------------------
+def _status_parts(cached: dict[int, tuple], records: dict[int, dict], users: dict[int, User]) -> dict[int, tuple]:
+    """Cached parts, and those rendered for the misses (then cached): ``users`` holds their
+    authors and the accounts they mention."""
+    parts = {s: p for s, (p, _) in cached.items() if p is not None}
+    missing = [s for s, (p, _) in cached.items() if p is None and records[s]["account_id"] in users]
+    if not missing:
+        return parts
+    attachments = media_by_status([s for s in missing if records[s].get("has_media")])
+    rendered = {}
+    for status_id in missing:
+        record = records[status_id]
+        usernames = mentioned_usernames(record["text"]) if not record["reblog_of_id"] else set()
+        known = {u.username: u for u in users.values() if u.username in usernames and u.is_active}
+        rendered[status_id] = (entity_json.status_parts(
+            record, author_username=users[record["account_id"]].username, known=known,
+            attachments=attachments.get(status_id, [])), cached[status_id][1])
+    entity_cache.status_parts_cache(rendered)
+    parts.update({s: p for s, (p, _) in rendered.items()})
+    return parts
+
+
 def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_source: bool = False,
                     records: dict[int, dict] | None = None) -> list[dict]:
-    """Status entities in the given order; a fixed number of queries whatever the count
-    (cache misses, accounts with mentions, counter fallbacks, the viewer's flags) and of Redis
-    round trips (cached records unless ``records`` — a selector's Page.records — has them, then
-    every counter at once)."""
+    """Status entities in the given order; a fixed number of queries whatever the count (cache
+    misses, accounts with mentions, counter fallbacks, the viewer's flags) and of Redis round trips
+    (cached records unless ``records`` — a selector's Page.records — has them, then every cached
+    part and counter at once)."""
     records = dict(records or {})
     if missing := [s for s in status_ids if s not in records]:
         records.update(selectors.status_records(missing))
@@ -198,65 +146,39 @@ def render_statuses(status_ids: Sequence[int], viewer: User | None, *, with_sour
     all_records = {**{r["id"]: r for r in shown},
                    **{r["reblog_of_id"]: records[r["reblog_of_id"]] for r in shown
                       if r["reblog_of_id"] in records}}
-    usernames = set().union(*(mentioned_usernames(r["text"]) for r in all_records.values()))
     account_ids = list(dict.fromkeys(r["account_id"] for r in all_records.values()))
-    # Authors and mentioned accounts in one query.
-    users = selectors.accounts_and_mentioned(account_ids, usernames)
-    known = {u.username: u for u in users.values() if u.username in usernames and u.is_active}
-    live = selectors.live_counters(status_ids=list(all_records), account_ids=[a for a in account_ids if a in users])
-    accounts = {int(a["id"]): a for a in _account_entities(users, account_ids, live["a"])}
-    counts = selectors.status_counts(list(all_records), live=live["s"])
-    attachments = media_by_status([i for i, r in all_records.items() if r.get("has_media")])
+    inputs = entity_cache.render_inputs(list(all_records), account_ids)
+    # The accounts to render (authors of uncached parts, for their addresses, and uncached heads)
+    # and the accounts uncached parts mention, in one query.
+    unrendered = [all_records[s] for s, (p, _) in inputs.status_parts.items() if p is None]
+    wanted = {r["account_id"] for r in unrendered} | {a for a, (h, _) in inputs.account_heads.items() if h is None}
+    usernames = set().union(*(mentioned_usernames(r["text"]) for r in unrendered if not r["reblog_of_id"]))
+    users = selectors.accounts_and_mentioned(sorted(wanted), usernames) if wanted or usernames else {}
+    parts = _status_parts(inputs.status_parts, all_records, users)
+    accounts = _accounts_json(_account_heads(inputs.account_heads, users), inputs.counters["a"])
+    counts = selectors.status_counts(list(all_records), live=inputs.counters["s"])
+    for kind, object_ids in inputs.unmirrored.items():  # after the counters Redis lacked are filled
+        entity_cache.counters_mirror(kind, object_ids)
     favourited, reblogged = (selectors.viewer_flags(viewer.id, list(all_records))
                              if viewer is not None and viewer.is_authenticated else (set(), set()))
 
-    def entity(record: dict) -> dict:
-        status_id = record["id"]
-        author = accounts[record["account_id"]]
+    def status_json(record: dict, flag_id: int) -> bytes:
         original = all_records.get(record["reblog_of_id"]) if record["reblog_of_id"] else None
-        flag_id = original["id"] if original else status_id
-        text = "" if original else record["text"]
-        username = author["username"]
-        mentions = [] if original else [
-            {"id": str(u.id), "username": u.username, "url": account_url(u), "acct": u.username}
-            for name in sorted(mentioned_usernames(text)) if (u := known.get(name))
-        ]
-        return {
-            "id": str(status_id),
-            "uri": f"{_base()}/users/{username}/statuses/{status_id}" + ("/activity" if original else ""),
-            "url": None if original else f"{_base()}/@{username}/{status_id}",
-            "created_at": iso(record["created_at"]),
-            "edited_at": None,
-            "account": author,
-            "content": "" if original else content_html(text, known),
-            "text": record["text"] if with_source else None,
-            "visibility": record["visibility"],
-            "sensitive": False,
-            "spoiler_text": "",
-            "language": None,
-            "in_reply_to_id": str(record["in_reply_to_id"]) if record["in_reply_to_id"] else None,
-            "in_reply_to_account_id": (str(record["in_reply_to_account_id"])
-                                       if record["in_reply_to_account_id"] else None),
-            "reblog": entity(original) if original else None,
-            "application": None,
-            "media_attachments": [] if original else attachments.get(status_id, []),
-            "mentions": mentions,
-            "tags": [] if original else [{"name": t, "url": f"{_base()}/tags/{t}"} for t in hashtags(text)],
-            "emojis": [],
-            "card": None,
-            "poll": None,
-            "replies_count": counts[status_id]["replies_count"],
-            "reblogs_count": counts[status_id]["reblogs_count"],
-            "favourites_count": counts[status_id]["favourites_count"],
-            "favourited": flag_id in favourited,
-            "reblogged": flag_id in reblogged,
-            "muted": False,
-            "bookmarked": False,
-            "pinned": False,
-            "filtered": [],
-        }
+        return entity_json.status_json(
+            parts[record["id"]], accounts[record["account_id"]],
+            status_json(original, flag_id) if original else None,
+            _decimal(counts[record["id"]], COUNTER_FIELDS["s"]),
+            flag_id in favourited, flag_id in reblogged)
 
-    return [entity(r) for r in shown]
+    out = []
+    for record in shown:
+        entity = json.loads(status_json(record, record["reblog_of_id"] or record["id"]))
+        if with_source:
+            entity["text"] = record["text"]
+            if entity["reblog"] is not None:
+                entity["reblog"]["text"] = all_records[record["reblog_of_id"]]["text"]
+        out.append(entity)
+    return out
 
 
 def render_status(status_id: int, viewer: User | None, *, with_source: bool = False) -> dict:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from feed import store
 from feed.models import Block, FeedAccount, Follow, Mute, Status
+from feed.store import entity_cache
 
 User = get_user_model()
 
@@ -82,19 +83,23 @@ _RECORD_FIELDS = ("id", "account_id", "text", "in_reply_to_id", "in_reply_to_acc
 
 
 def _load_records(ids: Sequence[int]) -> dict[int, dict]:
-    records = store.statuses_cached(ids)
-    missing = [i for i in ids if i not in records]
+    cached = entity_cache.statuses_cached(ids)
+    records = {i: r for i, r in cached.items() if r is not None}
+    missing = [i for i in ids if i not in cached]
     if missing:
         loaded = [_record(row) for row in Status.objects.filter(id__in=missing).values(*_RECORD_FIELDS)]
-        store.statuses_cache(loaded)
+        entity_cache.statuses_cache(loaded)
         records.update({r["id"]: r for r in loaded})
+        # Gone from the database (an account's statuses go with it): remembered, so a timeline
+        # still naming one does not ask again.
+        entity_cache.statuses_cache_gone([i for i in missing if i not in records])
     return records
 
 
 def status_cache_refresh(ids: Sequence[int]) -> None:
     """Overwrite the cached records of the statuses with their current rows (after a delete)."""
-    store.statuses_cache([_record(row) for row in Status.objects.filter(id__in=ids).values(*_RECORD_FIELDS)],
-                         overwrite=True)
+    entity_cache.statuses_cache(
+        [_record(row) for row in Status.objects.filter(id__in=ids).values(*_RECORD_FIELDS)], overwrite=True)
 
 
 def status_records(ids: Iterable[int]) -> dict[int, dict]:
@@ -209,17 +214,20 @@ def home_timeline_page(*, reader: User, params: PageParams) -> Page:
     gets the page computed from the database (``partial``) while a rebuild is enqueued.
     """
     from feed import tasks
+    from feed.services.viewers import viewer_state_rebuild
 
     hidden = hidden_account_ids(reader.id)
     records: dict[int, dict] = {}
     keep = _visible_filter(records, hidden)
-    ready, touch_due, celebrities = store.home_read_state(reader.id)
-    if ready:
-        if touch_due:
+    state = store.home_read_state(reader.id)
+    if state.ready:
+        if state.touch_due:
             _mark_active(reader.id)
             store.timeline_mark_ready(reader.id)
-        return Page(_collect(_redis_home_fetch(reader.id, celebrities), keep, params), records=records)
-    if touch_due:
+        if not state.viewer_built:  # for the hot path's next reads
+            viewer_state_rebuild(reader_id=reader.id)
+        return Page(_collect(_redis_home_fetch(reader.id, state.celebrities), keep, params), records=records)
+    if state.touch_due:
         # The touch belongs to a read of a ready timeline (it refreshes the timeline's TTL): the
         # first read after the rebuild must make it.
         store.activity_touch_forget(reader.id)
@@ -307,6 +315,9 @@ def _live_or_flushed(kind: str, object_ids: Sequence[int], fields: Sequence[str]
         live = store.counters_get(kind, list(object_ids))
     missing = [i for i in object_ids if i not in live]
     rows = flushed(missing) if missing else {}
+    if rows:  # from now on live in Redis (unless an increment created them meanwhile)
+        store.counters_fill_missing(kind, {i: {field: getattr(row, field) for field in fields}
+                                           for i in missing if (row := rows.get(i)) is not None})
     out = {}
     for object_id in object_ids:
         if object_id in live:

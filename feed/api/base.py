@@ -20,7 +20,7 @@ from feed.services import limits
 
 # --- the base of every feed view: scopes and rate limits ---------------------------------
 def _identity(request) -> str:
-    return f"a{request.user.id}" if request.user.is_authenticated else f"ip{client_ip(request)}"
+    return limits.account_identity(request.user.id) if request.user.is_authenticated else f"ip{client_ip(request)}"
 
 
 def take_limit(request, rule: limits.Rule) -> None:
@@ -101,8 +101,14 @@ def _flag(request, name: str) -> bool:
 
 
 def _link(request, first_id: int, last_id: int, prev_param: str) -> str:
-    base = request.build_absolute_uri(request.path)
-    keep = {k: v for k, v in request.query_params.items() if k == "limit" or k.startswith("exclude_")}
+    return link_header(request.build_absolute_uri(request.path), request.query_params.items(), first_id, last_id,
+                       prev_param)
+
+
+def link_header(base: str, params, first_id: int, last_id: int, prev_param: str) -> str:
+    """Mastodon's ``Link`` header of a page at ``base`` whose query had ``params`` ((name, value)
+    pairs): the next page is older than ``last_id``, the previous newer than ``first_id``."""
+    keep = {k: v for k, v in params if k == "limit" or k.startswith("exclude_")}
     next_url = f"{base}?{urlencode({**keep, 'max_id': last_id})}"
     prev_url = f"{base}?{urlencode({**keep, prev_param: first_id})}"
     return f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'

@@ -8,6 +8,7 @@ from feed.models import Favourite, Notification, Status
 from feed.services.counters import counters_increment_on_commit
 from feed.services.notifications import notify
 from feed.services.statuses import status_created_effects, status_delete, visible_status
+from feed.services.viewers import viewers_forget_on_commit
 
 User = get_user_model()
 
@@ -26,6 +27,7 @@ def status_favourite(*, account: User, status_id) -> Status:
         _, created = Favourite.objects.get_or_create(account=account, status=status)
         if created:
             counters_increment_on_commit([("s", status.id, "favourites_count", 1)])
+            viewers_forget_on_commit([account.id])
             notify(recipient_id=status.account_id, from_account_id=account.id, type=Notification.Type.FAVOURITE,
                    status_id=status.id)
     return status
@@ -38,6 +40,7 @@ def status_unfavourite(*, account: User, status_id) -> Status:
         deleted, _ = Favourite.objects.filter(account=account, status=status).delete()
         if deleted:
             counters_increment_on_commit([("s", status.id, "favourites_count", -1)])
+            viewers_forget_on_commit([account.id])
     return status
 
 
@@ -59,6 +62,7 @@ def status_reblog(*, account: User, status_id, visibility=None) -> Status:
             reblog = Status.objects.create(account=account, reblog_of=status, visibility=visibility)
             status_created_effects(reblog)
             counters_increment_on_commit([("s", status.id, "reblogs_count", 1)])
+            viewers_forget_on_commit([account.id])
             notify(recipient_id=status.account_id, from_account_id=account.id, type=Notification.Type.REBLOG,
                    status_id=status.id)
     except IntegrityError:

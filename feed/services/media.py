@@ -126,13 +126,17 @@ def media_update(*, account, media_id, description) -> MediaAttachment:
     """Change the description (alt text) of the account's own attachment; when it is attached,
     the status's readers hear ``status.update`` after commit."""
     from feed import tasks
+    from feed.store import entity_cache
 
     media = own_media(account=account, media_id=media_id)
     media.description = _description(description)
     with transaction.atomic():
         media.save(update_fields=["description"])
         if media.status_id:
-            enqueue_on_commit(tasks.announce_status_update, app="feed", status_id=media.status_id)
+            status_id = media.status_id
+            # The status's rendered attachments are stale (dropped first, so the update event renders anew).
+            transaction.on_commit(lambda: entity_cache.status_parts_invalidate([status_id]), robust=True)
+            enqueue_on_commit(tasks.announce_status_update, app="feed", status_id=status_id)
     return media
 
 

@@ -8,6 +8,7 @@ from core.ids import parse_id
 from feed import errors, store
 from feed.models import Block, Follow, Mute, Notification
 from feed.services.notifications import notify
+from feed.services.viewers import viewers_forget_on_commit
 
 User = get_user_model()
 
@@ -80,7 +81,9 @@ def account_block(*, account: User, target_id) -> User:
     reads hide the target's posts and reblogs of them from the account."""
     target = _other(account, target_id)
     with transaction.atomic():
-        Block.objects.get_or_create(account=account, target=target)
+        _, created = Block.objects.get_or_create(account=account, target=target)
+        if created:
+            viewers_forget_on_commit([account.id, target.id])  # a block hides each from the other
         _unfollow_rows(account, target)
         _unfollow_rows(target, account)
     return target
@@ -88,18 +91,25 @@ def account_block(*, account: User, target_id) -> User:
 
 def account_unblock(*, account: User, target_id) -> User:
     target = _other(account, target_id)
-    Block.objects.filter(account=account, target=target).delete()
+    with transaction.atomic():
+        if Block.objects.filter(account=account, target=target).delete()[0]:
+            viewers_forget_on_commit([account.id, target.id])
     return target
 
 
 def account_mute(*, account: User, target_id) -> User:
     """Hide the target's posts and reblogs from the account's home timeline (follows stay)."""
     target = _other(account, target_id)
-    Mute.objects.get_or_create(account=account, target=target)
+    with transaction.atomic():
+        _, created = Mute.objects.get_or_create(account=account, target=target)
+        if created:
+            viewers_forget_on_commit([account.id])
     return target
 
 
 def account_unmute(*, account: User, target_id) -> User:
     target = _other(account, target_id)
-    Mute.objects.filter(account=account, target=target).delete()
+    with transaction.atomic():
+        if Mute.objects.filter(account=account, target=target).delete()[0]:
+            viewers_forget_on_commit([account.id])
     return target

@@ -2,6 +2,7 @@
 
 import hashlib
 from collections import defaultdict
+from datetime import UTC
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -10,12 +11,14 @@ from django.utils import timezone
 from core.ids import parse_id
 from core.tasks import enqueue_on_commit
 from feed import errors, store
+from feed.entity_json import hashtags, mentioned_usernames
 from feed.models import MAX_STATUS_CHARS, FeedAccount, MediaAttachment, Status, StatusTag
-from feed.presenters import hashtags, mentioned_usernames
 from feed.selectors import status_cache_refresh
 from feed.services.counters import counters_increment_on_commit
 from feed.services.media import media_for_status
 from feed.services.notifications import notify_mentions
+from feed.services.viewers import viewers_forget_on_commit
+from feed.store import entity_cache
 
 User = get_user_model()
 
@@ -122,14 +125,22 @@ def status_created_effects(status: Status) -> None:
     """Bookkeeping shared by posts and reblogs: activity, the author's count, the fan-out."""
     from feed import tasks
 
-    FeedAccount.objects.get_or_create(user_id=status.account_id)
+    account, _ = FeedAccount.objects.get_or_create(user_id=status.account_id)
     FeedAccount.objects.filter(user_id=status.account_id).update(last_status_at=status.created_at)
+    if _day(account.last_status_at) != _day(status.created_at):
+        # The Account entity shows the day of the last status: its cached rendering is stale.
+        author_id = status.account_id
+        transaction.on_commit(lambda: entity_cache.accounts_invalidate([author_id]), robust=True)
     # The zero increments create the status's live counters, so reads never fall back to the database.
     counters_increment_on_commit([
         ("a", status.account_id, "statuses_count", 1),
         *[("s", status.id, field, 0) for field in ("favourites_count", "reblogs_count", "replies_count")],
     ])
     enqueue_on_commit(tasks.fanout_status, app="feed", status_id=status.id)
+
+
+def _day(moment):
+    return moment.astimezone(UTC).date() if moment else None
 
 
 def status_delete(*, account: User, status_id) -> Status:
@@ -159,6 +170,8 @@ def status_delete(*, account: User, status_id) -> Status:
             increments.append(("s", status.in_reply_to_id, "replies_count", -1))
         increments += [("a", rebloger, "statuses_count", -1) for _, rebloger in reblogs]
         counters_increment_on_commit(increments)
+        # Who reblogged what: this reblog, and the reblogs gone with this status.
+        viewers_forget_on_commit(([account.id] if status.reblog_of_id else []) + [r for _, r in reblogs])
         gone = [status.id, *(r for r, _ in reblogs)]
         # Tombstones, not deletions: a reader that loaded the row before this commit cannot
         # put the live version back into the cache afterwards (fills never overwrite).
@@ -171,3 +184,17 @@ def status_delete(*, account: User, status_id) -> Status:
             enqueue_on_commit(tasks.remove_statuses, app="feed", status_ids=ids, author_id=author_id)
     status.deleted_at = now
     return status
+
+
+def account_edited(user_id: int) -> None:
+    """Staff edited the account (its names, say): its cached Account entity and the addresses its
+    statuses carry are rendered anew on their next read."""
+    entity_cache.accounts_invalidate([user_id])
+    ids = Status.objects.filter(account_id=user_id).order_by().values_list("id", flat=True)
+    batch: list[int] = []
+    for status_id in ids.iterator(chunk_size=2000):
+        batch.append(status_id)
+        if len(batch) == 2000:
+            entity_cache.status_parts_invalidate(batch)
+            batch = []
+    entity_cache.status_parts_invalidate(batch)

@@ -51,6 +51,7 @@ def timeline(alice, bob, carol, as_user):
     a.post(f"/api/v1/statuses/{first}/favourite")
     for i in range(4):
         post(b, f"more {i}")
+    activate(a)  # the favourite dropped alice's state in Redis: a read through Django rebuilds it
     return token_for(alice).key
 
 
@@ -115,12 +116,55 @@ async def test_an_unknown_token_gets_the_views_401(db):
     _same(hot_result, await django_answer("not-a-token"))
 
 
-async def test_a_deactivated_reader_with_a_cached_token_is_refused(timeline, alice):
+def _staff_edit(user, **fields) -> None:
+    """Staff's edit of ``user`` in the admin (the product's way to deactivate or rename an account)."""
+    from django.test import Client
+
+    staff = Client()
+    staff.force_login(type(user).objects.create_user("root", password="correct-horse-battery", is_staff=True,
+                                                     is_superuser=True))
+    data = {"username": user.username, "first_name": user.first_name, "last_name": user.last_name,
+            "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00", **fields}
+    response = staff.post(f"/admin/auth/user/{user.pk}/change/", {k: v for k, v in data.items() if v is not None})
+    assert response.status_code == 302, response.content
+
+
+async def test_a_reader_deactivated_by_staff_is_refused_at_once(timeline, alice):
     assert (await hot_answer(timeline))[0] == 200  # the token is cached now
-    await type(alice).objects.filter(id=alice.id).aupdate(is_active=False)
+    await sync_to_async(_staff_edit)(alice, is_active=None)
     hot_result = await hot_answer(timeline)
     assert hot_result[0] == 401
     _same(hot_result, await django_answer(timeline))
+
+
+async def test_a_reader_deactivated_behind_the_products_back_is_refused_once_the_token_cache_forgets(
+        timeline, alice):
+    from core.redis import get_redis
+    from core.store import token_cache_key
+
+    assert (await hot_answer(timeline))[0] == 200  # the token is cached now
+    await type(alice).objects.filter(id=alice.id).aupdate(is_active=False)
+    # The hot path trusts the token cache (TOKEN_CACHE_TTL); past it, the token no longer resolves.
+    await sync_to_async(get_redis().delete)(token_cache_key(timeline))
+    hot_result = await hot_answer(timeline)
+    assert hot_result[0] == 401
+    _same(hot_result, await django_answer(timeline))
+
+
+async def test_an_author_renamed_by_staff_shows_the_new_name_on_both_paths(timeline, bob):
+    before = json.loads((await hot_answer(timeline))[3])
+    assert {s["account"]["display_name"] for s in before if s["account"]["username"] == "bob"} == {"bob"}
+    await sync_to_async(_staff_edit)(bob, username="robert", first_name="Robert", last_name="Smith")
+    hot_result = await hot_answer(timeline)
+    assert hot_result[0] is None  # his entities were dropped: the view renders them again
+    django_result = await django_answer(timeline)
+    hot_result = await hot_answer(timeline)
+    assert hot_result[0] == 200
+    _same(hot_result, django_result)
+    after = json.loads(hot_result[3])
+    renamed = [s for s in after if s["account"]["id"] == str(bob.id)]
+    assert renamed and {s["account"]["display_name"] for s in renamed} == {"Robert Smith"}
+    assert all(s["url"].endswith(f"/@robert/{s['id']}") for s in renamed if s["reblog"] is None)
 
 
 @pytest.mark.parametrize(("query", "headers"), [
@@ -185,14 +229,14 @@ async def test_a_new_post_and_a_delete_show_on_the_hot_path_at_once(timeline, bo
 async def test_the_application_answers_home_reads_from_the_hot_handler(timeline, monkeypatch):
     """Registered in HOT_PATH_HANDLERS: the application's answer is the hot handler's."""
     answered = []
-    original = hot._home_page
+    original = hot._home
 
-    def spy(scope, key, user_id):
-        answer = original(scope, key, user_id)
+    async def spy(*args):
+        answer = await original(*args)
         answered.append(answer[0])
         return answer
 
-    monkeypatch.setattr(hot, "_home_page", spy)
+    monkeypatch.setattr(hot, "_home", spy)
     scope = _scope(hot.HOME_PATH, b"", [(b"authorization", f"Bearer {timeline}".encode())])
     _, status, _, body = await _call(application, scope)
     assert status == 200 and len(json.loads(body)) == 7
@@ -284,3 +328,93 @@ async def test_an_apps_own_token_is_left_to_the_view(oauth_app):
     _, status, _, _ = await _call(application, _scope(hot.HOME_PATH, b"",
                                                       [(b"authorization", f"Bearer {app_token}".encode())]))
     assert status == 422  # the view's answer to an app token on an account's endpoint
+
+
+# --- the same answers as the view, whatever happens to the timeline -------------------------------
+@pytest.fixture
+def busy_timeline(alice, bob, carol, make_user, as_user, settings):
+    """alice follows bob, carol and dave (a celebrity, pulled at read time) and erin, who all posted,
+    replied and reblogged; returns alice's key and everyone's client and user."""
+    settings.FEED_CELEBRITY_THRESHOLD = 1
+    settings.FEED_API_PER_5MIN = 10_000  # this test reads a lot
+    dave, erin = make_user("dave"), make_user("erin")
+    a, b, c, d, e = (as_user(u) for u in (alice, bob, carol, dave, erin))
+    activate(a)
+    activate(a)
+    for user in (bob, carol, dave, erin):
+        follow(a, user)
+    follow(b, dave)  # two followers: dave is a celebrity
+    posts = {}
+    for i in range(3):
+        posts[f"bob{i}"] = post(b, f"bob {i} @alice #tag")["id"]
+        posts[f"dave{i}"] = post(d, f"dave {i}")["id"]
+        posts[f"carol{i}"] = post(c, f"carol {i} https://example.com/{i}", in_reply_to_id=posts[f"bob{i}"])["id"]
+    posts["erin_reblogs_dave"] = e.post(f"/api/v1/statuses/{posts['dave1']}/reblog").json()["id"]
+    posts["carol_reblogs_bob"] = c.post(f"/api/v1/statuses/{posts['bob0']}/reblog").json()["id"]
+    posts["erin"] = post(e, "erin")["id"]
+    # Reblogs of accounts alice does not follow: only her hidden accounts keep them out once she
+    # blocks frank or george blocks her.
+    frank, george = make_user("frank"), make_user("george")
+    posts["frank"] = post(as_user(frank), "frank")["id"]
+    posts["george"] = post(as_user(george), "george")["id"]
+    posts["carol_reblogs_frank"] = c.post(f"/api/v1/statuses/{posts['frank']}/reblog").json()["id"]
+    posts["bob_reblogs_george"] = b.post(f"/api/v1/statuses/{posts['george']}/reblog").json()["id"]
+    clients = {"a": a, "b": b, "c": c, "d": d, "e": e, "g": as_user(george)}
+    return token_for(alice).key, clients, {"dave": dave, "erin": erin, "frank": frank}, posts
+
+
+QUERIES = [b"", b"limit=3", b"limit=40", b"limit=2&max_id={mid}", b"since_id={mid}", b"min_id={mid}&limit=3",
+           b"max_id={mid}&since_id={old}", b"min_id={old}", b"max_id={old}"]
+
+
+async def _all_the_same(key: str, posts: dict) -> list[str]:
+    """Each page query answered by the view then by the hot path: same status, bytes and Link; returns
+    the ids of the first page."""
+    first = []
+    for query in QUERIES:
+        query = query.replace(b"{mid}", posts["dave1"].encode()).replace(b"{old}", posts["bob0"].encode())
+        django_result = await django_answer(key, query)
+        hot_result = await hot_answer(key, query)
+        assert hot_result[0] == 200, query  # answered on the hot path (the view filled what it reads)
+        _same(hot_result, django_result)
+        if not query:
+            first = [s["id"] for s in json.loads(hot_result[3])]
+    return first
+
+
+async def test_the_hot_answers_are_the_views_through_favourites_reblogs_deletes_blocks_and_mutes(
+        busy_timeline, alice, bob, carol):
+    key, clients, users, posts = busy_timeline
+    a, b, c, e = clients["a"], clients["b"], clients["c"], clients["e"]
+    ids = await _all_the_same(key, posts)
+    assert posts["dave2"] in ids and posts["erin_reblogs_dave"] in ids  # the celebrity is pulled and merged
+
+    steps = [
+        lambda: a.post(f"/api/v1/statuses/{posts['bob1']}/favourite"),
+        lambda: a.post(f"/api/v1/statuses/{posts['dave1']}/favourite"),  # shown through erin's reblog
+        lambda: a.post(f"/api/v1/statuses/{posts['carol2']}/reblog"),
+        lambda: a.post(f"/api/v1/statuses/{posts['bob1']}/unfavourite"),
+        lambda: a.post(f"/api/v1/statuses/{posts['carol2']}/unreblog"),
+        lambda: b.post(f"/api/v1/statuses/{posts['bob2']}/favourite"),  # counters move
+        lambda: b.delete(f"/api/v1/statuses/{posts['bob0']}"),  # with carol's reblog of it
+        lambda: e.delete(f"/api/v1/statuses/{posts['erin_reblogs_dave']}"),
+        lambda: a.post(f"/api/v1/accounts/{carol.id}/mute"),
+        lambda: a.post(f"/api/v1/accounts/{carol.id}/unmute"),
+        lambda: a.post(f"/api/v1/accounts/{users['frank'].id}/block"),  # carol's reblog of frank goes
+        lambda: clients["g"].post(f"/api/v1/accounts/{alice.id}/block"),  # so does bob's reblog of george
+        lambda: a.post(f"/api/v1/accounts/{users['erin'].id}/block"),
+        lambda: e.post(f"/api/v1/accounts/{alice.id}/block"),  # blocked either way
+        lambda: a.post(f"/api/v1/accounts/{users['erin'].id}/unblock"),  # still blocked by erin
+        lambda: c.post(f"/api/v1/accounts/{alice.id}/block"),  # an author blocks the reader
+    ]
+    for step in steps:
+        response = await sync_to_async(step)()
+        assert response.status_code == 200, response.content
+        await _all_the_same(key, posts)
+
+    ids = await _all_the_same(key, posts)
+    assert posts["bob0"] not in ids and posts["carol_reblogs_bob"] not in ids and posts["erin_reblogs_dave"] not in ids
+    assert posts["erin"] not in ids and not {posts[f"carol{i}"] for i in range(3)} & set(ids)
+    assert posts["carol_reblogs_frank"] not in ids and posts["bob_reblogs_george"] not in ids
+    flags = {s["id"]: (s["favourited"], s["reblogged"]) for s in json.loads((await hot_answer(key))[3])}
+    assert flags[posts["dave1"]] == (True, False) and flags[posts["bob2"]] == (False, False)

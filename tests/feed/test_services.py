@@ -8,6 +8,7 @@ from feed import selectors, store
 from feed.models import Status
 from feed.services import fanout
 from feed.services.statuses import status_delete, status_publish
+from feed.store import entity_cache
 from tests.feed.helpers import activate, follow, home_ids, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,9 +70,9 @@ def test_timelines_of_readers_who_stop_reading_expire(alice, as_user, settings):
 def test_a_read_that_raced_a_delete_cannot_restore_the_deleted_status_in_the_cache(alice):
     status, _ = status_publish(account=alice, text="gone soon")
     stale = selectors.status_records([status.id])[status.id]
-    store.statuses_uncache([status.id])
+    entity_cache.statuses_uncache([status.id])
     status_delete(account=alice, status_id=status.id)
-    store.statuses_cache([stale])  # the slow reader's fill arrives after the delete
+    entity_cache.statuses_cache([stale])  # the slow reader's fill arrives after the delete
     assert selectors.status_records([status.id])[status.id]["deleted"] is True
 
 
