@@ -81,7 +81,10 @@ def test_a_cancel_racing_an_accept_leaves_the_offer_to_exactly_one_of_them(rider
     assert store.offer_lock_holder(driver.id) is None
 
 
-def test_a_rider_requesting_twice_at_once_gets_one_ride(rider, client_for):
+def test_a_rider_requesting_twice_at_once_gets_one_ride(rider, make_driver, client_for):
+    # A free driver nearby keeps the first ride active (offered) however slowly the second request
+    # arrives; with nobody near, the first could end ``no_drivers`` first and free the rider legitimately.
+    make_driver(offset(PICKUP, 200))
     api = client_for(rider)
     body = {"pickup": as_dict(PICKUP), "dropoff": as_dict(DROPOFF), "vehicle_type": "economy"}
 

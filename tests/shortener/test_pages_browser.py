@@ -82,7 +82,8 @@ def test_shorten_from_the_home_page_shows_the_short_url_copy_and_qr(page, live_a
     qr = result.get_by_role("img", name=re.compile("QR code"))
     expect(qr).to_have_attribute("src", f"/api/v1/links/{link.short_code}/qr.svg")
     # The QR endpoint answered with an image the browser could decode (an error would leave width 0).
-    page.wait_for_function("(() => { const img = document.querySelector('[data-result-qr]'); return img.complete; })()")
+    # (A property check, not wait_for_function: polling a predicate string is an eval our CSP refuses.)
+    expect(page.locator("[data-result-qr]")).to_have_js_property("complete", True)
     assert page.evaluate("document.querySelector('[data-result-qr]').naturalWidth") > 0
 
 
