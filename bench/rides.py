@@ -21,6 +21,8 @@ through HTTP, default 200; ``BENCH_DATABASE_URL`` / ``BENCH_REDIS_URL`` for Post
    500 m of the pickup, so supply is not tight (``DISPATCH_BATCH_SUPPLY``, 3 by default, free
    drivers within the first radius) and each request is dispatched at once, without the
    ``DISPATCH_BATCH_SECONDS`` wait; each ride is cancelled before the next, freeing its driver.
+   Riders take turns (``OFFER_RIDES_PER_RIDER`` rides each): a request without a quote prices one,
+   and a rider may price 60 a minute (``RIDES_ESTIMATE_RATE_LIMIT``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ BOX = (37.70, 37.84, -122.52, -122.35)
 OFFER_PICKUP = (37.7793, -122.4193)
 OFFER_DROPOFF = (37.8024, -122.4058)
 OFFER_DRIVERS = 20
+# Rides requested per bench rider in the request -> offer row (each prices a quote, 60 a minute per rider).
+OFFER_RIDES_PER_RIDER = 40
 # Drivers written per round trip at the store layer (what a batch ingester would send).
 STORE_BATCH = int(os.environ.get("RIDES_BENCH_STORE_BATCH", "1000"))
 OFFER_SAMPLES = int(os.environ.get("RIDES_BENCH_OFFERS", "100"))
@@ -87,7 +91,9 @@ for i in range(%(offer_drivers)d):
     drivers.driver_online(user=user, vehicle_type="comfort", lat=%(pickup)r[0] + 0.001 * (i %% 5),
                           lng=%(pickup)r[1] + 0.001 * (i // 5))
     offer_tokens.append(token_for(user).key)
-offer_rider, _ = User.objects.get_or_create(username="bench-offer-rider")
+# Each request without a quote prices one (RIDES_ESTIMATE_RATE_LIMIT, 60 a minute per rider): riders
+# take turns, so a run of sequential rides stays within it as real riders would.
+offer_riders = [User.objects.get_or_create(username=f"bench-offer-rider-{i}")[0] for i in range(%(offer_riders)d)]
 
 # Store layer: index N drivers from one client, %(store_batch)d drivers a round trip (store.drivers_put).
 n = %(drivers)d
@@ -136,7 +142,7 @@ batch_ms = (time.perf_counter() - t) * 1000
 
 print("RESULT " + json.dumps({
     "redis_url": settings.REDIS_URL, "tokens": tokens, "rider_token": token_for(rider).key,
-    "offer_tokens": offer_tokens, "offer_rider_token": token_for(offer_rider).key,
+    "offer_tokens": offer_tokens, "offer_rider_tokens": [token_for(r).key for r in offer_riders],
     "store_puts_per_s": n / store_seconds, "drivers": n,
     "selector_p50_ms": samples[len(samples) // 2], "selector_p99_ms": samples[int(len(samples) * 0.99) - 1],
     "surge_seconds": surge_seconds, "surge_cells": len(cells), "requests": %(requests)d,
@@ -232,7 +238,7 @@ async def websocket_ingest(base: str, tokens: list[str], frames: int) -> dict:
     return {"frames": frames * len(tokens), "seconds": seconds, "errors": sum(errors)}
 
 
-async def request_to_offer(base: str, driver_tokens: list[str], rider_token: str, samples: int) -> list[float]:
+async def request_to_offer(base: str, driver_tokens: list[str], rider_tokens: list[str], samples: int) -> list[float]:
     """Milliseconds from a ride request (HTTP) to the ``ride.offer`` frame on a driver's socket;
     the rider cancels each ride so the drivers are free for the next."""
     sockets = [await _socket(base, token) for token in driver_tokens]
@@ -248,7 +254,8 @@ async def request_to_offer(base: str, driver_tokens: list[str], rider_token: str
     latencies = []
     loop = asyncio.get_running_loop()
     try:
-        for _ in range(samples):
+        for sample in range(samples):
+            rider_token = rider_tokens[sample % len(rider_tokens)]
             body = {"pickup": {"lat": OFFER_PICKUP[0], "lng": OFFER_PICKUP[1]},
                     "dropoff": {"lat": OFFER_DROPOFF[0], "lng": OFFER_DROPOFF[1]}, "vehicle_type": "comfort"}
             started = time.perf_counter()
@@ -286,7 +293,8 @@ def main() -> None:
         log(f"indexing {drivers:,} drivers, {requests:,} requests …")
         output = server.manage("shell", "-c", SETUP % {
             "box": BOX, "ingest": ingest_drivers, "drivers": drivers, "samples": NEARBY_SAMPLES, "requests": requests,
-            "offer_drivers": OFFER_DRIVERS, "pickup": OFFER_PICKUP, "store_batch": STORE_BATCH})
+            "offer_drivers": OFFER_DRIVERS, "pickup": OFFER_PICKUP, "store_batch": STORE_BATCH,
+            "offer_riders": max(1, -(-OFFER_SAMPLES // OFFER_RIDES_PER_RIDER))})
         setup = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
         geoadd = redis_benchmark_geoadd(setup["redis_url"])
         log(f"redis-benchmark GEOADD: {geoadd:,.0f}/s; store: {setup['store_puts_per_s']:,.0f}/s")
@@ -301,7 +309,7 @@ def main() -> None:
         ws_rate = ws_ingest["frames"] / ws_ingest["seconds"]
         log(f"WebSocket ingest: {ws_rate:,.0f} frames/s, {ws_ingest['errors']} error frames")
 
-        offer_ms = sorted(asyncio.run(request_to_offer(server, setup["offer_tokens"], setup["offer_rider_token"],
+        offer_ms = sorted(asyncio.run(request_to_offer(server, setup["offer_tokens"], setup["offer_rider_tokens"],
                                                        OFFER_SAMPLES)))
         log(f"request -> offer: p50 {statistics.median(offer_ms):.1f} ms over {len(offer_ms)}")
 

@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/", core_views.account, name="account"),
     path("accounts/token/rotate/", core_views.account_token_rotate, name="account-token-rotate"),
     path("accounts/signup/", core_views.signup, name="signup"),
+    path("accounts/password/", core_views.PasswordChangeView.as_view(), name="password-change"),
     path("accounts/login/", core_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

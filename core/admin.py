@@ -34,8 +34,8 @@ class AccountAdmin(UserAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        if change:  # apps refresh what they cached of the account; a deactivated one's tokens stop at once
-            account_edited(user=obj, deactivated="is_active" in form.changed_data and not obj.is_active)
+        if change:  # apps refresh what they cached of the account
+            account_edited(user=obj)
 
 
 if admin.site.is_registered(User):

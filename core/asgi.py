@@ -18,6 +18,8 @@ from django.utils.module_loading import import_string
 from core.errors import ApplicationError, error_json, retry_after_headers
 from core.metrics import recorder
 from core.middleware import RETRY_AFTER_SECONDS
+from core.ratelimit import trusted_client_ip
+from core.startup import freeze_loaded_objects
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +65,11 @@ class HotPathRouter:
     def __init__(self, app, handlers=None):
         self.app = app
         paths = settings.HOT_PATH_HANDLERS if handlers is None else handlers
-        self.handlers = [(path.rsplit(".", 1)[0], import_string(path)) for path in paths]
-        self.failures = {name: ThrottledLog(logger) for name, _ in self.handlers}
+        # (module name, handler, metrics route): the route's name is made once, not per request.
+        self.handlers = [
+            (name, import_string(path), f"hot:{name}") for path in paths for name in [path.rsplit(".", 1)[0]]
+        ]
+        self.failures = {name: ThrottledLog(logger) for name, _, _ in self.handlers}
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -73,7 +78,7 @@ class HotPathRouter:
         if kind == "http" and self.handlers:
             started = time.perf_counter()
             guarded = _TrackedSend(send)
-            for name, handler in self.handlers:
+            for name, handler, route in self.handlers:
                 try:
                     status = await handler(scope, receive, guarded)
                 except Exception:
@@ -82,10 +87,10 @@ class HotPathRouter:
                     # Redis down, a bug in the shortcut…: Django still knows how to answer. One line
                     # per interval, not a traceback per request while Redis is away.
                     self.failures[name].failure("hot path handler %s failed; handing the request to Django", name)
-                    recorder.observe(f"hot:{name}", scope["method"], 599, time.perf_counter() - started)
+                    recorder.observe(route, scope["method"], 599, time.perf_counter() - started)
                     break
                 if status:
-                    recorder.observe(f"hot:{name}", scope["method"], status, time.perf_counter() - started)
+                    recorder.observe(route, scope["method"], status, time.perf_counter() - started)
                     return
         await self.app(scope, receive, send)
 
@@ -94,6 +99,7 @@ class HotPathRouter:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                freeze_loaded_objects()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
@@ -110,12 +116,23 @@ def header(scope, name: bytes) -> str:
     return ""
 
 
-def client_ip(scope) -> str:
-    """The caller's address under the same trusted-proxy rule as Django's side."""
-    from core.ratelimit import trusted_client_ip
+def headers_named(scope, names: frozenset[bytes]) -> dict[bytes, str]:
+    """The first value of each header of ``names`` (lower-case bytes) the request has, in one pass
+    over its headers; a handler reading several headers reads them this way."""
+    found: dict[bytes, str] = {}
+    for key, value in scope.get("headers", ()):
+        if key in names and key not in found:
+            found[key] = value.decode("latin-1")
+    return found
 
+
+def client_ip(scope, forwarded_for: str | None = None) -> str:
+    """The caller's address under the same trusted-proxy rule as Django's side (``forwarded_for``:
+    the X-Forwarded-For header when the caller has already read it)."""
     client = scope.get("client")
-    return trusted_client_ip(client[0] if client else "", header(scope, b"x-forwarded-for"))
+    if forwarded_for is None:
+        forwarded_for = header(scope, b"x-forwarded-for")
+    return trusted_client_ip(client[0] if client else "", forwarded_for)
 
 
 def host_allowed(host: str) -> bool:

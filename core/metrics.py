@@ -3,12 +3,16 @@
 Each process counts requests and latency buckets in memory and a background
 thread adds them to Redis hashes every couple of seconds (one pipelined
 HINCRBY batch), so ``/metrics`` reports every web worker whichever one answers.
+Counting is on every request's path (hot handlers included), so it does the
+least it can there: one bucket index found by bisection, counters keyed by
+tuples; the cumulative ``le`` buckets and the field names are made at flush.
 """
 
 import hmac
 import os
 import threading
 import time
+from bisect import bisect_left
 from collections import Counter
 
 from core.middleware import DualModeMiddleware
@@ -23,54 +27,75 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 FLUSH_SECONDS = 2.0
 
 
+def _new_histogram() -> list[int]:
+    """Observations per bucket, not cumulative: index i holds those in (BUCKETS[i-1], BUCKETS[i]],
+    the last index those above every bound."""
+    return [0] * (len(BUCKETS) + 1)
+
+
 class Recorder:
     def __init__(self):
         self._lock = threading.Lock()
-        self._requests: Counter[str] = Counter()
-        self._latency: Counter[str] = Counter()
+        self._requests: Counter[tuple[str, str, int]] = Counter()
+        self._histograms: dict[str, list[int]] = {}
         self._sums: Counter[str] = Counter()
         self._counters: Counter[str] = Counter()
-        self._pid: int | None = None
+        self._flushing = False
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        # A forked child (a web or Celery worker) has no flushing thread: it starts its own.
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        # The parent flushes what it counted before the fork; the child counts from zero.
+        self._lock = threading.Lock()
+        self._requests, self._histograms, self._sums, self._counters = Counter(), {}, Counter(), Counter()
+        self._flushing = False
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        index = bisect_left(BUCKETS, seconds)  # the first bound with seconds <= bound
         with self._lock:
-            self._requests[f"{route}|{method}|{status}"] += 1
-            for bound in BUCKETS:
-                if seconds <= bound:
-                    self._latency[f"{route}|{bound}"] += 1
-            self._latency[f"{route}|+Inf"] += 1
+            self._requests[(route, method, status)] += 1
+            histogram = self._histograms.get(route)
+            if histogram is None:
+                histogram = self._histograms[route] = _new_histogram()
+            histogram[index] += 1
             self._sums[route] += seconds
-            self._start_flushing()
+            if not self._flushing:
+                self._start_flushing()
 
     def count(self, name: str, amount: int = 1, **labels: str) -> None:
         """Add to the counter ``name`` (declared in COUNTERS) with these label values."""
         rendered = ",".join(f'{key}="{_escape(str(value))}"' for key, value in sorted(labels.items()))
         with self._lock:
             self._counters[f"{name}|{rendered}"] += amount
-            self._start_flushing()
+            if not self._flushing:
+                self._start_flushing()
 
     def _start_flushing(self) -> None:
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._thread = threading.Thread(target=self._flush_forever, daemon=True, name="metrics-flush")
-            self._thread.start()
+        self._flushing = True
+        self._thread = threading.Thread(target=self._flush_forever, daemon=True, name="metrics-flush")
+        self._thread.start()
 
     def flush(self) -> None:
         with self._lock:
-            requests, latency, sums, counters = self._requests, self._latency, self._sums, self._counters
-            self._requests, self._latency, self._sums, self._counters = Counter(), Counter(), Counter(), Counter()
-        if not (requests or latency or counters):
+            requests, histograms, sums, counters = self._requests, self._histograms, self._sums, self._counters
+            self._requests, self._histograms, self._sums, self._counters = Counter(), {}, Counter(), Counter()
+        if not (requests or histograms or counters):
             return
         from core.redis import get_redis
 
         try:
             pipe = get_redis().pipeline(transaction=False)
-            for field, count in requests.items():
-                pipe.hincrby(METRICS_REQUESTS_KEY, field, count)
-            for field, count in latency.items():
-                pipe.hincrby(METRICS_LATENCY_KEY, field, count)
+            for (route, method, status), count in requests.items():
+                pipe.hincrby(METRICS_REQUESTS_KEY, f"{route}|{method}|{status}", count)
+            for route, histogram in histograms.items():
+                cumulative = 0
+                for bound, count in zip(BUCKETS, histogram, strict=False):
+                    cumulative += count
+                    if cumulative:
+                        pipe.hincrby(METRICS_LATENCY_KEY, f"{route}|{bound}", cumulative)
+                pipe.hincrby(METRICS_LATENCY_KEY, f"{route}|+Inf", sum(histogram))
             for route, total in sums.items():
                 pipe.hincrbyfloat(METRICS_LATENCY_KEY, f"{route}|sum", total)
             for field, count in counters.items():
@@ -79,7 +104,10 @@ class Recorder:
         except Exception:  # Redis down: keep the counts for the next flush
             with self._lock:
                 self._requests.update(requests)
-                self._latency.update(latency)
+                for route, histogram in histograms.items():
+                    kept = self._histograms.setdefault(route, _new_histogram())
+                    for index, count in enumerate(histogram):
+                        kept[index] += count
                 self._sums.update(sums)
                 self._counters.update(counters)
 
@@ -93,7 +121,7 @@ class Recorder:
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=FLUSH_SECONDS + 5)
         with self._lock:
-            self._requests, self._latency, self._sums = Counter(), Counter(), Counter()
+            self._requests, self._histograms, self._sums = Counter(), {}, Counter()
             self._counters = Counter()
 
 

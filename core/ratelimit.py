@@ -9,6 +9,8 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from core.errors import ApplicationError, CoreError
 from core.store import ratelimit_key
 
@@ -74,9 +76,10 @@ def check(rule: RateLimit, identity: str, *, cost: int = 1, client=None) -> Deci
 
 
 async def acheck(rule: RateLimit, identity: str, *, cost: int = 1, client=None) -> Decision:
-    from core.redis import get_async_redis
+    if client is None:  # hot handlers pass theirs: no import statement on their path
+        from core.redis import get_async_redis
 
-    client = client or get_async_redis()
+        client = get_async_redis()
     allowed, retry_ms = await client.eval(
         _TOKEN_BUCKET, 1, ratelimit_key(rule.scope, identity),
         rule.limit, rule.rate, _now_ms(), cost,
@@ -100,8 +103,6 @@ def enforce(rule: RateLimit, identity: str, *, cost: int = 1) -> None:
 
 def trusted_client_ip(remote: str, forwarded: str | None) -> str:
     """The caller's address, trusting X-Forwarded-For only from configured proxies."""
-    from django.conf import settings
-
     remote = remote or "unknown"
     if forwarded and remote in settings.TRUSTED_PROXIES:
         return forwarded.split(",")[0].strip()

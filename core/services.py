@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from rest_framework.authtoken.models import Token
 
 from core.errors import CoreError, FieldError
-from core.tokens import token_invalidate, user_tokens_invalidate
+from core.tokens import token_invalidate
 
 User = get_user_model()
 
@@ -158,15 +158,13 @@ def register_account_listener(listener: AccountListener) -> None:
         _account_listeners.append(listener)
 
 
-def account_edited(*, user: User, deactivated: bool) -> None:
-    """Call inside the transaction that saved staff's edit of ``user``. After the commit, a
-    deactivated user's tokens stop resolving at once (hot handlers trust the token cache), and
-    every app's listener hears of the change."""
+def account_edited(*, user: User) -> None:
+    """Call inside the transaction that saved staff's edit of ``user``: after the commit every app's
+    listener hears of the change. (A deactivated user's tokens and sockets are already ended by
+    ``core.sessions`` whenever a save deactivates them, from the admin or anywhere else.)"""
     user_id = user.pk
 
     def announce() -> None:
-        if deactivated:
-            user_tokens_invalidate(user_id)
         for listener in _account_listeners:
             listener(user_id)
 

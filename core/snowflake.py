@@ -34,9 +34,14 @@ class SnowflakeParts:
     sequence: int
 
 
+def timestamp_ms(snowflake: int) -> int:
+    """The epoch milliseconds a Snowflake was made at (``parse(...).timestamp_ms``, without the rest)."""
+    return (snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS
+
+
 def parse(snowflake: int) -> SnowflakeParts:
     return SnowflakeParts(
-        timestamp_ms=(snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS,
+        timestamp_ms=timestamp_ms(snowflake),
         worker_id=(snowflake >> SEQUENCE_BITS) & MAX_WORKER,
         sequence=snowflake & MAX_SEQUENCE,
     )
@@ -182,8 +187,16 @@ class WorkerLease:
 
 
 _generator: SnowflakeGenerator | None = None
-_generator_pid: int | None = None
 _generator_lock = threading.Lock()
+
+
+def _forget_generator() -> None:
+    """In a forked child: the parent's generator (and its worker id) is not this process's."""
+    global _generator, _generator_lock
+    _generator, _generator_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_generator)
 
 
 def _build_generator() -> SnowflakeGenerator:
@@ -201,12 +214,16 @@ def _build_generator() -> SnowflakeGenerator:
 
 
 def next_id() -> int:
-    """A new Snowflake id from this process's generator (claimed lazily, per pid)."""
-    global _generator, _generator_pid
-    pid = os.getpid()
-    if _generator is None or _generator_pid != pid:
-        with _generator_lock:
-            if _generator is None or _generator_pid != pid:
-                _generator = _build_generator()
-                _generator_pid = pid
-    return _generator.next_id()
+    """A new Snowflake id from this process's generator (claimed lazily, once per process)."""
+    generator = _generator
+    if generator is None:
+        generator = _process_generator()
+    return generator.next_id()
+
+
+def _process_generator() -> SnowflakeGenerator:
+    global _generator
+    with _generator_lock:
+        if _generator is None:
+            _generator = _build_generator()
+        return _generator

@@ -30,3 +30,14 @@ def token_cache_key(key: str) -> str:
 def token_user_index_key(user_id: int) -> str:
     """Set of the token cache keys currently resolving to this user (dropped when they are deactivated)."""
     return f"core:token:user:{user_id}"
+
+
+# Browser sessions that ended (logout) and users whose every session ended (deactivation, new password):
+# an open WebSocket authenticated by a session cookie checks these (see core.sessions).
+def session_ended_key(session_key: str) -> str:
+    return f"core:session:ended:{hashlib.sha256(session_key.encode()).hexdigest()}"
+
+
+def user_sessions_ended_key(user_id: int) -> str:
+    """Unix time at which every session of this user ended; sockets opened before it are closed."""
+    return f"core:session:user:{user_id}"

@@ -12,6 +12,7 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
@@ -67,6 +68,22 @@ def credential_limited(view):
 @method_decorator(credential_limited, name="dispatch")
 class LoginView(auth_views.LoginView):
     """Django's log-in page behind the credential limits."""
+
+
+@method_decorator(credential_limited, name="dispatch")
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, behind the credential limits (the old password is a guessable credential).
+
+    Other sessions of the user are signed out by Django's session hash check, and their open sockets
+    are closed (core.sessions); this session stays signed in.
+    """
+
+    success_url = reverse_lazy("account")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, "Your password is changed. Everywhere else you were signed in is signed out.")
+        return response
 
 
 @credential_limited

@@ -15,12 +15,16 @@ consumer as AnonymousUser, which decides (e.g. by a share link's own token); a c
 counts only with an allowed Origin, and a wrong token is still refused.
 
 A refused origin fails the handshake (HTTP 403). Missing or wrong credentials are
-accepted and then closed with 4401, so a client can tell "log in again" apart. A token
-socket is checked again at each frame it sends: once its token is rotated or revoked,
-the next frame closes it with 4401 instead of reaching the consumer.
+accepted and then closed with 4401, so a client can tell "log in again" apart.
+
+An open socket is closed with 4401 once its credential dies: a token rotated or revoked, a
+session logged out, a user deactivated or given a new password (``core.sessions``). It is
+checked again at each frame the client sends, and before frames go out to the client (at most
+once every ``RECHECK_SECONDS``), so it neither acts nor goes on receiving.
 """
 
 import re
+import time
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import AuthMiddlewareStack
@@ -30,9 +34,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 
 from core.authentication import claims_token
+from core.sessions import asession_valid
 from core.tokens import auser_id_for_token, parse_authorization
 
 UNAUTHENTICATED_CLOSE_CODE = 4401
+RECHECK_SECONDS = 1.0  # how old the last credential check may be when a frame goes out to the client
 
 _anonymous_paths: list[re.Pattern] = []
 
@@ -111,15 +117,68 @@ async def _close_unauthenticated(receive, send) -> None:
         await send({"type": "websocket.close", "code": UNAUTHENTICATED_CLOSE_CODE})
 
 
-def _closing_when_revoked(receive, send, key: str, user_id: int):
-    async def checked_receive():
-        message = await receive()
-        if message["type"] == "websocket.receive" and await auser_id_for_token(key) != user_id:
-            await send({"type": "websocket.close", "code": UNAUTHENTICATED_CLOSE_CODE})
-            return {"type": "websocket.disconnect", "code": UNAUTHENTICATED_CLOSE_CODE}
-        return message
+class _CredentialCheck:
+    """Closes a socket with 4401 once the credential that opened it dies.
 
-    return checked_receive
+    ``still_valid`` (a coroutine function) is asked before every frame the client sends reaches the
+    consumer, and before a frame goes out to the client when the last answer is older than
+    ``RECHECK_SECONDS``: a revoked token or an ended session neither acts nor goes on receiving.
+    After the close, the consumer's further frames are dropped.
+    """
+
+    def __init__(self, still_valid):
+        self.still_valid = still_valid
+        self.checked_at = time.monotonic()
+        self.closed = False
+
+    async def _valid(self) -> bool:
+        valid = await self.still_valid()
+        self.checked_at = time.monotonic()
+        return valid
+
+    async def _close(self, send) -> None:
+        self.closed = True
+        await send({"type": "websocket.close", "code": UNAUTHENTICATED_CLOSE_CODE})
+
+    def wrap(self, receive, send):
+        async def checked_receive():
+            message = await receive()
+            if message["type"] == "websocket.receive" and (self.closed or not await self._valid()):
+                if not self.closed:
+                    await self._close(send)
+                return {"type": "websocket.disconnect", "code": UNAUTHENTICATED_CLOSE_CODE}
+            return message
+
+        async def checked_send(message):
+            if self.closed:
+                return
+            if (message["type"] == "websocket.send" and time.monotonic() - self.checked_at >= RECHECK_SECONDS
+                    and not await self._valid()):
+                await self._close(send)
+                return
+            await send(message)
+
+        return checked_receive, checked_send
+
+
+def _token_check(key: str, user_id: int) -> _CredentialCheck:
+    async def still_valid() -> bool:
+        return await auser_id_for_token(key) == user_id
+
+    return _CredentialCheck(still_valid)
+
+
+def _session_check(scope, user_id: int) -> _CredentialCheck | None:
+    session = scope.get("session")
+    session_key = getattr(session, "session_key", None) if session is not None else None
+    if not session_key:
+        return None
+    opened_at = time.time()
+
+    async def still_valid() -> bool:
+        return await asession_valid(session_key, user_id, opened_at)
+
+    return _CredentialCheck(still_valid)
 
 
 class _RequireUser:
@@ -144,8 +203,9 @@ class _RequireUser:
                 scope["user"] = AnonymousUser()
                 return await self.inner(scope, receive, send)
             return await _close_unauthenticated(receive, send)
-        if key is not None:
-            receive = _closing_when_revoked(receive, send, key, user.pk)
+        check = _token_check(key, user.pk) if key is not None else _session_check(scope, user.pk)
+        if check is not None:
+            receive, send = check.wrap(receive, send)
         return await self.inner(scope, receive, send)
 
 

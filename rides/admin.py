@@ -2,9 +2,10 @@
 so each change is checked, stored as an event and announced), drivers, service areas."""
 
 from django.contrib import admin, messages
+from django.db import transaction
 
 from core.errors import ApplicationError
-from rides import pages
+from rides import pages, store
 from rides.models import DRIVER_ACTIVE, DriverProfile, Rating, Ride, RideEvent, ServiceArea
 from rides.services import drivers, trips
 
@@ -13,6 +14,11 @@ from rides.services import drivers, trips
 class ServiceAreaAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "active", "min_lat", "max_lat", "min_lng", "max_lng")
     readonly_fields = ("min_lat", "max_lat", "min_lng", "max_lng")
+
+    def delete_queryset(self, request, queryset) -> None:
+        # The bulk delete skips the model's delete(), which marks processes' copies of the areas stale.
+        super().delete_queryset(request, queryset)
+        transaction.on_commit(store.areas_version_bump, robust=True)
 
 
 class ReadOnlyInline(admin.TabularInline):

@@ -8,8 +8,10 @@ same service as ``POST /api/v1/rides/driver/location``. A bad frame gets an ``er
 naming the field and the socket stays open.
 """
 
+import asyncio
 import json
 import logging
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -17,9 +19,11 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from core import parsers
 from core.errors import ApplicationError, error_frame
+from core.hotdb import run_db
 from rides import events, selectors
 from rides.errors import RideError
 from rides.services import drivers
+from rides.services.drivers import MAX_BATCH_POINTS
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +32,10 @@ NOT_FOUND_CLOSE_CODE = 4404
 # A share viewer's socket ends with the ride (the link is dead then).
 FINISHED_CLOSE_CODE = 1000
 MAX_FRAME_BYTES = 4096
+# Location frames of one socket checked but not yet written; past this a frame waits for the write.
+MAX_PENDING_LOCATIONS = 4 * MAX_BATCH_POINTS
+# How long the first location frame of a quiet socket waits for others to share its write.
+LOCATION_GATHER_SECONDS = 0.005
 
 
 class _RideSocket(AsyncWebsocketConsumer):
@@ -60,19 +68,24 @@ class _RideSocket(AsyncWebsocketConsumer):
             await events.leave(group, self.channel_name)
         self.groups_joined = ()
 
-    async def _parse(self, text_data, bytes_data) -> dict | None:
+    @staticmethod
+    def _decode(text_data, bytes_data) -> tuple[dict | None, dict | None]:
+        """(the frame, None) for a JSON object, else (None, the error frame answering it)."""
         raw = text_data if text_data is not None else bytes_data
         if raw is None or len(raw) > MAX_FRAME_BYTES:
-            await self.send_json(error_frame(f"A frame is at most {MAX_FRAME_BYTES} bytes.", RideError.INVALID))
-            return None
+            return None, error_frame(f"A frame is at most {MAX_FRAME_BYTES} bytes.", RideError.INVALID)
         try:
             frame = parsers.loads(raw)  # as the API decodes bodies: no NaN, bounded nesting
         except (TypeError, ValueError):
-            await self.send_json(error_frame("The frame is not valid JSON.", RideError.INVALID))
-            return None
+            return None, error_frame("The frame is not valid JSON.", RideError.INVALID)
         if not isinstance(frame, dict):
-            await self.send_json(error_frame("A frame is a JSON object.", RideError.INVALID))
-            return None
+            return None, error_frame("A frame is a JSON object.", RideError.INVALID)
+        return frame, None
+
+    async def _parse(self, text_data, bytes_data) -> dict | None:
+        frame, error = self._decode(text_data, bytes_data)
+        if error is not None:
+            await self.send_json(error)
         return frame
 
 
@@ -113,10 +126,32 @@ class RideWatchConsumer(_RideSocket):
 
 
 class DriverConsumer(_RideSocket):
-    """``/ws/rides/driver/``: a driver's offers, revocations and assigned ride; location frames in."""
+    """``/ws/rides/driver/``: a driver's offers, revocations and assigned ride; location frames in.
+
+    Location frames are checked as they arrive and written on the event loop
+    (``drivers.adriver_location``, one Redis call): frames that arrive within
+    ``LOCATION_GATHER_SECONDS`` of a quiet socket's first, or while a write is in flight, are
+    written together, so a driver streaming faster than Redis answers costs one call per batch,
+    not per frame (the newest point moves the driver, every point goes to the history).
+    Answers keep the frames' order: before any frame is answered, the locations sent before it are
+    written (an ``error`` frame of a write names each of its frames' ``ref``).
+    """
+
+    writer: asyncio.Task | None = None
+
+    async def dispatch(self, message) -> None:
+        # Channels closes stale database connections of its one sync thread before every handler:
+        # a hop to that thread, shared by every socket of the process, per frame. Frames never use
+        # that thread's connection here (locations go to Redis; a worker thread releases what it
+        # used), so they skip it; every other message is dispatched as Channels does.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
 
     async def connect(self) -> None:
         self.user = self.scope["user"]
+        self.pending: list[tuple] = []  # (ref, parsed point) of location frames not yet written
         if not await database_sync_to_async(selectors.is_driver)(self.user):
             await self.accept()
             await self.close(code=FORBIDDEN_CLOSE_CODE)  # go online once first
@@ -124,26 +159,69 @@ class DriverConsumer(_RideSocket):
         await self._send_state_first(events.driver_group(self.user.id), selectors.driver_live_state, self.user.id)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        frame = await self._parse(text_data, bytes_data)
-        if frame is None:
-            return
-        ref = frame.get("ref")
-        if frame.get("type") != "location":
+        frame, error = self._decode(text_data, bytes_data)
+        ref = frame.get("ref") if frame is not None else None
+        if frame is not None and frame.get("type") == "location" and "points" not in frame:
+            point = {k: v for k, v in frame.items() if k not in ("type", "ref")}
+            try:
+                parsed, = drivers.parse_points(point, time.time())
+            except ApplicationError as exc:
+                error = exc.as_frame(ref)
+            else:
+                await self._queue_location(ref, parsed)
+                return
+        await self._locations_written()
+        if error is not None:
+            await self.send_json(error)
+        elif frame.get("type") != "location":
             await self.send_json(error_frame(f"Unknown frame type: {str(frame.get('type'))[:40]!r}.",
                                              RideError.UNKNOWN_TYPE, ref))
-            return
-        point = {k: v for k, v in frame.items() if k not in ("type", "ref")}
-        if "points" in point:
+        else:
             await self.send_json(error_frame("points: one position per frame.", RideError.INVALID, ref,
                                              fields={"points": ["One position per frame."]}))
-            return
+
+    async def _queue_location(self, ref, point: dict) -> None:
+        if len(self.pending) >= MAX_PENDING_LOCATIONS:
+            await self._locations_written()  # a client sending faster than Redis answers waits here
+        self.pending.append((ref, point))
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write_locations())
+
+    async def _write_locations(self) -> None:
         try:
-            await database_sync_to_async(drivers.driver_location)(user=self.user, data=point)
+            # Frames a client sends back to back arrive a Redis round trip apart (the token check of
+            # each frame): a moment's wait lets them share a write.
+            await asyncio.sleep(LOCATION_GATHER_SECONDS)
+            while self.pending:
+                # At most one location body's worth at a time: each write is one history entry.
+                batch, self.pending = self.pending[:MAX_BATCH_POINTS], self.pending[MAX_BATCH_POINTS:]
+                await self._write(batch)
+        finally:
+            self.writer = None
+
+    async def _write(self, batch: list[tuple]) -> None:
+        write = {"driver_id": self.user.id, "points": [point for _, point in batch], "now": time.time()}
+        try:
+            try:
+                await drivers.adriver_location(**write)
+            except (ConnectionError, TimeoutError, OSError):
+                # The hot Redis connection timed out or is down: the service through Django's client.
+                await run_db(drivers.driver_location_points, **write)
         except ApplicationError as exc:
-            await self.send_json(exc.as_frame(ref))
+            for ref, _ in batch:
+                await self.send_json(exc.as_frame(ref))
         except Exception:
-            logger.exception("driver location frame failed")
-            await self.send_json(error_frame("The server could not handle this frame.", RideError.INTERNAL, ref))
+            logger.exception("driver location frames failed")
+            for ref, _ in batch:
+                await self.send_json(error_frame("The server could not handle this frame.", RideError.INTERNAL, ref))
+
+    async def _locations_written(self) -> None:
+        while self.writer is not None:
+            await asyncio.shield(self.writer)
+
+    async def disconnect(self, code) -> None:
+        await self._locations_written()
+        await super().disconnect(code)
 
     async def rides_event(self, message: dict) -> None:
         await self.send_json(message["frame"])

@@ -62,9 +62,20 @@ def speed_mps(at: datetime | None = None) -> float:
     return settings.RIDES_SPEED_KMH_BY_HOUR[local.hour] * 1000 / 3600
 
 
-def eta_seconds(great_circle: float, at: datetime | None = None) -> int:
-    """Travel time for a great-circle distance: × road factor / speed by hour of day."""
-    return round(road_distance_m(great_circle) / speed_mps(at))
+def eta_seconds(great_circle: float, at: datetime | None = None, *, speed: float | None = None) -> int:
+    """Travel time for a great-circle distance: × road factor / speed by hour of day (``speed``:
+    ``speed_mps(at)`` already known, when many ETAs share one moment)."""
+    return round(road_distance_m(great_circle) / (speed if speed is not None else speed_mps(at)))
+
+
+def polygon_area_m2(polygon: list[list[float]]) -> float:
+    """Area of ``[[lat, lng], …]`` in square metres (shoelace formula on an equirectangular
+    projection about the polygon's mean latitude: close enough for a city-sized area)."""
+    lat0 = math.radians(sum(lat for lat, _ in polygon) / len(polygon))
+    points = [(EARTH_RADIUS_M * math.radians(lng) * math.cos(lat0), EARTH_RADIUS_M * math.radians(lat))
+              for lat, lng in polygon]
+    twice = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(points, points[1:] + points[:1], strict=True))
+    return abs(twice) / 2
 
 
 def point_in_polygon(lat: float, lng: float, polygon: list[list[float]]) -> bool:

@@ -9,10 +9,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from core.snowflake import next_id
+from rides import store
 from rides.geo import point_in_polygon
 
 
@@ -60,6 +61,18 @@ class ServiceArea(models.Model):
         lngs = [p[1] for p in self.polygon]
         self.min_lat, self.max_lat, self.min_lng, self.max_lng = min(lats), max(lats), min(lngs), max(lngs)
         super().save(*args, **kwargs)
+        self._areas_changed()
+
+    def delete(self, *args, **kwargs):
+        deleted = super().delete(*args, **kwargs)
+        self._areas_changed()
+        return deleted
+
+    @staticmethod
+    def _areas_changed() -> None:
+        # Processes keep the active areas in memory (selectors.service_area_map): once this change
+        # commits, the writes relying on an older copy are refused until it is reloaded.
+        transaction.on_commit(store.areas_version_bump, robust=True)
 
     def clean(self) -> None:
         polygon = self.polygon
@@ -84,6 +97,29 @@ class DriverProfile(models.Model):
 
     def __str__(self) -> str:
         return f"driver {self.user_id} ({self.vehicle_type})"
+
+
+class DriverLocation(models.Model):
+    """A position a driver reported: the location history, stored in batches from the history
+    stream (``services.history``), never on the reporting request's path."""
+
+    # No foreign-key check on each inserted row; the unique index below leads with the driver.
+    driver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                               db_constraint=False, db_index=False)
+    recorded_at = models.DateTimeField()  # the point's ``ts``, or when it reached us
+    seq = models.PositiveSmallIntegerField()  # its place among the points written together
+    lat = models.FloatField()
+    lng = models.FloatField()
+    heading = models.FloatField(null=True, blank=True)
+    speed = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        # A batch stored again (its entry read again after a crash before the acknowledgement)
+        # adds nothing; the index also serves a driver's track over time.
+        constraints = [models.UniqueConstraint(fields=["driver", "recorded_at", "seq"], name="rides_location_once")]
+
+    def __str__(self) -> str:
+        return f"driver {self.driver_id} at {self.lat}, {self.lng}"
 
 
 class Quote(models.Model):

@@ -22,14 +22,62 @@ User = get_user_model()
 def service_area_at(lat: float, lng: float) -> ServiceArea | None:
     """The first active service area whose polygon holds the point (bounding boxes filter in SQL).
 
-    Written as SQL: every location ping that moves a driver and every nearby search asks this,
-    and the ORM's query building cost three times the query itself.
+    Written as SQL: requests and nearby searches through Django ask this, and the ORM's query
+    building cost three times the query itself. Location writes and the hot path apply the same
+    rule to this process's copy of the areas (``service_area_map``).
     """
     table = connection.ops.quote_name(ServiceArea._meta.db_table)
     candidates = ServiceArea.objects.raw(
         f"SELECT * FROM {table} WHERE active = %s AND min_lat <= %s AND max_lat >= %s"  # noqa: S608 - a model's table
         " AND min_lng <= %s AND max_lng >= %s ORDER BY id", [True, lat, lat, lng, lng])
     return next((area for area in candidates if area.contains(lat, lng)), None)
+
+
+@dataclass(frozen=True)
+class ServiceAreaMap:
+    """The active service areas as they were at ``version`` (``store.areas_version``), in memory.
+
+    ``slug_at`` applies ``service_area_at``'s rule (the first active area by id whose polygon holds
+    the point) without the database. Writes and searches that rely on it name its version, and
+    Redis refuses them once the areas have changed since (``store.Located.AREAS``).
+    """
+
+    version: str
+    areas: tuple[ServiceArea, ...]
+    loaded_at: float  # time.monotonic()
+    sizes_m2: dict[str, float]  # slug -> surface: searches size their first circle by it
+
+    def slug_at(self, lat: float, lng: float) -> str:
+        """The slug of the area holding the point, or "" outside every area."""
+        return next((area.slug for area in self.areas if area.contains(lat, lng)), "")
+
+
+
+# A change made without the model's save() or delete() or the admin (a queryset update, SQL by
+# hand) bumps no version: past this age a copy is reloaded anyway.
+AREA_MAP_MAX_AGE_S = 60.0
+_area_maps: list[ServiceAreaMap] = []  # this process's copy (one element at most)
+
+
+def service_area_map_cached() -> ServiceAreaMap | None:
+    """This process's copy of the areas if it is young enough to use, without any I/O (for async code)."""
+    current = _area_maps[0] if _area_maps else None
+    if current is None or time.monotonic() - current.loaded_at > AREA_MAP_MAX_AGE_S:
+        return None
+    return current
+
+
+def service_area_map(*, reload: bool = False) -> ServiceAreaMap:
+    """This process's copy of the active service areas, loaded when missing, old or ``reload`` is asked."""
+    current = None if reload else service_area_map_cached()
+    if current is None:
+        # The version is read before the areas: a change committed after this read is a newer version.
+        version = store.areas_version()
+        areas = tuple(ServiceArea.objects.filter(active=True).order_by("id"))
+        current = ServiceAreaMap(version=version, areas=areas, loaded_at=time.monotonic(),
+                                 sizes_m2={area.slug: geo.polygon_area_m2(area.polygon) for area in areas})
+        _area_maps[:] = [current]
+    return current
 
 
 def service_area_required(lat: float, lng: float, field: str = "pickup") -> ServiceArea:
@@ -76,11 +124,12 @@ def candidate_cost(*, eta_s: float, distance_m: float, rating: float) -> float:
 
 
 def _free_hits(*, area: str, vehicle_types: list[str], lat: float, lng: float, radius_m: float, count: int,
-               now: float) -> list[store.GeoHit]:
+               now: float, wanted: int | None = None) -> list[store.GeoHit]:
     """Drivers among the ``count`` nearest (per vehicle type) who pinged within DRIVER_STALE_SECONDS
-    and are free, nearest first: the search and both filters in one Redis round trip."""
+    and are free (at most ``wanted`` per type), nearest first: the search and both filters in one
+    Redis round trip."""
     return store.geo_search_free(area=area, vehicle_types=vehicle_types, lat=lat, lng=lng, radius_m=radius_m,
-                                 count=count, seen_since=now - settings.DRIVER_STALE_SECONDS)
+                                 count=count, seen_since=now - settings.DRIVER_STALE_SECONDS, wanted=wanted)
 
 
 SEARCH_COUNT = 50
@@ -105,6 +154,28 @@ def dispatch_candidates(*, area: str, vehicle_type: str, lat: float, lng: float,
     return sorted(out, key=lambda c: (c.cost, c.distance_m, c.driver_id))
 
 
+def nearby_search(*, area: str, area_m2: float, lat: float, lng: float, radius_m: float, limit: int,
+                  vehicle_type: str | None, now: float) -> dict:
+    """The free-driver search of a nearby query (``store.geo_search_free``'s arguments)."""
+    # Busy and silent drivers are filtered after the search: look at more than the limit.
+    return {"area": area, "area_m2": area_m2, "vehicle_types": [vehicle_type] if vehicle_type else list(VehicleType.values),
+            "lat": lat, "lng": lng, "radius_m": radius_m, "count": SEARCH_COUNT + limit,
+            "seen_since": now - settings.DRIVER_STALE_SECONDS, "wanted": limit}
+
+
+def nearby_rows(hits: list[store.GeoHit], *, limit: int, exact: bool) -> list[dict]:
+    """The answer of a nearby query from its search's hits (see ``nearby_drivers``)."""
+    hits = hits[:limit]
+    speed = geo.speed_mps()
+    if exact:
+        return [{"driver": str(h.driver_id), "lat": h.lat, "lng": h.lng, "distance_m": round(h.distance_m),
+                 "eta_s": geo.eta_seconds(h.distance_m, speed=speed)} for h in hits]
+    # The ETA too comes from the rounded distance: an exact one would give the distance away.
+    rounded = [(h, int(round(h.distance_m, -2))) for h in hits]
+    return [{"lat": round(h.lat, 3), "lng": round(h.lng, 3), "distance_m": distance,
+             "eta_s": geo.eta_seconds(distance, speed=speed)} for h, distance in rounded]
+
+
 def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehicle_type: str | None,
                    exact: bool) -> list[dict]:
     """Free, fresh drivers near a point, nearest first.
@@ -113,31 +184,24 @@ def nearby_drivers(*, lat: float, lng: float, radius_m: float, limit: int, vehic
     are rounded to about 100 m, so a rider cannot follow or locate a particular driver.
     """
     area = service_area_required(lat, lng, field="lat")
-    types = [vehicle_type] if vehicle_type else list(VehicleType.values)
-    # Busy and silent drivers are filtered after the search: fetch more than the limit.
-    hits = _free_hits(area=area.slug, vehicle_types=types, lat=lat, lng=lng, radius_m=radius_m,
-                      count=SEARCH_COUNT + limit, now=time.time())[:limit]
-    if exact:
-        return [{"driver": str(h.driver_id), "lat": h.lat, "lng": h.lng, "distance_m": round(h.distance_m),
-                 "eta_s": geo.eta_seconds(h.distance_m)} for h in hits]
-    # The ETA too comes from the rounded distance: an exact one would give the distance away.
-    rounded = [(h, int(round(h.distance_m, -2))) for h in hits]
-    return [{"lat": round(h.lat, 3), "lng": round(h.lng, 3), "distance_m": distance,
-             "eta_s": geo.eta_seconds(distance)} for h, distance in rounded]
+    hits = store.geo_search_free(**nearby_search(area=area.slug, area_m2=geo.polygon_area_m2(area.polygon), lat=lat,
+                                                 lng=lng, radius_m=radius_m, limit=limit, vehicle_type=vehicle_type,
+                                                 now=time.time()))
+    return nearby_rows(hits, limit=limit, exact=exact)
 
 
 def free_driver_count(*, area: str, vehicle_type: str, lat: float, lng: float, radius_m: float,
                       limit: int) -> int:
     """How many free, fresh drivers are within ``radius_m`` (counting stops at ``limit``)."""
     hits = _free_hits(area=area, vehicle_types=[vehicle_type], lat=lat, lng=lng, radius_m=radius_m,
-                      count=SEARCH_COUNT + limit, now=time.time())
+                      count=SEARCH_COUNT + limit, now=time.time(), wanted=limit)
     return min(limit, len(hits))
 
 
 def nearest_pickup_eta(*, area: str, vehicle_type: str, lat: float, lng: float) -> int | None:
     for radius in settings.DISPATCH_RADII_M:
         hits = _free_hits(area=area, vehicle_types=[vehicle_type], lat=lat, lng=lng, radius_m=radius, count=5,
-                          now=time.time())
+                          now=time.time(), wanted=1)
         if hits:
             return geo.eta_seconds(hits[0].distance_m)
     return None

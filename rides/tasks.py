@@ -5,6 +5,7 @@ from celery import shared_task
 from rides.services.batching import rides_dispatch_batch
 from rides.services.dispatch import offer_expire, offers_expire_due, ride_dispatch, rides_dispatch_stalled
 from rides.services.drivers import drivers_sweep_stale
+from rides.services.history import location_history_drain
 from rides.services.pricing import quotes_purge_expired
 from rides.services.surge import surge_recompute
 
@@ -47,3 +48,8 @@ def recompute_surge() -> int:
 @shared_task(name="rides.purge_quotes", ignore_result=True)
 def purge_quotes() -> int:
     return quotes_purge_expired()
+
+
+@shared_task(name="rides.drain_location_history", ignore_result=True)
+def drain_location_history() -> int:
+    return location_history_drain()

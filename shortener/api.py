@@ -128,12 +128,6 @@ class ImportOut(serializers.Serializer):
     failed = serializers.IntegerField()
 
 
-def _json_object(data) -> dict:
-    if not hasattr(data, "get"):
-        raise FieldError({"non_field_errors": "Send a JSON object."})
-    return data
-
-
 def _parse(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
@@ -156,7 +150,7 @@ class ShortenView(APIView):
         # and applies the creation rate limit.
         link = links.link_create(
             owner=request.user,
-            data=links.link_input_from(_json_object(request.data), request_host=request.get_host()),
+            data=links.link_input_from(request.data, request_host=request.get_host()),
             client_ip=client_ip(request),
         )
         return Response(link_summary(link), status=status.HTTP_201_CREATED)

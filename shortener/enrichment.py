@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import re
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -44,8 +44,7 @@ _geo = None
 _geo_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=65536)
-def country_for(ip: str) -> str:
+def _geo_database():
     global _geo
     if _geo is None:
         with _geo_lock:
@@ -53,8 +52,14 @@ def country_for(ip: str) -> str:
                 from geoip2fast import GeoIP2Fast
 
                 _geo = GeoIP2Fast(verbose=False)
+    return _geo
+
+
+@functools.lru_cache(maxsize=65536)
+def country_for(ip: str) -> str:
+    geo = _geo_database()
     try:
-        code = _geo.lookup(ip).country_code
+        code = geo.lookup(ip).country_code
     except Exception:  # noqa: BLE001 - an unparsable address simply has no country
         return ""
     return code if code and len(code) == 2 and code.isalpha() else ""
@@ -86,6 +91,15 @@ def parse_user_agent(user_agent: str) -> tuple[str, str, str, bool]:
     return device, browser[:64], os_name[:64], bot
 
 
+def preload() -> None:
+    """Load the country database and the user-agent rules now rather than on the first click, so a
+    click worker has them before it takes work (and before it freezes what it has loaded)."""
+    from ua_parser import parse
+
+    _geo_database()
+    parse("Mozilla/5.0")
+
+
 def referrer_host(referrer: str) -> str:
     if not referrer:
         return "direct"
@@ -102,8 +116,7 @@ def visitor_hash(ip: str, user_agent: str, day: str) -> str:
     return hashlib.blake2b(material, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True)
-class Enriched:
+class Enriched(NamedTuple):  # one per stored click: a tuple is made far faster than a frozen dataclass
     ip: str
     country: str
     device: str

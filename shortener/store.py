@@ -3,7 +3,6 @@
 - ``shortener:link:{code}``     hash cache of one link (or a negative marker), TTL below.
 - ``shortener:lease:{code}``    the miss lease: only its holder loads the link from the database.
 - ``shortener:clicks:stream``   raw clicks (Redis Stream) read by the consumer group below.
-- ``shortener:visit:{visit_id}`` marks a visit whose click is in the stream, so a retry adds nothing.
 - ``shortener:clicks:pending``  hash code -> redirects not yet added to Link.click_count.
 - ``shortener:clicks:flushing`` the pending hash renamed away while a flush applies it.
 - ``shortener:blocked-hosts:version`` a counter bumped by every edit of the admin block list.
@@ -12,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 import time
 import weakref
@@ -38,19 +38,10 @@ CLICK_COUNTS_KEY = "shortener:clicks:pending"
 CLICK_COUNTS_FLUSHING_KEY = "shortener:clicks:flushing"
 FLUSH_BATCH_FIELD = "#batch"  # '#' cannot appear in a short code
 BLOCKED_HOSTS_VERSION_KEY = "shortener:blocked-hosts:version"  # no TTL: it must only ever grow
-# A visit is retried within its own request (the hot path hands it to Django at once), so its
-# marker only has to outlive that request. Past it a retry would still be one click row (the
-# visit id is unique in the database) but its pending count would be added twice. One key per
-# click for this long: the marker's memory is about 60 s × redirects per second × ~90 bytes.
-VISIT_TTL = 60
 
 
 def link_cache_key(code: str) -> str:
     return f"shortener:link:{code}"
-
-
-def visit_key(visit_id: int) -> str:
-    return f"shortener:visit:{visit_id}"
 
 
 def link_lease_key(code: str) -> str:
@@ -94,27 +85,29 @@ class CachedLink:
 
 MISSING = object()  # negative-cache hit: the code is known not to exist
 
-# Lua shared by both scripts recording a click: append it to the stream and bump the pending
-# counter unless this visit is already in (a retry after a lost reply). Returns the counter, 0 when
-# the visit does not count, or false for a visit already recorded.
-_RECORD_CLICK_LUA = """
-local function record_click(stream, counts, visit_key, visit_ttl, code, visit, referrer, ip, agent, method, count)
-  if not redis.call('SET', visit_key, '1', 'NX', 'EX', visit_ttl) then return false end
+# Each visit is sent to Redis at most once (``aredirect``/``click_record``), so the scripts keep no
+# per-visit state: a stream entry carries its visit id, and a retry after a lost reply goes to the
+# database, where the unique visit id meets that entry (``shortener.services.clicks``).
+# The one definition of a stream entry, shared by both scripts recording clicks.
+_APPEND_CLICK_LUA = """
+local function append_click(stream, code, visit, referrer, ip, agent, method, count)
   redis.call('XADD', stream, '*', 'v', visit, 'c', code, 'r', referrer, 'i', ip, 'a', agent, 'm', method, 'k', count)
-  if count == '1' then return redis.call('HINCRBY', counts, code, 1) end
-  return 0
 end
 """
 
-# KEYS: stream, counts, then the cache key and visit key of each redirect. ARGV: now, hot threshold,
-# hot ttl, visit ttl, then per redirect: code, visit id, referrer, ip, user agent, method, count (1/0).
+# KEYS: stream, counts, then the cache key of each redirect. ARGV: now, hot threshold, hot ttl, then
+# per redirect: code, visit id, referrer, ip, user agent, method, count (1/0).
 # One call answers every redirect an event loop gathered in one pass: for each, read the entry and,
-# for a plain active link, record the click. Returns kind, url, type per redirect.
-_REDIRECT_LUA = _RECORD_CLICK_LUA + """
-local now, threshold, hot_ttl, visit_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local out, seen = {}, {}
-for i = 3, #KEYS, 2 do
-  local key, a = KEYS[i], 5 + (i - 3) / 2 * 7
+# for a plain active link, append the click; the counted ones are added per code at the end (one
+# HINCRBY per link, however many of its clicks the call carries). Returns kind, url, type per redirect.
+# Nothing in the loop can fail after the first XADD (Redis refuses a script's writes for lack of
+# memory only before its first one; an unreadable expiry is left to Django), so the clicks appended
+# and the counts added always match.
+_REDIRECT_LUA = _APPEND_CLICK_LUA + """
+local now, threshold, hot_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local out, seen, counted, order = {}, {}, {}, {}
+for i = 3, #KEYS do
+  local key, a = KEYS[i], 4 + (i - 3) * 7
   local e = seen[key]
   if not e then
     e = redis.call('HMGET', key, 'u', 't', 'x', 's', 'p', 'm', 'n')
@@ -124,24 +117,26 @@ for i = 3, #KEYS, 2 do
   if e[7] then kind = 'missing'
   elseif not e[1] then kind = 'miss'
   elseif e[4] ~= 'active' or e[5] == '1' or e[6] ~= '' then kind = 'django'
-  elseif e[3] ~= '' and now >= tonumber(e[3]) then kind = 'django'
+  elseif e[3] ~= '' and not (now < (tonumber(e[3]) or now)) then kind = 'django'
   end
   if kind == 'ok' then
-    local n = record_click(KEYS[1], KEYS[2], KEYS[i + 1], visit_ttl, unpack(ARGV, a, a + 6))
-    if n == threshold then redis.call('EXPIRE', key, hot_ttl) end
+    local code, count = ARGV[a], ARGV[a + 6]
+    append_click(KEYS[1], unpack(ARGV, a, a + 6))
+    if count == '1' then
+      if not counted[code] then counted[code] = 0; order[#order + 1] = {code, key} end
+      counted[code] = counted[code] + 1
+    end
     out[#out + 1] = kind; out[#out + 1] = e[1]; out[#out + 1] = e[2]
   else
     out[#out + 1] = kind; out[#out + 1] = ''; out[#out + 1] = ''
   end
 end
+for _, item in ipairs(order) do
+  local added = counted[item[1]]
+  local n = redis.call('HINCRBY', KEYS[2], item[1], added)
+  if n >= threshold and n - added < threshold then redis.call('EXPIRE', item[2], hot_ttl) end
+end
 return out
-"""
-
-# KEYS: stream, counts, visit key. ARGV: visit ttl, code, visit id, referrer, ip, user agent, method,
-# count (1/0). Returns 1 when recorded, 0 for a visit already in the stream.
-_CLICK_LUA = _RECORD_CLICK_LUA + """
-if record_click(KEYS[1], KEYS[2], KEYS[3], unpack(ARGV)) then return 1 end
-return 0
 """
 
 # KEYS: cache, lease. ARGV: lease token, ttl, field/value pairs. Writes only while the caller still
@@ -300,9 +295,9 @@ class _RedirectBatcher:
     @staticmethod
     async def _run(batch: list[tuple[tuple, asyncio.Future]]) -> None:
         keys = [CLICK_STREAM_KEY, CLICK_COUNTS_KEY]
-        args: list = [repr(time.time()), HOT_LINK_THRESHOLD, HOT_LINK_CACHE_TTL, VISIT_TTL]
+        args: list = [repr(time.time()), HOT_LINK_THRESHOLD, HOT_LINK_CACHE_TTL]
         for click, _ in batch:
-            keys += (link_cache_key(click[0]), visit_key(click[1]))
+            keys.append(link_cache_key(click[0]))
             args += _click_args(*click)
         try:
             result = await hotredis.connection().eval(_REDIRECT_LUA, len(keys), *keys, *args)
@@ -313,7 +308,7 @@ class _RedirectBatcher:
             return
         for index, (_, future) in enumerate(batch):
             if not future.done():
-                future.set_result(_outcome(result[index * 3:index * 3 + 3]))
+                future.set_result(_outcome(*result[index * 3:index * 3 + 3]))
 
 
 def _click_args(code: str, visit_id: int, referrer: str, ip: str, user_agent: str, method: str,
@@ -324,20 +319,24 @@ def _click_args(code: str, visit_id: int, referrer: str, ip: str, user_agent: st
 _batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _RedirectBatcher] = weakref.WeakKeyDictionary()
 
 
-def _outcome(result) -> RedirectOutcome:
-    kind = result[0].decode() if isinstance(result[0], bytes) else result[0]
+@functools.lru_cache(maxsize=4096)
+def _outcome(kind: bytes, long_url: bytes, redirect_type: bytes) -> RedirectOutcome:
+    """The outcome of one redirect from the script's reply (made once per link: a busy link repeats)."""
+    kind = kind.decode() if isinstance(kind, bytes) else kind
     if kind != "ok":
         return RedirectOutcome(kind)
-    return RedirectOutcome(kind, result[1].decode(), int(result[2]))
+    return RedirectOutcome(kind, long_url.decode(), int(redirect_type))
 
 
 async def aredirect(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool,
                     visit_id: int | None = None) -> RedirectOutcome:
     """Read the cached link and, when it is a plain active one, record the click: one round trip.
 
-    The click is recorded at most once per ``visit_id`` (a Snowflake; a new one when None): a call
-    retried after its reply was lost adds nothing. Concurrent redirects of this event loop share
-    that round trip (see ``_RedirectBatcher``).
+    Concurrent redirects of this event loop share that round trip (see ``_RedirectBatcher``). Redis
+    keeps nothing per visit (``visit_id``, a Snowflake; a new one when None), so a visit is sent here
+    at most once: when the call fails the click may or may not be in the stream, and the retry goes
+    to the database (``click_record_in_database``), never here again. A "miss", "missing" or
+    "django" outcome recorded nothing.
     """
     loop = asyncio.get_running_loop()
     batcher = _batchers.get(loop)
@@ -347,17 +346,24 @@ async def aredirect(code: str, *, referrer: str, ip: str, user_agent: str, metho
     return await batcher.submit((code, visit_id, referrer, ip, user_agent, method, count))
 
 
+# KEYS: stream, counts. ARGV: code, visit id, referrer, ip, user agent, method, count (1/0).
+_CLICK_LUA = _APPEND_CLICK_LUA + """
+append_click(KEYS[1], unpack(ARGV))
+if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[2], ARGV[1], 1) end
+return 1
+"""
+
+
 def click_record(code: str, *, referrer: str, ip: str, user_agent: str, method: str, count: bool,
-                 visit_id: int | None = None) -> bool:
+                 visit_id: int | None = None) -> None:
     """Append a raw click to the stream and bump the pending counter (Django-side redirects).
 
-    Once per ``visit_id`` (a new one when None), whichever path tried first; returns False when
-    the visit was already recorded.
+    As with ``aredirect``, once per visit (a new visit id when None): after a ``RedisError`` the click
+    may be in the stream, and the visit is retried in the database, not here.
     """
     visit_id = next_id() if visit_id is None else visit_id
-    keys = [CLICK_STREAM_KEY, CLICK_COUNTS_KEY, visit_key(visit_id)]
-    args = [VISIT_TTL, *_click_args(code, visit_id, referrer, ip, user_agent, method, count)]
-    return bool(_run(get_redis(), _CLICK_LUA, keys, args))
+    keys = [CLICK_STREAM_KEY, CLICK_COUNTS_KEY]
+    _run(get_redis(), _CLICK_LUA, keys, list(_click_args(code, visit_id, referrer, ip, user_agent, method, count)))
 
 
 def click_group_ensure(client=None) -> None:
@@ -406,14 +412,37 @@ def click_claim_stale(consumer: str, min_idle_ms: int, count: int) -> list[tuple
     return entries
 
 
+# KEYS: stream. ARGV: group, entry ids. Acknowledges the entries, then drops every entry older than
+# the first one the group still owes: the oldest pending at any consumer or, with none pending, the
+# first not delivered yet. Whole blocks of the stream go at once (XTRIM MINID); deleting each id
+# (XDEL) searched its block entry by entry and cost Redis more than reading the entry had.
+_ACK_LUA = """
+redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2))
+local floor = redis.call('XPENDING', KEYS[1], ARGV[1])[2]
+if not floor then
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+    local fields = {}
+    for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
+    if fields['name'] == ARGV[1] then
+      local ms, seq = string.match(fields['last-delivered-id'], '^(%d+)-(%d+)$')
+      floor = ms .. '-' .. string.format('%d', tonumber(seq) + 1)
+    end
+  end
+end
+if floor then redis.call('XTRIM', KEYS[1], 'MINID', floor) end
+return 1
+"""
+
+
 def click_ack(entry_ids: list[str]) -> None:
-    """Acknowledge and drop processed entries so the stream only holds work still to do."""
+    """Acknowledge processed entries and drop from the stream every entry no consumer still owes.
+
+    Entries acknowledged after one still pending elsewhere (a consumer that died holding a batch)
+    stay until that one is claimed and acknowledged too; nothing pending or undelivered is dropped.
+    """
     if not entry_ids:
         return
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.xack(CLICK_STREAM_KEY, CLICK_GROUP, *entry_ids)
-    pipe.xdel(CLICK_STREAM_KEY, *entry_ids)
-    pipe.execute()
+    _run(get_redis(), _ACK_LUA, [CLICK_STREAM_KEY], [CLICK_GROUP, *entry_ids])
 
 
 def click_consumers_prune(idle_ms: int) -> list[str]:

@@ -1,11 +1,14 @@
 """Drivers going online and offline and streaming their positions into Redis GEO."""
 
+import json
 import math
 import time
+from operator import itemgetter
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from core.hotdb import run_db
 from rides import errors, events, geo, selectors, store
 from rides.models import DRIVER_ACTIVE, DriverProfile, RideStatus, VehicleType
 from rides.store import DriverState
@@ -18,8 +21,11 @@ MAX_SPEED_MPS = 100.0
 MAX_CLOCK_SKEW_S = 60
 
 
+_VEHICLE_TYPES = frozenset(VehicleType.values)
+
+
 def parse_vehicle_type(value, field: str = "vehicle_type") -> str:
-    if value not in VehicleType.values:
+    if not isinstance(value, str) or value not in _VEHICLE_TYPES:
         raise errors.invalid(field, f"One of {', '.join(VehicleType.values)}.")
     return value
 
@@ -78,69 +84,162 @@ def _optional_number(field: str, value, low: float, high: float) -> float | None
     return float(value)
 
 
+def _checked_point(point, prefix: str, now: float) -> dict:
+    """One point parsed field by field; FieldError naming the first bad field (``ts`` is checked first)."""
+    if not isinstance(point, dict):
+        raise errors.invalid(prefix.rstrip(".") or "points", 'An object {"lat", "lng"} is required.')
+    ts = _optional_number(f"{prefix}ts", point.get("ts"), 0, now + MAX_CLOCK_SKEW_S)
+    return {
+        "lat": geo.parse_coordinate(f"{prefix}lat", point.get("lat"), kind="lat"),
+        "lng": geo.parse_coordinate(f"{prefix}lng", point.get("lng"), kind="lng"),
+        "heading": _optional_number(f"{prefix}heading", point.get("heading"), 0, 360),
+        "speed": _optional_number(f"{prefix}speed", point.get("speed"), 0, MAX_SPEED_MPS),
+        "ts": ts if ts is not None else now,
+    }
+
+
+_NUMBERS = (float, int)  # exact types: JSON gives no subclasses, and a bool is not a number here
+
+
+def _plain_points(points: list, now: float) -> list[dict] | None:
+    """What ``_checked_point`` gives for each point when every field of every point is an in-range
+    JSON number (the common case, in a fraction of the time); None as soon as one is anything else
+    (``_checked_point`` then parses them, or names what is wrong). A comparison with NaN is false,
+    so NaN is never plain."""
+    latest = now + MAX_CLOCK_SKEW_S
+    parsed = []
+    for point in points:
+        if type(point) is not dict:
+            return None
+        lat, lng = point.get("lat"), point.get("lng")
+        if not (type(lat) in _NUMBERS and type(lng) in _NUMBERS and -90 <= lat <= 90 and -180 <= lng <= 180):
+            return None
+        if len(point) == 2:  # lat and lng only
+            parsed.append({"lat": float(lat), "lng": float(lng), "heading": None, "speed": None, "ts": now})
+            continue
+        heading, speed, ts = point.get("heading"), point.get("speed"), point.get("ts")
+        if heading is not None and not (type(heading) in _NUMBERS and 0 <= heading <= 360):
+            return None
+        if speed is not None and not (type(speed) in _NUMBERS and 0 <= speed <= MAX_SPEED_MPS):
+            return None
+        if ts is not None and not (type(ts) in _NUMBERS and 0 <= ts <= latest):
+            return None
+        parsed.append({"lat": float(lat), "lng": float(lng), "heading": None if heading is None else float(heading),
+                       "speed": None if speed is None else float(speed), "ts": now if ts is None else float(ts)})
+    return parsed
+
+
 def parse_points(data, now: float) -> list[dict]:
-    """The single form ``{"lat", "lng", "heading"?, "speed"?, "ts"?}`` or ``{"points": [...]}`` (≤ 50)."""
+    """The single form ``{"lat", "lng", "heading"?, "speed"?, "ts"?}`` or ``{"points": [...]}`` (≤ 50).
+
+    Each point becomes ``{"lat", "lng", "heading", "speed", "ts"}`` (floats; heading and speed
+    None when not given, ts ``now``). Raises FieldError naming the first bad field.
+    """
     if not isinstance(data, dict):
         raise errors.invalid("non_field_errors", "A JSON object is required.")
     if "points" in data:
         points = data["points"]
         if not isinstance(points, list) or not 1 <= len(points) <= MAX_BATCH_POINTS:
             raise errors.invalid("points", f"A list of 1 to {MAX_BATCH_POINTS} points.")
-        prefixes = [f"points[{i}]." for i in range(len(points))]
+        batch = True
     else:
-        points, prefixes = [data], [""]
-    parsed = []
-    for point, prefix in zip(points, prefixes, strict=True):
-        if not isinstance(point, dict):
-            raise errors.invalid(prefix.rstrip(".") or "points", 'An object {"lat", "lng"} is required.')
-        ts = _optional_number(f"{prefix}ts", point.get("ts"), 0, now + MAX_CLOCK_SKEW_S)
-        parsed.append({
-            "lat": geo.parse_coordinate(f"{prefix}lat", point.get("lat"), kind="lat"),
-            "lng": geo.parse_coordinate(f"{prefix}lng", point.get("lng"), kind="lng"),
-            "heading": _optional_number(f"{prefix}heading", point.get("heading"), 0, 360),
-            "speed": _optional_number(f"{prefix}speed", point.get("speed"), 0, MAX_SPEED_MPS),
-            "ts": ts if ts is not None else now,
-        })
-    return parsed
+        points, batch = [data], False
+    plain = _plain_points(points, now)
+    if plain is not None:
+        return plain
+    return [_checked_point(point, f"points[{i}]." if batch else "", now) for i, point in enumerate(points)]
 
 
-def driver_location(*, user: User, data) -> int:
+def history_body(points: list[dict]) -> str:
+    """Parsed points as a location body for the history stream (``parse_points`` reads it back as is)."""
+    return json.dumps({"points": points}, separators=(",", ":"))
+
+
+_TS = itemgetter("ts")
+
+
+def location_write(*, driver_id: int, points: list[dict], now: float, area_map: selectors.ServiceAreaMap,
+                   history: bytes | str | None = None) -> store.LocationWrite:
+    """The store write of parsed ``points``: the newest (latest ``ts``, the first of equals) moves the
+    driver; ``history`` is the body kept for every point (``history_body(points)`` when None)."""
+    newest = max(points, key=_TS)
+    lat, lng = newest["lat"], newest["lng"]
+    return store.LocationWrite(
+        driver_id=driver_id, now=now, lat=lat, lng=lng, heading=newest["heading"], speed=newest["speed"],
+        ts=newest["ts"], move_threshold_m=float(settings.DRIVER_MOVE_THRESHOLD_M),
+        earth_radius_m=geo.EARTH_RADIUS_M, areas_version=area_map.version, area=area_map.slug_at(lat, lng),
+        history=history if history is not None else history_body(points))
+
+
+# A write is refused while the caller's copy of the service areas is older than the areas; it is
+# reloaded and the write tried again, this many times in all.
+AREA_ATTEMPTS = 3
+
+
+def _accepted(located: store.Located, points: list[dict]) -> int:
+    if located.outcome == store.Located.OFFLINE:
+        raise errors.driver_offline()
+    if located.outcome == store.Located.AREAS:
+        raise RuntimeError("the service areas kept changing during a location write")
+    return len(points)
+
+
+def _announces(located: store.Located) -> bool:
+    return located.outcome == store.Located.STORED and located.state == DriverState.BUSY
+
+
+def driver_location(*, user: User, data, history: bytes | str | None = None) -> int:
     """Record an online driver's newest position; returns how many points were accepted.
 
     Points older than the newest already stored only refresh the last-seen time. The GEO index
     moves only when the driver moved at least ``DRIVER_MOVE_THRESHOLD_M`` from where it was
     indexed or changed service area; outside every area the driver stays online but leaves search.
-    A driver on a ride sends the newest position to the ride's watchers (``driver.location``, at
-    most once per ``RIDES_LOCATION_PUBLISH_SECONDS``). The HTTP endpoint and the driver's socket
-    both call this. Raises FieldError naming the bad field, ``driver_offline`` (409).
+    Every point goes to the location history (``history`` is the body kept for them; the parsed
+    points when None). All of it is one Redis step (``store.driver_locate``). A driver on a ride
+    sends the newest position to the ride's watchers (``driver.location``, at most once per
+    ``RIDES_LOCATION_PUBLISH_SECONDS``). The HTTP endpoint, its hot path and the driver's socket
+    all apply this (``adriver_location`` is the same for async callers). Raises FieldError naming
+    the bad field, ``driver_offline`` (409).
     """
     now = time.time()
-    points = parse_points(data, now)
-    current = store.driver_get(user.id)
-    if current is None:
-        raise errors.driver_offline()
-    newest = max(points, key=lambda p: p["ts"])
-    vehicle_type, area = current["vehicle"], current.get("area", "")
-    if newest["ts"] < float(current.get("ts") or 0):
-        store.driver_put(driver_id=user.id, fields={}, area=area, vehicle_type=vehicle_type,
-                         lat=newest["lat"], lng=newest["lng"], seen=now, reindex=False)
-        return len(points)
-    lat, lng = newest["lat"], newest["lng"]
-    if current.get("ilat"):
-        moved = geo.great_circle_m(float(current["ilat"]), float(current["ilng"]), lat, lng)
-    else:
-        moved = math.inf
-    reindex = moved >= settings.DRIVER_MOVE_THRESHOLD_M
-    fields = {"lat": lat, "lng": lng, "heading": newest["heading"], "speed": newest["speed"], "ts": newest["ts"]}
-    if reindex:
-        located = selectors.service_area_at(lat, lng)
-        area = located.slug if located else ""
-        fields |= {"ilat": lat, "ilng": lng}
-    store.driver_put(driver_id=user.id, fields=fields, area=area, vehicle_type=vehicle_type, lat=lat, lng=lng,
-                     seen=now, reindex=reindex, previous=current)
-    if current.get("state") == DriverState.BUSY:
-        _announce_position(user.id, lat=lat, lng=lng, heading=newest["heading"])
-    return len(points)
+    return driver_location_points(driver_id=user.id, points=parse_points(data, now), now=now, history=history)
+
+
+def driver_location_points(*, driver_id: int, points: list[dict], now: float,
+                           history: bytes | str | None = None) -> int:
+    """``driver_location`` of points ``parse_points`` gave at ``now``. Async callers whose own Redis
+    connection failed them come back here on a worker thread: the same points at the same ``now``
+    are the same write (history rows included), should the first attempt have landed after all."""
+    area_map = selectors.service_area_map()
+    for _ in range(AREA_ATTEMPTS):
+        write = location_write(driver_id=driver_id, points=points, now=now, area_map=area_map, history=history)
+        located = store.driver_locate(write)
+        if located.outcome != store.Located.AREAS:
+            break
+        area_map = selectors.service_area_map(reload=True)
+    accepted = _accepted(located, points)
+    if _announces(located):
+        _announce_position(driver_id, lat=write.lat, lng=write.lng, heading=write.heading)
+    return accepted
+
+
+async def adriver_location(*, driver_id: int, points: list[dict], now: float,
+                           history: bytes | str | None = None) -> int:
+    """``driver_location`` for async callers, on the event loop, of points ``parse_points`` gave at
+    ``now``: one call on the hot-path Redis connection; the database (areas to reload, a ride to
+    announce a busy driver's position to) on a worker thread. Raises ``driver_offline`` (409), and
+    ConnectionError/TimeoutError when Redis cannot be reached in time."""
+    area_map = selectors.service_area_map_cached() or await run_db(selectors.service_area_map)
+    for _ in range(AREA_ATTEMPTS):
+        write = location_write(driver_id=driver_id, points=points, now=now, area_map=area_map, history=history)
+        located = await store.adriver_locate(write)
+        if located.outcome != store.Located.AREAS:
+            break
+        area_map = await run_db(selectors.service_area_map, reload=True)
+    accepted = _accepted(located, points)
+    if _announces(located):
+        await run_db(_announce_position, driver_id, lat=write.lat, lng=write.lng, heading=write.heading)
+    return accepted
 
 
 def _announce_position(driver_id: int, *, lat: float, lng: float, heading: float | None) -> None:

@@ -4,6 +4,8 @@ import math
 import time
 from collections import Counter
 from datetime import timedelta
+from functools import partial
+from itertools import starmap
 
 import h3
 from django.conf import settings
@@ -37,7 +39,11 @@ def surge_level(*, supply: int, demand: int, current: float = 1.0) -> float:
 
 
 def _count_by_cell(points, resolution: int) -> Counter:
-    return Counter(h3.latlng_to_cell(lat, lng, resolution) for lat, lng in points)
+    return Counter(starmap(partial(_cell, resolution=resolution), points))
+
+
+def _cell(lat: float, lng: float, resolution: int) -> str:
+    return h3.latlng_to_cell(lat, lng, resolution)
 
 
 def surge_recompute(now: float | None = None) -> dict[str, float]:
@@ -52,9 +58,9 @@ def surge_recompute(now: float | None = None) -> dict[str, float]:
     since = timezone.now() - timedelta(seconds=settings.SURGE_WINDOW_SECONDS)
     demand = _count_by_cell(Ride.objects.filter(requested_at__gte=since).values_list("pickup_lat", "pickup_lng"),
                             resolution)
-    drivers = store.drivers_positions(store.drivers_seen_since(now - settings.DRIVER_STALE_SECONDS))
-    supply = _count_by_cell(((lat, lng) for state, lat, lng in drivers if state == DriverState.FREE and lat is not None),
-                            resolution)
+    supply = Counter()
+    for chunk in store.positions_in_state_since(now - settings.DRIVER_STALE_SECONDS, DriverState.FREE):
+        supply.update(_count_by_cell(chunk, resolution))
     current = store.surge_cells()
     cells = {c for cell in demand for c in h3.grid_disk(cell, 1)} | set(current)
     result = {}

@@ -10,6 +10,7 @@ request while Redis is unreachable or slow (``core.hotredis`` bounds the wait).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 
@@ -17,11 +18,17 @@ import redis
 from django.utils.encoding import iri_to_uri
 
 from core import hotredis
-from core.asgi import ThrottledLog, client_ip, header, send_response
+from core.asgi import ThrottledLog, client_ip, headers_named, send_response
 from core.hotdb import run_db
 from core.ratelimit import acheck, rate_limited_error
 from shortener import selectors, store
-from shortener.redirect.service import CACHE_CONTROL, UNKNOWN_CODES, counts_as_visit, visit_id_for
+from shortener.redirect.service import (
+    CACHE_CONTROL,
+    UNKNOWN_CODES,
+    VISIT_SENT_SCOPE_KEY,
+    counts_as_visit,
+    visit_id_for,
+)
 from shortener.redirect.view import anonymous_not_found_page
 from shortener.services.links import is_reserved
 
@@ -34,6 +41,14 @@ _PAGE_HEADERS = [
     (b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
 ]
+_HEADERS_READ = frozenset({b"accept", b"user-agent", b"referer", b"x-forwarded-for"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _redirect_headers(long_url: str, redirect_type: int) -> tuple[tuple[bytes, bytes], ...]:
+    """Location and Cache-Control of a redirect, made once per target (a busy link's every hit)."""
+    location = iri_to_uri(long_url).encode("ascii", errors="replace")
+    return (b"location", location), (b"cache-control", CACHE_CONTROL[redirect_type].encode())
 
 
 async def handle(scope, receive, send) -> int | None:
@@ -44,19 +59,25 @@ async def handle(scope, receive, send) -> int | None:
     if match is None:
         return None
     code = match.group(1)
-    if is_reserved(code) or "json" in header(scope, b"accept"):
+    request_headers = headers_named(scope, _HEADERS_READ)
+    if is_reserved(code) or "json" in request_headers.get(b"accept", ""):
         return None
-    user_agent = header(scope, b"user-agent")
+    user_agent = request_headers.get(b"user-agent", "")
     visit = {
-        "referrer": header(scope, b"referer"),
-        "ip": client_ip(scope),
+        "referrer": request_headers.get(b"referer", ""),
+        "ip": client_ip(scope, request_headers.get(b"x-forwarded-for", "")),
         "user_agent": user_agent,
         "method": method,
         "count": counts_as_visit(method=method, user_agent=user_agent),
         "visit_id": visit_id_for(scope),  # Django's view, if handed this request, records under it too
     }
+    # Until an outcome says nothing was recorded, Django's view (if handed this request) must take
+    # the click as possibly in Redis already and write it to the database instead.
+    scope[VISIT_SENT_SCOPE_KEY] = True
     try:
         outcome = await _redirect(code, visit)
+        if outcome.kind != "ok":
+            del scope[VISIT_SENT_SCOPE_KEY]
         if outcome.kind == "missing":
             return await _unknown_code(send, method, visit["ip"])
     except _REDIS_UNAVAILABLE as exc:
@@ -66,8 +87,7 @@ async def handle(scope, receive, send) -> int | None:
     if outcome.kind != "ok":
         return None
     # The click is already recorded: from here on this handler must answer.
-    location = iri_to_uri(outcome.long_url).encode("ascii", errors="replace")
-    headers = [(b"location", location), (b"cache-control", CACHE_CONTROL[outcome.redirect_type].encode())]
+    headers = _redirect_headers(outcome.long_url, outcome.redirect_type)
     return await send_response(send, outcome.redirect_type, b"", headers)
 
 
@@ -89,6 +109,8 @@ async def _redirect(code: str, visit: dict) -> store.RedirectOutcome:
     ``LEASE_WAIT_SECONDS`` the miss stands and Django's view answers.
     """
     outcome = await store.aredirect(code, **visit)
+    if outcome.kind != "miss":
+        return outcome
     loop = asyncio.get_running_loop()
     deadline = loop.time() + store.LEASE_WAIT_SECONDS
     while outcome.kind == "miss" and loop.time() < deadline:

@@ -65,6 +65,11 @@ class Outcome(StrEnum):
 # Where a request's visit id lives in its ASGI scope: the hot path sets it before its first attempt
 # to record the click, and Django's view, handed the same request, records the click under it too.
 VISIT_ID_SCOPE_KEY = "shortener.visit_id"
+# Set in the scope while the hot path's recording of the visit may have reached Redis (its script
+# call failed, or it recorded and then could not answer). Redis keeps nothing per visit, so Django's
+# view then records the click in the database, where the unique visit id meets any stream entry of
+# that attempt (``shortener.services.clicks``), rather than sending the visit to Redis a second time.
+VISIT_SENT_SCOPE_KEY = "shortener.visit_sent"
 
 
 def visit_id_for(scope: dict | None) -> int:
@@ -77,6 +82,11 @@ def visit_id_for(scope: dict | None) -> int:
     return visit_id
 
 
+def visit_sent_to_redis(scope: dict | None) -> bool:
+    """Whether the hot path may already have recorded this request's visit in Redis."""
+    return bool(scope and scope.get(VISIT_SENT_SCOPE_KEY))
+
+
 @dataclass(frozen=True)
 class Visit:
     method: str  # GET, HEAD or POST (the password form)
@@ -85,6 +95,7 @@ class Visit:
     user_agent: str
     password: str | None = None
     visit_id: int | None = None  # None: a new visit id
+    sent_to_redis: bool = False  # the hot path may have recorded it already: record in the database
 
 
 @dataclass(frozen=True)
@@ -103,7 +114,8 @@ def redirect_follow(*, code: str, visit: Visit) -> Decision:
     and only by visits that count: a HEAD or a bot (link previewers included) is answered like a
     person would be without spending it. With Redis unreachable the link is read from the
     database and the click written there directly. A click is recorded once per visit id, even
-    when an earlier attempt of the same visit (the hot path's) reached Redis but lost its reply.
+    when an earlier attempt of the same visit (the hot path's) reached Redis but lost its reply:
+    such a visit (``sent_to_redis``), and any whose Redis write fails, is written to the database.
     """
     now = time.time()
     try:
@@ -144,8 +156,8 @@ def redirect_follow(*, code: str, visit: Visit) -> Decision:
              "method": "HEAD" if visit.method == "HEAD" else "GET", "count": counted,
              "visit_id": next_id() if visit.visit_id is None else visit.visit_id}
     try:
-        if not redis_up:
-            raise redis.ConnectionError("redirect cache unreachable")
+        if not redis_up or visit.sent_to_redis:
+            raise redis.ConnectionError("not through Redis")
         store.click_record(code, **click)
     except redis.RedisError:
         click_record_in_database(code, **click)

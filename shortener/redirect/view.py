@@ -15,7 +15,14 @@ from core.ratelimit import Decision as RateDecision
 from core.ratelimit import client_ip, rate_limited_error
 from core.views import page_not_found
 from shortener.errors import ShortenerErrorCode
-from shortener.redirect.service import CACHE_CONTROL, Outcome, Visit, redirect_follow, visit_id_for
+from shortener.redirect.service import (
+    CACHE_CONTROL,
+    Outcome,
+    Visit,
+    redirect_follow,
+    visit_id_for,
+    visit_sent_to_redis,
+)
 from shortener.services.links import is_reserved
 
 GONE_MESSAGE = "Link expired or deleted"
@@ -65,6 +72,7 @@ def follow(request, code: str) -> HttpResponse:
             return page_not_found(request)
         return HttpResponsePermanentRedirect(f"/{code}/")
     password = request.POST.get("password", "") if request.method == "POST" else None
+    scope = getattr(request, "scope", None)
     decision = redirect_follow(
         code=code,
         visit=Visit(
@@ -73,7 +81,8 @@ def follow(request, code: str) -> HttpResponse:
             ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
             password=password,
-            visit_id=visit_id_for(getattr(request, "scope", None)),
+            visit_id=visit_id_for(scope),
+            sent_to_redis=visit_sent_to_redis(scope),
         ),
     )
     if decision.outcome == Outcome.REDIRECT:

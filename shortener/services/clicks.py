@@ -17,7 +17,7 @@ from django.db.models import F, Q
 
 from core import base62
 from core.snowflake import next_id
-from core.snowflake import parse as parse_snowflake
+from core.snowflake import timestamp_ms as snowflake_ms
 from shortener import store
 from shortener.enrichment import enrich
 from shortener.models import Click, ClickCountFlush, Dimension, Link, LinkHourlyDimension, LinkHourlyStats
@@ -56,11 +56,10 @@ def _visit_id(fields: dict[str, str]) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and int(value) < 1 << 63 else None
 
 
-def _entry_time(entry_id: str, visit_id: int | None) -> datetime:
+def _entry_millis(entry_id: str, visit_id: int | None) -> int:
     # The visit id's timestamp, which every path recording that visit shares; else the stream id's
     # millisecond part, when Redis accepted the click. Either is deterministic on retry.
-    millis = parse_snowflake(visit_id).timestamp_ms if visit_id is not None else int(entry_id.split("-", 1)[0])
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+    return snowflake_ms(visit_id) if visit_id is not None else int(entry_id.split("-", 1)[0])
 
 
 def is_direct_entry(entry_id: str) -> bool:
@@ -70,7 +69,7 @@ def is_direct_entry(entry_id: str) -> bool:
 
 def direct_entry_id(visit_id: int) -> str:
     """The stream-style id of a click stored without Redis: ``<ms>-d<base62 visit id>``, never one Redis makes."""
-    return f"{parse_snowflake(visit_id).timestamp_ms}-d{base62.encode(visit_id)}"
+    return f"{snowflake_ms(visit_id)}-d{base62.encode(visit_id)}"
 
 
 def _hour(moment: datetime) -> datetime:
@@ -127,7 +126,16 @@ def _stored(times: dict[str, datetime], visits: dict[str, int | None]) -> tuple[
 
 def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, check_existing: bool) -> ConsumeResult:
     visits = {entry_id: _visit_id(fields) for entry_id, fields in entries}
-    times = {entry_id: _entry_time(entry_id, visits[entry_id]) for entry_id, _ in entries}
+    # A batch's clicks share few milliseconds, and fewer days and hours: each is worked out once.
+    by_millis: dict[int, tuple[datetime, str, datetime]] = {}
+    times: dict[str, datetime] = {}
+    for entry_id, _ in entries:
+        millis = _entry_millis(entry_id, visits[entry_id])
+        when = by_millis.get(millis)
+        if when is None:
+            moment = datetime.fromtimestamp(millis / 1000, tz=UTC)
+            when = by_millis[millis] = (moment, moment.date().isoformat(), _hour(moment))
+        times[entry_id] = when[0]
     stored_streams: set[str] = set()
     stored_visits: dict[int, str] = {}
     if check_existing:
@@ -138,7 +146,7 @@ def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, che
     adopted: list[tuple[str, dict[str, str], int, datetime]] = []
     hourly: Counter = Counter()
     hourly_bots: Counter = Counter()
-    dims: Counter = Counter()
+    profiles: Counter = Counter()  # (link, hour, referrer host, country, device, browser, os) -> clicks
     for entry_id, fields in entries:
         visit_id = visits[entry_id]
         if entry_id in stored_streams or visit_id in batch_visits:
@@ -153,13 +161,13 @@ def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, che
         if link_id is None:
             result.orphans += 1
             continue
-        moment = times[entry_id]
+        moment, day, hour = by_millis[_entry_millis(entry_id, visit_id)]
         info = enrich(
             ip=fields.get("i", ""),
             user_agent=fields.get("a", ""),
             referrer=fields.get("r", ""),
             method=fields.get("m", "GET"),
-            day=moment.date().isoformat(),
+            day=day,
         )
         clicks.append((
             next_id(), moment, link_id, fields.get("r", "")[:512], info.referrer_host, info.ip, info.country,
@@ -167,25 +175,30 @@ def _store_once(entries, link_ids: dict[str, int], result: ConsumeResult, *, che
         ))
         if visit_id is not None:
             batch_visits.add(visit_id)
-        hour = _hour(moment)
         if info.is_bot:
             hourly_bots[(link_id, hour)] += 1
             continue
         hourly[(link_id, hour)] += 1
-        for dimension, value in (
-            (Dimension.REFERRER, info.referrer_host),
-            (Dimension.COUNTRY, info.country or "unknown"),
-            (Dimension.DEVICE, info.device),
-            (Dimension.BROWSER, info.browser),
-            (Dimension.OS, info.os),
-        ):
-            dims[(link_id, hour, dimension.value, value)] += 1
+        profiles[(link_id, hour, info.referrer_host, info.country or "unknown", info.device, info.browser,
+                  info.os)] += 1
     _insert_clicks(clicks)
     _rollup_hourly(hourly, hourly_bots)
-    _rollup_dimensions(dims)
+    _rollup_dimensions(_dimensions(profiles))
     _adopt_direct_clicks(adopted, link_ids)  # last: links are locked after click rows, as every writer does
     result.inserted = len(clicks)
     return result
+
+
+_PROFILE_DIMENSIONS = (Dimension.REFERRER, Dimension.COUNTRY, Dimension.DEVICE, Dimension.BROWSER, Dimension.OS)
+
+
+def _dimensions(profiles: Counter) -> Counter:
+    """(link, hour, dimension, value) -> clicks, from clicks counted per (link, hour, value of each dimension)."""
+    dims: Counter = Counter()
+    for (link_id, hour, *values), n in profiles.items():
+        for dimension, value in zip(_PROFILE_DIMENSIONS, values, strict=True):
+            dims[(link_id, hour, dimension.value, value)] += n
+    return dims
 
 
 def _adopt_direct_clicks(adopted: list[tuple[str, dict[str, str], int, datetime]], link_ids: dict[str, int]) -> None:

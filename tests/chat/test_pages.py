@@ -10,6 +10,8 @@ import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 
+from tests.fixtures.static_modules import static_module_graph
+
 pytestmark = pytest.mark.django_db
 
 MOUNT_POINTS = [
@@ -99,18 +101,7 @@ def test_page_loads_its_stylesheet_and_entry_module(logged_in):
 
 
 def test_every_module_the_entry_imports_is_a_static_file():
-    pending, seen = ["chat/app.js"], set()
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        path = finders.find(name)
-        assert path, f"{name} is missing from static files"
-        with open(path, encoding="utf-8") as handle:
-            source = handle.read()
-        for imported in re.findall(r'from "\./([\w/.-]+)"', source):
-            pending.append(f"chat/{imported}")
+    seen = static_module_graph("chat/app.js")
 
     assert {"chat/app.js", "chat/api.js", "chat/socket.js", "chat/state.js", "chat/render.js"} <= seen
 

@@ -1,30 +1,16 @@
 """Writes of the chat: ordering, idempotency and the races the database must settle."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 
 from chat.models import Attachment, Conversation, Membership, Message
 from chat.services.conversations import conversation_create, members_add, members_remove
 from chat.services.messages import message_send
 from core.errors import ApplicationError, FieldError, NotFound
+from tests.fixtures.concurrency import run_concurrently
 
 
 def _run_concurrently(count: int, func):
-    """Start ``count`` calls at once (a barrier) from threads, each with its own DB connection."""
-    barrier = threading.Barrier(count)
-
-    def call(index: int):
-        try:
-            barrier.wait()
-            return func(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return [f.result() for f in [pool.submit(call, i) for i in range(count)]]
+    return run_concurrently(func, count)
 
 
 @pytest.mark.django_db(transaction=True)

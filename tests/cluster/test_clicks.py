@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import time
 from collections import Counter
@@ -147,14 +148,21 @@ def test_redirects_are_counted_once_while_a_web_node_and_a_worker_node_are_kille
         await asyncio.to_thread(cluster.cluster.web(1).kill)
 
     async def kill_worker_node_while_it_holds_clicks() -> None:
+        # worker2 is frozen (SIGSTOP) until worker1 dies, so worker1 is the one consuming clicks and
+        # is caught between reading a batch and acknowledging it, not only when the timing allows.
         names = _worker_consumers(cluster, "worker1")
-        while len(load.answered) < REDIRECTS:
-            pending = {name: n for name, n in _pending_by_consumer(cluster).items() if name in names and n}
-            if pending:
-                await asyncio.to_thread(cluster.cluster.worker(1).kill)
-                killed["worker_pending"] = pending
-                return
-            await asyncio.sleep(0.005)
+        survivor = cluster.cluster.worker(2)
+        survivor.signal(signal.SIGSTOP)
+        try:
+            while len(load.answered) < REDIRECTS:
+                pending = {name: n for name, n in _pending_by_consumer(cluster).items() if name in names and n}
+                if pending:
+                    await asyncio.to_thread(cluster.cluster.worker(1).kill)
+                    killed["worker_pending"] = pending
+                    return
+                await asyncio.sleep(0.005)
+        finally:
+            survivor.signal(signal.SIGCONT)
 
     async def main() -> None:
         await asyncio.gather(load.run(), kill_web_node_a_quarter_in(), kill_worker_node_while_it_holds_clicks())

@@ -94,3 +94,21 @@ async def test_the_project_application_serves_static_files_itself():
     assert start["status"] == 200
     assert (b"content-type", b"text/css") in [(k.lower(), v.split(b";")[0]) for k, v in start["headers"]]
     assert b".card" in body
+
+
+async def test_a_server_starting_the_application_freezes_what_it_has_loaded_out_of_full_collections():
+    import gc
+
+    from asgiref.testing import ApplicationCommunicator
+
+    router = HotPathRouter(django_stand_in, handlers=[])
+    gc.unfreeze()
+    try:
+        communicator = ApplicationCommunicator(router, {"type": "lifespan"})
+        await communicator.send_input({"type": "lifespan.startup"})
+        assert await communicator.receive_output(5) == {"type": "lifespan.startup.complete"}
+        assert gc.get_freeze_count() > 10_000  # Django and the project's modules
+        await communicator.send_input({"type": "lifespan.shutdown"})
+        assert await communicator.receive_output(5) == {"type": "lifespan.shutdown.complete"}
+    finally:
+        gc.unfreeze()

@@ -1,6 +1,5 @@
 """Crafted requests to the platform: deep JSON, path traversal under /static/, unknown WebSocket paths."""
 
-import asyncio
 import json
 
 import pytest
@@ -11,6 +10,7 @@ from config.asgi import application
 from core.parsers import JSONTooDeep, depth_exceeds, loads
 from core.services import token_for
 from core.ws_routes import UNKNOWN_ROUTE_CLOSE_CODE
+from tests.fixtures.asgi import asgi_call, http_scope
 from tests.shortener.test_fastpath import asgi_request
 
 ORIGIN = (b"origin", b"http://127.0.0.1")
@@ -58,6 +58,9 @@ def test_json_within_the_depth_limit_is_parsed_as_before(auth_client):
 @pytest.mark.parametrize(("text", "limit", "too_deep"), [
     ("[[[]]]", 3, False), ("[[[[]]]]", 3, True), ('{"a": {"b": [1]}}', 3, False), ('{"a": {"b": [[1]]}}', 3, True),
     ('["[[[[[[[[[["]', 2, False), ("1", 0, False), ("[]", 0, True),
+    # Bytes too; more brackets than the limit in shallow documents; as few as the limit, too deep.
+    (b"[" + b"[]," * 99 + b"[]]", 2, False), (b'{"a": [1], "b": {"c": 2}}', 1, True), (b"[[[1]]]", 3, False),
+    (b'[[[{"a": 1}]]]', 3, True),
 ])
 def test_loads_counts_only_real_nesting(text, limit, too_deep):
     if too_deep:
@@ -126,26 +129,8 @@ async def test_a_websocket_to_an_unknown_path_is_refused_with_4404(django_user_m
 
 
 async def _request_with_host(path: str, host: bytes) -> tuple[int, bytes]:
-    sent, requested, finished = [], [], asyncio.Event()
-
-    async def receive():
-        if not requested:
-            requested.append(True)
-            return {"type": "http.request", "body": b"", "more_body": False}
-        await finished.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message):
-        sent.append(message)
-        if message["type"] == "http.response.body" and not message.get("more_body"):
-            finished.set()
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", host)], "client": ("203.0.113.7", 50000), "server": ("testserver", 80)}
-    await application(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    return start["status"], b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    _, status, _, body = await asgi_call(application, http_scope(path, host=host, client=("203.0.113.7", 50000)))
+    return status, body
 
 
 HOSTILE_HOSTS = pytest.mark.parametrize("host", [

@@ -154,6 +154,19 @@ async def test_a_server_that_never_answers_times_out_and_later_commands_fail_fas
     assert time.monotonic() - started < 0.05
 
 
+async def test_an_answer_waiting_while_the_event_loop_was_held_up_is_not_a_timeout(clean_redis, settings):
+    conn = hotredis.PipelinedConnection(settings.REDIS_URL)
+    await conn.execute("PING")
+    clean_redis.set("held-up", "there")
+    pending = asyncio.ensure_future(conn.execute("GET", "held-up"))
+    while not conn._pending or conn._flush_scheduled:  # until the command is written (nothing read yet)
+        await asyncio.sleep(0)
+    time.sleep(hotredis.READ_TIMEOUT + 0.2)  # noqa: ASYNC251 - the loop held up past the deadline, on purpose
+    assert await pending == b"there"
+    assert await conn.execute("PING") == b"PONG"  # the connection was kept
+    conn.close()
+
+
 async def test_an_unreachable_server_is_retried_after_a_pause(settings, monkeypatch):
     monkeypatch.setattr(hotredis, "RETRY_AFTER", 0.2)
     with socket.socket() as probe:  # a port nobody listens on, yet
@@ -226,3 +239,51 @@ async def test_a_certificate_from_an_unknown_authority_is_refused(tls_redis):
     conn = hotredis.PipelinedConnection(f"rediss://127.0.0.1:{port}/0")  # the system's authorities only
     with pytest.raises(ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
         await conn.execute("PING")
+
+
+@pytest.fixture
+async def answers_then_stalls():
+    """A TCP server that answers the first command of each connection (+PONG) and then goes silent."""
+    connections = []
+
+    async def serve(reader, writer):
+        connections.append(writer)
+        await reader.readuntil(b"PING\r\n")
+        writer.write(b"+PONG\r\n")
+        await asyncio.sleep(3600)
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    for writer in connections:
+        writer.close()
+    server.close()
+
+
+async def test_a_command_written_after_an_answered_one_is_still_bounded_by_the_read_timeout(answers_then_stalls):
+    conn = hotredis.PipelinedConnection(f"redis://127.0.0.1:{answers_then_stalls}/0", read_timeout=0.3)
+    assert await conn.execute("PING") == b"PONG"
+    await asyncio.sleep(0.2)  # the first write's deadline is still ahead when the second is written
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(conn.execute("PING"), 2)  # a missed deadline would hang: 2 s is a failure
+    assert 0.25 < time.monotonic() - started < 0.3 + 0.3
+
+
+async def test_a_connection_kept_busy_past_the_read_timeout_is_not_timed_out(clean_redis, settings):
+    conn = hotredis.PipelinedConnection(settings.REDIS_URL, read_timeout=0.1)
+    deadline = time.monotonic() + 0.5
+    answered = 0
+    while time.monotonic() < deadline:  # a write every pass, each answered well within 0.1 s
+        await asyncio.gather(*(conn.execute("PING") for _ in range(10)))
+        answered += 10
+    assert answered > 100
+    assert await conn.execute("PING") == b"PONG"
+    conn.close()
+
+
+def test_commands_are_packed_alike_by_hiredis_and_by_the_fallback_which_takes_any_value():
+    from decimal import Decimal
+
+    command = ("EVALSHA", "a" * 40, 2, b"k\x00", "é", 12345678901234567890, -1, 0.5)
+    assert hotredis._encode(command) == hotredis._encode_in_python(command)
+    assert hotredis._encode(("SET", "k", Decimal("1.5"))) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n1.5\r\n"

@@ -89,3 +89,42 @@ def test_metrics_accept_the_bearer_token_prometheus_sends(client):
 
     assert response.status_code == 200
     assert "# TYPE http_requests_total counter" in response.content.decode()
+
+
+def test_latency_buckets_count_each_request_at_and_above_its_bound(clean_redis):
+    from core.metrics import Recorder
+    from core.store import METRICS_LATENCY_KEY, METRICS_REQUESTS_KEY
+
+    own = Recorder()
+    for seconds in (0.001, 0.005, 0.3, 11.0):  # 0.005 is on a bound: it counts in that bucket
+        own.observe("hot:test", "GET", 302, seconds)
+    own.observe("hot:test", "HEAD", 302, 0.002)
+    own.flush()
+    own.stop()
+
+    latency = {k.decode(): float(v) for k, v in clean_redis.hgetall(METRICS_LATENCY_KEY).items()}
+    expected = {0.005: 3, 0.01: 3, 0.025: 3, 0.05: 3, 0.1: 3, 0.25: 3, 0.5: 4, 1.0: 4, 2.5: 4, 5.0: 4, 10.0: 4}
+    assert {bound: latency[f"hot:test|{bound}"] for bound in BUCKETS} == expected
+    assert latency["hot:test|+Inf"] == 5
+    assert latency["hot:test|sum"] == pytest.approx(11.308)
+    requests = {k.decode(): int(v) for k, v in clean_redis.hgetall(METRICS_REQUESTS_KEY).items()}
+    assert requests == {"hot:test|GET|302": 4, "hot:test|HEAD|302": 1}
+
+
+def test_counts_kept_while_redis_is_down_are_flushed_once_it_is_back(clean_redis, monkeypatch):
+    from core import redis as core_redis
+    from core.metrics import Recorder
+    from core.store import METRICS_LATENCY_KEY
+
+    own = Recorder()
+    own.observe("hot:test", "GET", 302, 0.02)
+    real_get_redis = core_redis.get_redis
+    monkeypatch.setattr(core_redis, "get_redis", lambda: (_ for _ in ()).throw(ConnectionError("down")))
+    own.flush()
+    own.observe("hot:test", "GET", 302, 0.2)
+    monkeypatch.setattr(core_redis, "get_redis", real_get_redis)
+    own.flush()
+    own.stop()
+
+    latency = {k.decode(): float(v) for k, v in clean_redis.hgetall(METRICS_LATENCY_KEY).items()}
+    assert (latency["hot:test|0.025"], latency["hot:test|0.25"], latency["hot:test|+Inf"]) == (1, 2, 2)

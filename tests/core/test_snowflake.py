@@ -160,6 +160,27 @@ def test_processes_without_worker_id_lease_distinct_ids_and_never_collide():
     assert len(set(every)) == len(every)
 
 
+def test_a_forked_child_leases_its_own_worker_id(settings):
+    import os
+
+    settings.WORKER_ID = None
+    snowflake.next_id()  # the parent's generator exists before the fork, as in a Celery prefork parent
+    parent_worker = parse(snowflake.next_id()).worker_id
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(writer, str(parse(snowflake.next_id()).worker_id).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    child_worker = int(os.read(reader, 32))
+    os.waitpid(pid, 0)
+    os.close(reader)
+    assert child_worker != parent_worker
+    assert parse(snowflake.next_id()).worker_id == parent_worker  # the parent keeps its own
+
+
 def _ids_from_fresh_process(count: int) -> list[int]:
     from tests.core._snowflake_process import ids_from_this_process
 

@@ -1,5 +1,7 @@
 """Calls of the Mastodon API used across the feed's tests."""
 
+from tests.fixtures.concurrency import run_concurrently  # noqa: F401 - the feed tests import it from here
+
 
 def post(client, text: str = "hello", **extra) -> dict:
     response = client.post("/api/v1/statuses", {"status": text, **extra}, format="json")
@@ -27,35 +29,6 @@ def activate(client) -> None:
     """A first home read: the reader becomes active and their timeline is built."""
     response = home(client)
     assert response.status_code in (200, 206), response.content
-
-
-def run_concurrently(call, n: int) -> list:
-    """Run ``call(i)`` for i in 0..n-1 on n threads released together; each thread closes its
-    database connection when done."""
-    import threading
-
-    from django.db import connection
-
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-    failures: list = []
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = call(i)
-        except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures, failures
-    return results
 
 
 def make_inactive(user, days: int = 30) -> None:

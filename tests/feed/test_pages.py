@@ -2,7 +2,6 @@
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
@@ -10,6 +9,7 @@ from django.test import Client
 
 from feed.models import Follow
 from tests.feed.helpers import follow
+from tests.fixtures.static_modules import static_module_graph
 
 pytestmark = pytest.mark.django_db
 
@@ -70,25 +70,7 @@ def test_pages_carry_no_inline_script_under_the_csp(browser_client):
 def test_every_module_the_page_imports_is_a_static_file(browser_client):
     html = browser_client.get("/feed/").content.decode()
     entry = re.search(r'<script type="module" src="/static/([^"]+)"', html).group(1)
-    seen, todo = set(), [entry]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        path = finders.find(name)
-        assert path, f"{name} is missing"
-        source = Path(path).read_text(encoding="utf-8")
-        base = name.rsplit("/", 1)[0]
-        for imported in re.findall(r'from "(\.{1,2}/[^"]+)"', source):
-            parts = [*base.split("/"), *imported.split("/")]
-            resolved: list[str] = []
-            for part in parts:
-                if part == "..":
-                    resolved.pop()
-                elif part != ".":
-                    resolved.append(part)
-            todo.append("/".join(resolved))
+    seen = static_module_graph(entry)
     assert {"feed/app.js", "feed/views.js", "feed/render.js", "feed/compose.js", "chat/api.js"} <= seen
     assert finders.find("feed/feed.css")
 

@@ -134,3 +134,24 @@ def test_staff_who_may_only_view_rides_get_no_cancel_action(client, make_user, r
     assert "cancel_rides" not in page.content.decode()
     ride.refresh_from_db()
     assert ride.status == RideStatus.ACCEPTED
+
+
+@pytest.mark.parametrize("change", ["edit", "delete one", "delete selected"])
+def test_every_change_of_service_areas_in_the_admin_marks_the_processes_copies_stale(
+        staff_client, django_capture_on_commit_callbacks, change):
+    from rides.models import ServiceArea
+
+    area = ServiceArea.objects.create(slug="oak", name="Oakland", polygon=[[37.78, -122.30], [37.84, -122.30],
+                                                                           [37.78, -122.22]])
+    before = store.areas_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "edit":
+            staff_client.post(f"/admin/rides/servicearea/{area.pk}/change/", {
+                "slug": "oak", "name": "Oakland", "polygon": "[[37.78, -122.30], [37.85, -122.30], [37.78, -122.22]]"})
+        elif change == "delete one":
+            staff_client.post(f"/admin/rides/servicearea/{area.pk}/delete/", {"post": "yes"})
+        else:
+            staff_client.post("/admin/rides/servicearea/", {"action": "delete_selected", "_selected_action": [area.pk],
+                                                            "post": "yes"})
+    assert store.areas_version() != before
+    assert change == "edit" or not ServiceArea.objects.filter(slug="oak").exists()

@@ -8,8 +8,8 @@ import pytest
 from rides import store
 from rides.models import Ride, RideStatus
 from rides.services import batching, dispatch
+from tests.fixtures.concurrency import run_concurrently
 from tests.rides.conftest import PICKUP, offset
-from tests.shortener.test_races import run_concurrently
 
 # The known scenario, along one street (metres east of PICKUP): two free drivers at 0 and 2000;
 # a request at 900 arrives first, another at -100 just after. Greedy gives the first request the

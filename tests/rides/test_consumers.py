@@ -8,9 +8,10 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from core.services import token_for
-from rides import store
+from rides import consumers, store
 from rides.models import Ride, RideStatus
 from rides.services import dispatch, drivers, sharing, trips
+from tests.asgi import asgi_http
 from tests.chat.conftest import Socket
 from tests.rides.conftest import DROPOFF, PICKUP, as_dict, expire_offer, offset
 
@@ -278,6 +279,129 @@ async def test_the_assigned_drivers_location_reaches_the_rider_with_an_eta(rider
 
     frame = await rider_socket.receive()
     assert frame == {"type": "driver.location", "lat": near[0], "lng": near[1], "heading": 180.0, "eta_s": 10}
+
+
+async def test_a_busy_drivers_position_posted_on_the_hot_path_reaches_the_rider(rider, make_driver, open_socket):
+    ride, driver = await _accepted(rider, make_driver)
+    rider_socket = (await open_socket(_watch(ride.id), rider)).socket
+    await rider_socket.receive_type("ride.status")
+    await rider_socket.receive_type("driver.location")
+    near = offset(PICKUP, 100)
+    token = (await database_sync_to_async(token_for)(driver)).key
+
+    status, headers, _ = await asgi_http("POST", "/api/v1/rides/driver/location", body=json.dumps(as_dict(near)).encode(),
+                                         headers=[(b"content-type", b"application/json"),
+                                                  (b"authorization", f"Token {token}".encode())])
+
+    assert (status, b"x-frame-options" in headers) == (202, False)  # answered on the hot path
+    frame = await rider_socket.receive()
+    assert (frame["type"], frame["lat"], frame["lng"]) == ("driver.location", near[0], near[1])
+
+
+async def test_location_frames_arriving_during_a_write_are_written_together_next(make_driver, open_socket,
+                                                                                monkeypatch):
+    driver = await _online(make_driver)
+    driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket
+    first_write_may_finish = asyncio.Event()
+    writes = []
+    write = drivers.adriver_location
+
+    async def held(**kwargs):
+        writes.append([p["lat"] for p in kwargs["points"]])
+        if len(writes) == 1:
+            await first_write_may_finish.wait()
+        return await write(**kwargs)
+
+    checked = []
+    parse_points = drivers.parse_points
+    monkeypatch.setattr(drivers, "adriver_location", held)
+    monkeypatch.setattr(drivers, "parse_points", lambda *args: checked.append(1) or parse_points(*args))
+    path = [offset(PICKUP, 100 * i) for i in range(1, 6)]
+    await driver_socket.send({"type": "location", **as_dict(path[0])})
+    async with asyncio.timeout(5):
+        while not writes:  # the first frame's write has begun
+            await asyncio.sleep(0.01)
+    for point in path[1:]:
+        await driver_socket.send({"type": "location", **as_dict(point)})
+    async with asyncio.timeout(5):
+        while len(checked) < len(path):  # every frame arrived (the first write still waiting)
+            await asyncio.sleep(0.01)
+    first_write_may_finish.set()
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive())["code"] == "unknown_type"
+
+    assert writes == [[path[0][0]], [p[0] for p in path[1:]]]
+    position = await database_sync_to_async(store.driver_get)(driver.id)
+    assert (float(position["lat"]), float(position["lng"])) == path[-1]
+    entries = await database_sync_to_async(store.history_read)("test", 10)
+    assert [len(json.loads(fields["p"])["points"]) for _, fields in entries] == [1, 4]
+
+
+async def test_location_frames_sent_back_to_back_share_a_write(make_driver, open_socket, monkeypatch):
+    driver = await _online(make_driver)
+    driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket
+    monkeypatch.setattr(consumers, "LOCATION_GATHER_SECONDS", 1.0)  # ample time for three frames to arrive
+
+    for north in (100, 200, 300):
+        await driver_socket.send({"type": "location", **as_dict(offset(PICKUP, north))})
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive())["code"] == "unknown_type"
+
+    entries = await database_sync_to_async(store.history_read)("test", 10)
+    assert [len(json.loads(fields["p"])["points"]) for _, fields in entries] == [3]
+
+
+async def test_frames_the_hot_redis_connection_cannot_write_in_time_are_written_through_djangos_client(
+        make_driver, open_socket, monkeypatch):
+    driver = await _online(make_driver)
+    driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket
+
+    async def timed_out(write):
+        raise TimeoutError("Redis did not answer within 0.5s")
+
+    monkeypatch.setattr(store, "adriver_locate", timed_out)
+    await driver_socket.send({"type": "location", **as_dict(offset(PICKUP, 300))})
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive())["code"] == "unknown_type"  # no error frame before it
+    position = await database_sync_to_async(store.driver_get)(driver.id)
+    assert float(position["lat"]) == offset(PICKUP, 300)[0]
+
+
+async def test_location_frames_make_no_hop_to_the_shared_database_thread(make_driver, open_socket, monkeypatch):
+    import channels.consumer
+
+    driver = await _online(make_driver)
+    driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket
+    cleanups = []
+    close_old_connections = channels.consumer.aclose_old_connections
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections",
+                        lambda: cleanups.append(1) or close_old_connections())
+
+    for north in (100, 200, 300):
+        await driver_socket.send({"type": "location", **as_dict(offset(PICKUP, north))})
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive())["code"] == "unknown_type"
+
+    assert cleanups == []
+    position = await database_sync_to_async(store.driver_get)(driver.id)
+    assert float(position["lat"]) == offset(PICKUP, 300)[0]
+
+
+async def test_a_socket_sending_faster_than_redis_answers_waits_for_the_writes(make_driver, open_socket):
+    driver = await _online(make_driver)
+    driver_socket = (await open_socket(DRIVER_SOCKET, driver)).socket
+    path = [offset(PICKUP, 2 * i) for i in range(600)]
+    for point in path:
+        await driver_socket.send({"type": "location", **as_dict(point)})
+    await driver_socket.send({"type": "barrier"})
+    assert (await driver_socket.receive(timeout=30))["code"] == "unknown_type"
+
+    position = await database_sync_to_async(store.driver_get)(driver.id)
+    assert (float(position["lat"]), float(position["lng"])) == path[-1]
+    entries = await database_sync_to_async(store.history_read)("test", 1000)
+    points = [p["lat"] for _, fields in entries for p in json.loads(fields["p"])["points"]]
+    assert points == [p[0] for p in path]  # every point, in order, at most 50 an entry
+    assert max(len(json.loads(fields["p"])["points"]) for _, fields in entries) <= 50
 
 
 async def test_driver_locations_are_throttled_per_ride(rider, make_driver, open_socket, client_for, settings):

@@ -4,8 +4,8 @@ import pytest
 
 from rides import store
 from rides.models import Ride, RideEvent, RideStatus
+from tests.fixtures.concurrency import run_concurrently
 from tests.rides.conftest import DROPOFF, PICKUP, as_dict, offset
-from tests.shortener.test_races import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BASE = "/api/v1/rides"

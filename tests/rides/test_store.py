@@ -1,5 +1,6 @@
 """The rides Redis structures: batched driver writes and the one-trip search of free drivers."""
 
+import math
 import time
 
 import pytest
@@ -7,7 +8,7 @@ import redis
 
 from rides import store
 from rides.services import drivers
-from tests.rides.conftest import PICKUP, offset
+from tests.rides.conftest import PICKUP, as_dict, offset
 
 
 @pytest.fixture
@@ -95,14 +96,17 @@ def test_free_drivers_search_takes_the_count_nearest_before_filtering(clean_redi
 
 
 @pytest.mark.django_db
-def test_a_50_point_batch_is_one_read_and_one_pipelined_write(make_driver, round_trips):
+def test_a_50_point_batch_is_one_round_trip(make_driver, round_trips):
     driver = make_driver(PICKUP)
+    # A first move: the process's copy of the service areas is checked (and loaded) and the script
+    # is known to Redis from then on.
+    drivers.driver_location(user=driver, data=as_dict(offset(PICKUP, -500)))
     points = [{"lat": p[0], "lng": p[1], "ts": time.time() + i * 0.01}
               for i, p in enumerate(offset(PICKUP, 20 * i) for i in range(50))]
     round_trips["n"] = 0
     assert drivers.driver_location(user=driver, data={"points": points}) == 50
-    # One read of the driver's hash, one write of everything.
-    assert round_trips["n"] == 2
+    # The driver's hash read, the GEO set, last-seen and the history written: one script call.
+    assert round_trips["n"] == 1
     assert store.driver_get(driver.id)["lat"] == str(points[-1]["lat"])
 
 
@@ -118,7 +122,7 @@ def test_the_search_circle_grows_until_it_holds_count_drivers_or_reaches_the_rad
 
 def test_positions_of_many_drivers_come_in_chunks_in_order_with_missing_ones_as_none(clean_redis, monkeypatch,
                                                                                      round_trips):
-    monkeypatch.setattr(store, "POSITIONS_CHUNK", 2)
+    monkeypatch.setattr(store.positions, "POSITIONS_CHUNK", 2)
     store.drivers_put([_write(1, PICKUP), _write(2, offset(PICKUP, 100), state="busy"), _write(3, offset(PICKUP, 200))])
     store.drivers_positions([1])  # the script is loaded into Redis once, before counting
     round_trips["n"] = 0
@@ -126,3 +130,49 @@ def test_positions_of_many_drivers_come_in_chunks_in_order_with_missing_ones_as_
     assert positions == [("free", *offset(PICKUP, 200)), (None, None, None), ("busy", *offset(PICKUP, 100)),
                          ("free", *PICKUP)]
     assert round_trips["n"] == 2  # two chunks
+
+
+def test_a_search_sized_by_the_areas_surface_finds_what_one_search_of_the_whole_radius_finds(clean_redis):
+    import random
+
+    rng = random.Random(4)
+    now = time.time()
+    writes = []
+    for driver_id in range(1, 3001):  # crowded around the pickup, thinning out to 4.5 km
+        # Each 1.5 m further than the last: GEO positions are rounded to half a metre, and a tie would
+        # make "the nearest" of two searches legitimately differ.
+        distance, bearing = 20 + 1.5 * driver_id, rng.uniform(0, 6.283)
+        state = rng.choice(["free", "free", "free", "busy", "offered"])
+        seen = now - (60 if rng.random() < 0.1 else 0)
+        writes.append(_write(driver_id, offset(PICKUP, distance * math.cos(bearing), distance * math.sin(bearing)),
+                             state=state, seen=seen))
+    store.drivers_put(writes)
+    states = {w.driver_id: (w.fields["state"], w.seen) for w in writes}
+    surface = 15_000 * 15_000  # the default area's order of size
+    for count, wanted, radius in [(60, 10, 2000), (50, 50, 1000), (60, 10, 300), (15, 10, 5000), (60, 1, 5000)]:
+        every = store.geo_search(area="sf", vehicle_type="economy", lat=PICKUP[0], lng=PICKUP[1], radius_m=radius,
+                                 count=count)
+        expected = [h.driver_id for h in every
+                    if states[h.driver_id][0] == "free" and states[h.driver_id][1] >= now - 30][:wanted]
+        for area_m2 in (surface, 0.0, 1e12, 1e4):  # the first circle about right, fixed, too large, far too small
+            hits = store.geo_search_free(area="sf", vehicle_types=["economy"], lat=PICKUP[0], lng=PICKUP[1],
+                                         radius_m=radius, count=count, seen_since=now - 30, wanted=wanted,
+                                         area_m2=area_m2)
+            assert [h.driver_id for h in hits] == expected, (count, wanted, radius, area_m2)
+
+
+def test_positions_in_a_state_come_in_chunks_from_one_moment_and_leave_no_snapshot(clean_redis, monkeypatch):
+    monkeypatch.setattr(store.positions, "POSITIONS_CHUNK", 1)  # the next chunk is read ahead: one driver each
+    now = time.time()
+    store.drivers_put([_write(1, PICKUP, seen=now), _write(2, offset(PICKUP, 100), state="busy", seen=now),
+                       _write(3, offset(PICKUP, 200), seen=now), _write(4, offset(PICKUP, 300), seen=now - 60),
+                       _write(5, offset(PICKUP, 400), seen=now)])
+    chunks = store.positions_in_state_since(now - 30, "free")
+    first = next(chunks)
+    # A driver seen after the moment the reading began is not among them; one gone since reads as nothing.
+    store.drivers_put([_write(6, offset(PICKUP, 500), seen=now)])
+    store.driver_remove(5)
+    rest = [position for chunk in chunks for position in chunk]
+
+    assert sorted([*first, *rest]) == sorted([PICKUP, offset(PICKUP, 200)])
+    assert clean_redis.keys(store.seen_snapshot_key("*")) == []

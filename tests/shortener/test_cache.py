@@ -72,6 +72,23 @@ def test_hot_links_get_a_longer_ttl(make_link):
     assert store.cache_ttl(link.short_code) > store.LINK_CACHE_TTL
 
 
+def test_a_link_crossing_the_hot_threshold_within_one_batch_gets_the_longer_ttl(make_link):
+    import asyncio
+
+    link = make_link()
+    selectors.link_for_redirect(link.short_code)
+    store.get_redis().hset(store.CLICK_COUNTS_KEY, link.short_code, store.HOT_LINK_THRESHOLD - 2)
+
+    async def one_pass(n):
+        await asyncio.gather(*(
+            store.aredirect(link.short_code, referrer="", ip="1.2.3.4", user_agent="x", method="GET", count=True)
+            for _ in range(n)
+        ))
+
+    asyncio.run(one_pass(5))  # 18 -> 23 in one script call
+    assert store.cache_ttl(link.short_code) > store.LINK_CACHE_TTL
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_misses_read_the_database_once(make_link):
     link = make_link()

@@ -41,7 +41,8 @@ async def counted(link) -> tuple[int, int]:
     return rows, (await Link.objects.aget(pk=link.pk)).click_count
 
 
-async def test_a_lost_reply_retried_by_django_through_redis_is_one_click(link, monkeypatch, drain_clicks):
+async def test_a_lost_reply_is_retried_by_django_in_the_database_not_in_redis_and_is_one_click(
+        link, monkeypatch, drain_clicks):
     await asgi_request(f"/{link.short_code}", method="HEAD")  # fills the cache (a bot visit, not counted)
     lost = lose_the_first_redirect_reply(monkeypatch)
 
@@ -50,7 +51,9 @@ async def test_a_lost_reply_retried_by_django_through_redis_is_one_click(link, m
     assert lost, "the script did run"
     assert status == 302 and headers[b"location"] == b"https://example.com/once"
     assert _django_answered(headers)
+    assert store.click_stream_length() == 2  # the HEAD and the hot attempt: Django added no entry
     assert store.counts_pending(link.short_code) == 1
+    assert await counted(link) == (1, 1)  # Django's retry, written straight to the database
     await sync_to_async(drain_clicks)()
     assert await counted(link) == (2, 1)  # the HEAD and the one visit
 
@@ -78,34 +81,25 @@ def _visit(**overrides) -> dict:
             **overrides}
 
 
-async def test_the_hot_script_records_a_visit_once_and_still_answers_its_retry(link):
-    from core.snowflake import next_id
+async def test_a_request_the_hot_path_recorded_nothing_for_is_recorded_by_django_through_redis(make_link):
+    limited = await sync_to_async(make_link)(long_url="https://example.com/limited", max_clicks=5)
+    await asgi_request(f"/{limited.short_code}", method="HEAD")  # fills the cache
 
-    await asgi_request(f"/{link.short_code}", method="HEAD")  # fills the cache
-    visit_id = next_id()
-    first = await store.aredirect(link.short_code, visit_id=visit_id, **_visit())
-    again = await store.aredirect(link.short_code, visit_id=visit_id, **_visit())
-    assert first == again == store.RedirectOutcome("ok", "https://example.com/once", 302)
-    assert store.click_stream_length() == 2  # the HEAD and this visit
-    assert store.counts_pending(link.short_code) == 1
+    status, headers, _ = await asgi_request(f"/{limited.short_code}", headers=[(b"user-agent", BROWSER_UA)])
 
-
-def test_django_records_a_visit_through_redis_once(link):
-    from core.snowflake import next_id
-
-    visit_id = next_id()
-    assert store.click_record(link.short_code, visit_id=visit_id, **_visit()) is True
-    assert store.click_record(link.short_code, visit_id=visit_id, **_visit()) is False
-    assert store.click_stream_length() == 1
-    assert store.counts_pending(link.short_code) == 1
+    assert status == 302 and _django_answered(headers)  # a click budget: the hot path leaves it to Django
+    assert store.click_stream_length() == 2  # the HEAD and this visit, both through Redis
+    assert store.counts_pending(limited.short_code) == 1
+    assert await Click.objects.filter(link=limited).acount() == 0  # nothing written around the stream
 
 
-def test_a_visit_marker_expires(link):
-    from core.snowflake import next_id
-
-    visit_id = next_id()
-    store.click_record(link.short_code, visit_id=visit_id, **_visit())
-    assert 0 < store.get_redis().ttl(store.visit_key(visit_id)) <= store.VISIT_TTL
+async def test_recording_a_click_leaves_no_key_per_visit_in_redis(link, clean_redis):
+    for _ in range(5):
+        status, _, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+        assert status == 302
+    keys = {key.decode() for key in clean_redis.keys("shortener:*")}
+    assert keys == {store.link_cache_key(link.short_code), store.CLICK_STREAM_KEY, store.CLICK_COUNTS_KEY}
+    assert store.click_stream_length() == 5 and store.counts_pending(link.short_code) == 5
 
 
 def test_a_visit_written_to_the_database_twice_is_one_row_counted_once(link):

@@ -282,14 +282,11 @@ def test_a_database_failure_while_storing_leaves_the_clicks_pending_for_a_later_
 
 # --- one row per visit -----------------------------------------------------------------------
 
-def record_visit(code: str, visit_id: int, *, user_agent: str = UA) -> bool:
-    return store.click_record(code, referrer="", ip="198.51.100.7", user_agent=user_agent, method="GET", count=True,
-                              visit_id=visit_id)
-
-
-def forget_visit_marker(visit_id: int) -> None:
-    """As if the marker had expired: the stream now takes a second entry of the same visit."""
-    store.get_redis().delete(store.visit_key(visit_id))
+def record_visit(code: str, visit_id: int, *, user_agent: str = UA) -> None:
+    """One stream entry of ``visit_id``. The redirect paths send a visit to Redis once; the tests
+    below send one twice to check the consumer still stores one row for it."""
+    store.click_record(code, referrer="", ip="198.51.100.7", user_agent=user_agent, method="GET", count=True,
+                       visit_id=visit_id)
 
 
 def test_a_click_is_stored_at_the_time_of_its_visit_id(make_link):
@@ -311,7 +308,6 @@ def test_a_visit_already_stored_by_an_earlier_batch_is_skipped(make_link):
     visit_id = next_id()
     record_visit(link.short_code, visit_id)
     assert clicks.clicks_consume(consumer="c1").inserted == 1
-    forget_visit_marker(visit_id)
     record_visit(link.short_code, visit_id)
     record(link.short_code, 1)  # another visit in the same batch is still stored
     # Read as fresh: the insert hits the unique visit id (COPY on PostgreSQL, INSERT on SQLite) and the retry skips it.
@@ -329,7 +325,6 @@ def test_two_entries_of_one_visit_in_one_batch_are_one_row(make_link):
     link = make_link()
     visit_id = next_id()
     record_visit(link.short_code, visit_id)
-    forget_visit_marker(visit_id)
     record_visit(link.short_code, visit_id)
     result = clicks.clicks_consume(consumer="c1")
     assert (result.read, result.inserted, result.duplicates) == (2, 1, 1)
@@ -346,3 +341,18 @@ def test_entries_from_before_visit_ids_are_each_stored(make_link):
     assert list(Click.objects.filter(link=link).values_list("visit_id", flat=True)) == [None, None]
     assert clicks.clicks_store(store.click_read_new("c1", 10)).read == 0  # nothing left, nothing doubled
     assert Click.objects.filter(link=link).count() == 2
+
+
+def test_acknowledging_drops_only_entries_no_consumer_still_owes(make_link):
+    link = make_link()
+    record(link.short_code, 5)
+    held = store.click_read_new("slow", 2)  # the two oldest, pending at "slow"
+    done = store.click_read_new("fast", 3)
+    store.click_ack([entry_id for entry_id, _ in done])
+    assert store.click_stream_length() == 5  # nothing before "slow"'s pending entries is done
+    record(link.short_code, 1)  # not delivered yet
+    store.click_ack([entry_id for entry_id, _ in held])
+    assert store.click_stream_length() == 1  # only the undelivered one is left
+    [(last_id, _)] = store.click_read_new("fast", 10)
+    store.click_ack([last_id])
+    assert store.click_stream_length() == 0

@@ -153,6 +153,31 @@ async def test_bots_are_redirected_but_not_counted(link):
     assert store.counts_pending(link.short_code) == before
 
 
+async def test_a_non_ascii_target_gets_the_same_location_from_the_hot_path_as_from_django(make_link):
+    from django.test import Client
+
+    link = await sync_to_async(make_link)(long_url="https://example.com/ünïcode/päth?q=é")
+    django_answer = await sync_to_async(Client().get)(f"/{link.short_code}", HTTP_ACCEPT="application/json")
+    for _ in range(2):  # the second is served from the per-target headers made by the first
+        status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[(b"user-agent", BROWSER_UA)])
+        assert status == 302 and not _django_answered(headers)
+        assert headers[b"location"].decode() == django_answer["Location"]
+        assert headers[b"cache-control"] == b"no-store"
+
+
+@pytest.mark.parametrize(("trusted", "recorded_ip"), [("203.0.113.9", "198.51.100.77"), ("", "203.0.113.9")])
+async def test_the_hot_path_takes_the_forwarded_address_only_from_a_trusted_proxy(
+        link, settings, trusted, recorded_ip):
+    settings.TRUSTED_PROXIES = [trusted] if trusted else []
+    await asgi_request(f"/{link.short_code}", method="HEAD")  # fills the cache
+    store.get_redis().delete(store.CLICK_STREAM_KEY)
+    status, headers, _ = await asgi_request(f"/{link.short_code}", headers=[
+        (b"user-agent", BROWSER_UA), (b"x-forwarded-for", b"198.51.100.77, 10.0.0.1")])
+    assert status == 302 and not _django_answered(headers)
+    [(_, fields)] = store.get_redis().xrange(store.CLICK_STREAM_KEY)
+    assert fields[b"i"].decode() == recorded_ip
+
+
 async def test_paths_that_are_not_a_code_are_left_to_django():
     status, headers, _ = await asgi_request("/healthz")
     assert _django_answered(headers) or status == 200

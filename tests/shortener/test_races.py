@@ -1,34 +1,14 @@
 """Concurrent callers: one alias claimed twice, a click budget hit by many visitors."""
 
 import asyncio
-import threading
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from shortener.models import Link
+from tests.fixtures.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_concurrently(target, n: int) -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i):
-        barrier.wait()
-        try:
-            results[i] = target(i)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_a_concurrent_claim_of_one_alias_yields_one_201_and_one_409(make_user):

@@ -204,6 +204,30 @@ def test_the_hot_path_lua_and_the_python_rule_agree_on_every_case(monkeypatch):
     assert sum(outcome.kind == "ok" for outcome in outcomes) == 2  # active, no limit/password, expiry none or later
 
 
+def test_one_batch_records_every_plain_link_once_and_counts_each_link_once_per_click():
+    import asyncio
+
+    client = store.get_redis()
+    plain = store.CachedLink(long_url="https://example.com/a", redirect_type=302, expires_at=None, state="active",
+                             has_password=False, max_clicks=None)
+    for code in ("batch-a", "batch-b"):
+        client.hset(store.link_cache_key(code), mapping=plain.to_fields())
+    client.hset(store.link_cache_key("batch-odd"), mapping={**plain.to_fields(), "x": "not-a-time"})
+    visits = [("batch-a", True), ("batch-b", True), ("batch-a", True), ("batch-a", False), ("batch-odd", True)]
+
+    async def one_pass():  # gathered in one pass of the loop: one script call
+        return await asyncio.gather(*(
+            store.aredirect(code, referrer="", ip="1.2.3.4", user_agent="x", method="GET", count=count)
+            for code, count in visits
+        ))
+
+    outcomes = asyncio.run(one_pass())
+    assert [outcome.kind for outcome in outcomes] == ["ok", "ok", "ok", "ok", "django"]  # odd expiry: Django's call
+    assert store.click_stream_length() == 4
+    assert (store.counts_pending("batch-a"), store.counts_pending("batch-b"), store.counts_pending("batch-odd")) == (
+        2, 1, 0)
+
+
 def test_bots_and_previewers_never_spend_max_clicks(client, make_link):
     link = make_link(max_clicks=1)
     slackbot = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
