@@ -15,9 +15,9 @@ finds missing (a timeline not ready — the rebuild and its 206 are Django's —
 due, a status or account not cached, the reader's state not built), and any moment Redis does not
 answer.
 
-Authentication is core's token cache alone: a user deactivated by staff stops reading at once (the
-admin drops their cached tokens); one deactivated behind the product's back, within
-``TOKEN_CACHE_TTL``.
+Authentication is core's token cache alone: a user deactivated by a save (the admin, any service)
+stops reading at once (``core.sessions`` drops their cached tokens); one deactivated by a bulk update
+that saves nothing, within ``TOKEN_CACHE_TTL``.
 """
 
 from __future__ import annotations

@@ -139,8 +139,7 @@ async def test_a_reader_deactivated_by_staff_is_refused_at_once(timeline, alice)
     _same(hot_result, await django_answer(timeline))
 
 
-async def test_a_reader_deactivated_behind_the_products_back_is_refused_once_the_token_cache_forgets(
-        timeline, alice):
+async def test_a_reader_deactivated_by_a_bulk_update_is_refused_once_the_token_cache_forgets(timeline, alice):
     from core.redis import get_redis
     from core.store import token_cache_key
 
