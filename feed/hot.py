@@ -15,9 +15,9 @@ finds missing (a timeline not ready — the rebuild and its 206 are Django's —
 due, a status or account not cached, the reader's state not built), and any moment Redis does not
 answer.
 
-Authentication is core's token cache alone: a user deactivated by staff stops reading at once (the
-admin drops their cached tokens); one deactivated behind the product's back, within
-``TOKEN_CACHE_TTL``.
+Authentication is core's token cache alone: a user deactivated by a save (the admin, any service)
+stops reading at once (``core.sessions`` drops their cached tokens); one deactivated by a bulk update
+that saves nothing, within ``TOKEN_CACHE_TTL``.
 """
 
 from __future__ import annotations
@@ -25,8 +25,12 @@ from __future__ import annotations
 import io
 import logging
 import time
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import parse_qsl
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from core import hotredis
 from core.asgi import ThrottledLog, host_allowed, send_response
@@ -34,8 +38,10 @@ from core.errors import ApplicationError
 from core.hotdb import run_db
 from core.ids import parse_id
 from core.tokens import auser_id_for_token, parse_authorization
-from feed import store
+from feed import oauth, store
+from feed.api.base import link_header
 from feed.selectors import DEFAULT_LIMIT, MAX_BATCHES, MAX_LIMIT, PageParams
+from feed.services import limits
 from feed.store import home_read
 
 logger = logging.getLogger(__name__)
@@ -93,52 +99,48 @@ def _headers(scope) -> dict[bytes, str]:
 
 
 # --- the view's headers ----------------------------------------------------------------
-_static_headers: dict[tuple, list[tuple[bytes, bytes]]] = {}
-
-
+@cache
 def _response_headers() -> list[tuple[bytes, bytes]]:
     """The headers Django's stack puts on the view's JSON answer (DRF, SecurityMiddleware, ours),
     but the Link and rate-limit headers."""
-    from django.conf import settings
+    from django.http import HttpResponse
 
-    key = (settings.X_FRAME_OPTIONS, settings.SECURE_REFERRER_POLICY, settings.SECURE_CROSS_ORIGIN_OPENER_POLICY,
-           settings.CONTENT_SECURITY_POLICY, settings.PUBLIC_BASE_URL, settings.HSTS_SECONDS)
-    headers = _static_headers.get(key)
-    if headers is None:
-        from django.http import HttpResponse
+    from core.middleware import add_security_headers
 
-        from core.middleware import add_security_headers
-
-        response = HttpResponse(content_type="application/json")
-        response["Vary"] = "Accept"
-        response["Allow"] = "GET, HEAD, OPTIONS"
-        response["X-Frame-Options"] = settings.X_FRAME_OPTIONS
-        if settings.SECURE_REFERRER_POLICY:
-            response["Referrer-Policy"] = settings.SECURE_REFERRER_POLICY
-        if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-            response["Cross-Origin-Opener-Policy"] = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
-        add_security_headers(response)
-        headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
-        _static_headers.clear()
-        _static_headers[key] = headers
-    return headers
+    response = HttpResponse(content_type="application/json")
+    response["Vary"] = "Accept"
+    response["Allow"] = "GET, HEAD, OPTIONS"
+    response["X-Frame-Options"] = settings.X_FRAME_OPTIONS
+    if settings.SECURE_REFERRER_POLICY:
+        response["Referrer-Policy"] = settings.SECURE_REFERRER_POLICY
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        response["Cross-Origin-Opener-Policy"] = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
+    add_security_headers(response)
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]
 
 
-_bases: dict[tuple, str] = {}
+@lru_cache(maxsize=64)
+def _host_allowed(host: str) -> bool:
+    return host_allowed(host)
 
 
-def _page_address(scope, headers: dict[bytes, str]) -> str:
-    """The absolute address of the page, as the view's ``request.build_absolute_uri`` gives it."""
-    key = (scope.get("scheme"), scope.get("server"), *sorted((k, v) for k, v in headers.items() if k in _ADDRESS_HEADERS))
-    base = _bases.get(key)
-    if base is None:
-        from django.core.handlers.asgi import ASGIRequest
+@lru_cache(maxsize=_CACHE_LIMIT)
+def _page_address(scheme: str, server, address_headers: tuple) -> str:
+    """The absolute address of the page, as the view's ``request.build_absolute_uri`` gives it for
+    a request with these scheme, server and address headers (``_ADDRESS_HEADERS``)."""
+    from django.core.handlers.asgi import ASGIRequest
 
-        base = ASGIRequest({**scope, "query_string": b""}, io.BytesIO()).build_absolute_uri(HOME_PATH)
-        if len(_bases) >= _CACHE_LIMIT:
-            _bases.clear()
-        _bases[key] = base
-    return base
+    scope = {"type": "http", "method": "GET", "path": HOME_PATH, "root_path": "", "query_string": b"",
+             "scheme": scheme, "server": server, "headers": list(address_headers)}
+    return ASGIRequest(scope, io.BytesIO()).build_absolute_uri(HOME_PATH)
+
+
+@receiver(setting_changed)
+def _forget_settings(**kwargs) -> None:
+    """What is remembered above follows the settings (tests change them)."""
+    _response_headers.cache_clear()
+    _host_allowed.cache_clear()
+    _page_address.cache_clear()
 
 
 def _limit_headers(state) -> list[tuple[bytes, bytes]]:
@@ -169,22 +171,12 @@ def _rate_limited(error: ApplicationError) -> tuple[int, bytes, list]:
 
 # --- the page -------------------------------------------------------------------------
 @lru_cache(maxsize=8)
-def _rate_key(scope: str, window: int) -> tuple[str, str]:
-    from feed.services import limits
-
+def _rate_key(scope: str, window: int) -> tuple[bytes, bytes]:
     return home_read.rate_key_parts(scope, limits.account_identity, window)
-
-
-@lru_cache(maxsize=64)
-def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
-    return host_allowed(host)
 
 
 async def _home(scope, headers: dict[bytes, str], key: str, pairs, params: PageParams):
     """The view's answer for this reader and page, or None for what Django must answer."""
-    from feed import oauth
-    from feed.services import limits
-
     now = time.time()
     rule = limits.API
     window, rate_ttl, reset = store.ratelimit_window(rule.period, now=now)
@@ -212,9 +204,9 @@ async def _home(scope, headers: dict[bytes, str], key: str, pairs, params: PageP
         return _rate_limited(error)
     response_headers = [*_response_headers(), *_limit_headers(state)]
     if read.first_id is not None:
-        from feed.api.base import link_header
-
-        link = link_header(_page_address(scope, headers), pairs, read.first_id, read.last_id, "min_id")
+        address = tuple((k, v) for k, v in scope.get("headers", ()) if k in _ADDRESS_HEADERS)
+        link = link_header(_page_address(scope.get("scheme"), scope.get("server"), address), pairs, read.first_id,
+                           read.last_id, "min_id")
         response_headers.append((b"link", link.encode("latin-1")))
     return 200, read.body, response_headers
 
@@ -232,9 +224,7 @@ async def handle_home(scope, receive, send) -> int | None:
     params = _page_params(pairs) if pairs is not None else None
     if params is None:
         return None
-    from django.conf import settings
-
-    if not _host_allowed(headers.get(b"host", ""), tuple(settings.ALLOWED_HOSTS)):
+    if not _host_allowed(headers.get(b"host", "")):
         return None  # Django answers a disallowed Host with its own 400
     try:
         answer = await _home(scope, headers, key, pairs, params)

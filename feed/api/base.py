@@ -1,5 +1,6 @@
 """The base of every feed API view (scopes, rate limits, Mastodon's paging) and input parsing."""
 
+import re
 from urllib.parse import urlencode
 
 from drf_spectacular.types import OpenApiTypes
@@ -109,9 +110,21 @@ def link_header(base: str, params, first_id: int, last_id: int, prev_param: str)
     """Mastodon's ``Link`` header of a page at ``base`` whose query had ``params`` ((name, value)
     pairs): the next page is older than ``last_id``, the previous newer than ``first_id``."""
     keep = {k: v for k, v in params if k == "limit" or k.startswith("exclude_")}
-    next_url = f"{base}?{urlencode({**keep, 'max_id': last_id})}"
-    prev_url = f"{base}?{urlencode({**keep, prev_param: first_id})}"
+    next_url = f"{base}?{_query({**keep, 'max_id': last_id})}"
+    prev_url = f"{base}?{_query({**keep, prev_param: first_id})}"
     return f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
+
+
+_UNQUOTED = re.compile(r"[A-Za-z0-9_.~-]*")  # what urlencode leaves as it is
+
+
+def _query(params: dict) -> str:
+    """``urlencode(params)``, without its quoting machinery when nothing needs quoting (a hot read's
+    Link header is made of names and digits)."""
+    pairs = [(k, str(v)) for k, v in params.items()]
+    if all(_UNQUOTED.fullmatch(k) and _UNQUOTED.fullmatch(v) for k, v in pairs):
+        return "&".join(f"{k}={v}" for k, v in pairs)
+    return urlencode(pairs)
 
 
 def _paged(request, data: list, cursor_ids: list[int], *, status: int = 200, prev_param: str = "min_id") -> Response:

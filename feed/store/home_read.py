@@ -325,31 +325,40 @@ class HomeRead:
     last_id: int | None = None
 
 
-def rate_key_parts(scope: str, identity_of, window: int) -> tuple[str, str]:
+def rate_key_parts(scope: str, identity_of, window: int) -> tuple[bytes, bytes]:
     """The rate-limit counter key of ``identity_of(user id)`` in ``window``, around the user id."""
     before, _, after = ratelimit_window_key(scope, identity_of(_ID), window).partition(_ID)
-    return before, after
+    return before.encode(), after.encode()
 
 
 @lru_cache(maxsize=1024)
-def _token_keys(token_key: str) -> tuple[str, str]:
+def _token_keys(token_key: str) -> tuple[bytes, bytes]:
     """The keys of a token's entries in core's token cache and in the OAuth scopes cache (each a
     digest of the token: worth remembering for a token that reads again and again)."""
     from feed.oauth import token_checksum
 
-    return token_cache_key(token_key), oauth_scopes_key(token_checksum(token_key))
+    return token_cache_key(token_key).encode(), oauth_scopes_key(token_checksum(token_key)).encode()
 
 
-async def ahome_read(*, token_key: str, rate_limit: int, rate_key: tuple[str, str], rate_ttl: int,
+@lru_cache(maxsize=256)
+def _decimal(number: int) -> bytes:
+    return str(number).encode()
+
+
+_NONE, _ASCENDING, _DESCENDING = b"", b"1", b"0"
+
+
+async def ahome_read(*, token_key: str, rate_limit: int, rate_key: tuple[bytes, bytes], rate_ttl: int,
                      lower: int | None, upper: int | None, ascending: bool, limit: int, batch: int,
                      max_batches: int) -> HomeRead:
     """Run the home read for the token ``token_key`` on the hot path's connection (raises what
     ``core.hotredis`` raises when Redis does not answer). ``rate_key``: the rate-limit counter's key
     around the reader's id (``rate_key_parts``)."""
+    # Arguments as bytes, as the connection sends them (most are the same from one read to the next).
     reply = await hotredis.connection().eval(
-        script_source(), 2, *_token_keys(token_key),
-        rate_limit, rate_key[0], rate_key[1], rate_ttl, "" if lower is None else member(lower),
-        "" if upper is None else member(upper), "1" if ascending else "0", limit, batch, max_batches)
+        script_source(), 2, *_token_keys(token_key), _decimal(rate_limit), *rate_key, _decimal(rate_ttl),
+        _NONE if lower is None else member(lower).encode(), _NONE if upper is None else member(upper).encode(),
+        _ASCENDING if ascending else _DESCENDING, _decimal(limit), _decimal(batch), _decimal(max_batches))
     kind = reply[0]
     if kind == OK:
         first, last = (int(reply[3]), int(reply[4])) if len(reply) > 3 else (None, None)

@@ -122,7 +122,7 @@ def test_a_missing_entity_hands_the_read_over_without_counting_it():
     get_redis().hdel(store.status_entity_key(BASE_ID), "head")
     assert _read(PageParams()) == [b"django"]
     before, after = home_read.rate_key_parts("api", account_identity, 1)
-    assert get_redis().get(f"{before}{READER}{after}") is None  # Django counts this read, not the script
+    assert get_redis().get(before + str(READER).encode() + after) is None  # Django counts this read, not the script
 
 
 def test_the_granting_scopes_are_those_feed_scopes_grants_the_home_read_with():

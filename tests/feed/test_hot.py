@@ -5,6 +5,8 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from hypothesis import given
+from hypothesis import strategies as st
 
 from config.asgi import application
 from core.services import token_for, token_rotate
@@ -137,8 +139,7 @@ async def test_a_reader_deactivated_by_staff_is_refused_at_once(timeline, alice)
     _same(hot_result, await django_answer(timeline))
 
 
-async def test_a_reader_deactivated_behind_the_products_back_is_refused_once_the_token_cache_forgets(
-        timeline, alice):
+async def test_a_reader_deactivated_by_a_bulk_update_is_refused_once_the_token_cache_forgets(timeline, alice):
     from core.redis import get_redis
     from core.store import token_cache_key
 
@@ -418,3 +419,12 @@ async def test_the_hot_answers_are_the_views_through_favourites_reblogs_deletes_
     assert posts["carol_reblogs_frank"] not in ids and posts["bob_reblogs_george"] not in ids
     flags = {s["id"]: (s["favourited"], s["reblogged"]) for s in json.loads((await hot_answer(key))[3])}
     assert flags[posts["dave1"]] == (True, False) and flags[posts["bob2"]] == (False, False)
+
+
+@given(st.dictionaries(st.text(max_size=8), st.one_of(st.text(max_size=8), st.integers(0, 2**63)), max_size=4))
+def test_the_link_headers_query_is_urlencodes(params):
+    from urllib.parse import urlencode
+
+    from feed.api.base import _query
+
+    assert _query(params) == urlencode(params)
